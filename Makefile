@@ -1,0 +1,49 @@
+# paperfeed: every set-up step lives here, so a fresh machine with Python 3.11 needs nothing else.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test test-fast lint bench docs clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+## run: install, migrate ./data/paperfeed.db, load the sample papers if empty, serve on :8000
+run: $(VENV)/.installed
+	$(BIN)/paperfeed migrate
+	$(BIN)/paperfeed ingest sample --if-empty
+	$(BIN)/paperfeed serve --host $(HOST) --port $(PORT)
+
+## test: install with dev extras, then lint, type-check, check the layers and run the suite
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -n 2 --durations=15
+
+## test-fast: the suite without lint and type checks
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -n 2 -x -q
+
+## bench: the benchmarks (print tables; see docs/benchmarks.md)
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/ingest.py
+
+## docs: regenerate docs/cli.md from the commands' --help
+docs: $(VENV)/.installed-dev
+	$(BIN)/python -m paperfeed.deliver.cli_docs > docs/cli.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

@@ -1,0 +1,183 @@
+"""Settings: one typed object, read from ``PAPERFEED_*`` environment variables and
+an optional TOML file, built by ``create_app()`` and the CLI, never at import.
+
+Precedence, highest first: values passed in code, environment variables, the
+config file named by ``PAPERFEED_CONFIG`` (or ``--config``), defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from paperfeed.clock import Clock, FrozenClock, SystemClock
+from paperfeed.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:///data/paperfeed.db"
+
+
+class Settings(BaseSettings):
+    """Every setting of paperfeed. Each one is documented in docs/settings.md (a test checks)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PAPERFEED_", extra="forbid", validate_default=True
+    )
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL of the database: a SQLite file (the default, relative to "
+        "the working directory) or postgresql://user:pass@host/db.",
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        5000, ge=0, description="How long a SQLite writer waits for a lock before failing (ms)."
+    )
+    timezone: str = Field(
+        "America/New_York",
+        description="The hub's time zone: days, weeks and months of the daily lists are "
+        "counted in it (arXiv announces in US Eastern time).",
+    )
+    frozen_time: datetime | None = Field(
+        None,
+        description="Pin the clock to this ISO 8601 instant (tests, reproducible demos). "
+        "Unset in production.",
+    )
+    host: str = Field("127.0.0.1", description="Address `paperfeed serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `paperfeed serve` listens on.")
+    arxiv_api_url: str = Field(
+        "https://export.arxiv.org/api/query", description="Base URL of the arXiv API."
+    )
+    arxiv_oai_url: str = Field(
+        "https://oaipmh.arxiv.org/oai", description="Base URL of arXiv's OAI-PMH endpoint."
+    )
+    arxiv_rss_url: str = Field(
+        "https://rss.arxiv.org/atom",
+        description="Base URL of arXiv's RSS/Atom listings (categories are appended).",
+    )
+    hf_daily_papers_url: str = Field(
+        "https://huggingface.co/api/daily_papers",
+        description="URL of the Hugging Face daily-papers API.",
+    )
+    arxiv_delay_seconds: float = Field(
+        3.0,
+        ge=0,
+        description="Seconds between two requests to arXiv (arXiv asks for one request "
+        "every 3 seconds on a single connection).",
+    )
+    http_timeout_seconds: float = Field(
+        60.0, gt=0, description="Timeout of one HTTP request to a remote source."
+    )
+    http_retries: int = Field(
+        5,
+        ge=0,
+        description="Retries of a failed request (429, 5xx, dropped connection) before "
+        "the run stops with a report; a rerun resumes.",
+    )
+    http_backoff_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="First wait before a retry when the server sends no Retry-After; "
+        "doubles on each further retry.",
+    )
+    arxiv_page_size: int = Field(
+        1000, ge=1, le=2000, description="Results per arXiv API page (arXiv allows 2,000)."
+    )
+    ingest_batch_size: int = Field(
+        1000, ge=1, description="Papers written per database transaction during ingestion."
+    )
+    max_title_chars: int = Field(
+        1000, ge=10, description="Longer titles are rejected as malformed."
+    )
+    max_abstract_chars: int = Field(
+        20000,
+        ge=100,
+        description="Longer abstracts are rejected as malformed (arXiv caps abstracts "
+        "at 1,920 characters).",
+    )
+    sample_days: int = Field(
+        14,
+        ge=1,
+        description="The bundled sample papers are featured on this many days up to today.",
+    )
+    log_level: str = Field("WARNING", description="Logging level of the CLI and server.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("frozen_time")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = os.environ.get("PAPERFEED_CONFIG")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def clock(self) -> Clock:
+        """The clock every edge uses: frozen when ``frozen_time`` is set."""
+        if self.frozen_time is not None:
+            return FrozenClock(self.frozen_time)
+        return SystemClock()
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings, turning validation errors into one readable :class:`ConfigError`."""
+    previous = os.environ.get("PAPERFEED_CONFIG")
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        os.environ["PAPERFEED_CONFIG"] = str(path)
+    else:
+        env_file = os.environ.get("PAPERFEED_CONFIG")
+        if env_file and not Path(env_file).is_file():
+            raise ConfigError(f"config file not found: {env_file} (from PAPERFEED_CONFIG)")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]) or "settings"
+            lines.append(f"PAPERFEED_{name.upper()}: {err['msg']}")
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(lines)) from exc
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read settings: {exc}") from exc
+    finally:
+        if config_file is not None:
+            if previous is None:
+                os.environ.pop("PAPERFEED_CONFIG", None)
+            else:
+                os.environ["PAPERFEED_CONFIG"] = previous

@@ -1,0 +1,59 @@
+"""One error hierarchy for the whole package.
+
+Library code raises these (always chaining the cause); each edge (the CLI, the
+HTTP handlers) translates them once into an exit code or a status.
+"""
+
+from __future__ import annotations
+
+
+class PaperfeedError(Exception):
+    """Base of every error paperfeed raises on purpose."""
+
+    exit_code = 1
+    http_status = 500
+
+
+class NotFoundError(PaperfeedError, LookupError):
+    """A requested paper, member or resource does not exist."""
+
+    exit_code = 3
+    http_status = 404
+
+
+class ConflictError(PaperfeedError):
+    """The request conflicts with the stored state."""
+
+    exit_code = 4
+    http_status = 409
+
+
+class InvalidInputError(PaperfeedError, ValueError):
+    """User input that cannot be accepted (a bad date, an unknown option, ...)."""
+
+    exit_code = 2
+    http_status = 400
+
+
+class InvalidQueryError(InvalidInputError):
+    """A search query that cannot be run."""
+
+
+class ConfigError(PaperfeedError):
+    """Settings that are missing, malformed or unsafe."""
+
+    exit_code = 78
+
+
+class SourceError(PaperfeedError):
+    """A remote source or an input file failed in a way retries did not fix."""
+
+    exit_code = 5
+    http_status = 502
+
+
+class StorageError(PaperfeedError):
+    """The database is unreachable, locked for too long, or not migrated."""
+
+    exit_code = 6
+    http_status = 503

@@ -1,0 +1,214 @@
+"""Pure decisions of ingestion: validate a paper, merge two views of one paper,
+and plan what a batch does to the store. No I/O here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from paperfeed.models import Paper, Rejection, StoredPaper, Version
+from paperfeed.store.papers import Matches
+
+#: arXiv opened in August 1991; anything earlier is an impossible date.
+EARLIEST = datetime(1991, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Sizes past which a record is rejected as malformed."""
+
+    max_title_chars: int = 1000
+    max_abstract_chars: int = 20000
+    max_authors: int = 10000
+    max_author_chars: int = 500
+    max_field_chars: int = 4000
+
+
+def validate(paper: Paper, limits: Limits, now: datetime) -> str | None:
+    """Why ``paper`` cannot be stored, or ``None`` when it can."""
+    if not paper.title.strip():
+        return "missing title"
+    if len(paper.title) > limits.max_title_chars:
+        return f"title of {len(paper.title):,} characters (limit {limits.max_title_chars:,})"
+    if len(paper.abstract) > limits.max_abstract_chars:
+        return (
+            f"abstract of {len(paper.abstract):,} characters "
+            f"(limit {limits.max_abstract_chars:,})"
+        )
+    if "\x00" in paper.title or "\x00" in paper.abstract:
+        return "NUL character in title or abstract"
+    if len(paper.authors) > limits.max_authors:
+        return f"{len(paper.authors):,} authors (limit {limits.max_authors:,})"
+    for name in paper.authors:
+        if not name.strip() or len(name) > limits.max_author_chars:
+            return f"malformed author name {name[:60]!r}"
+    for cat in paper.categories:
+        if not cat or len(cat) > 64 or any(ch.isspace() for ch in cat):
+            return f"malformed category {cat[:60]!r}"
+    if paper.doi is not None and (len(paper.doi) > 255 or not paper.doi.strip()):
+        return "malformed DOI"
+    for name in ("comments", "journal_ref", "license", "code_url", "project_url"):
+        value = getattr(paper, name)
+        if value is not None and len(value) > limits.max_field_chars:
+            return f"{name} of {len(value):,} characters (limit {limits.max_field_chars:,})"
+    latest = now + timedelta(days=2)
+    for label, when in (("published", paper.published_at), ("updated", paper.updated_at)):
+        if when is not None and not (EARLIEST <= when <= latest):
+            return f"impossible {label} date {when.isoformat()}"
+    if paper.featured_on is not None and paper.featured_on > latest.date():
+        return f"featured date {paper.featured_on.isoformat()} is in the future"
+    numbers = [v.number for v in paper.versions]
+    if any(n < 1 for n in numbers) or len(set(numbers)) != len(numbers):
+        return "malformed version history"
+    if paper.version is not None and paper.version < 1:
+        return f"impossible version v{paper.version}"
+    if paper.upvotes is not None and paper.upvotes < 0:
+        return "negative upvotes"
+    return None
+
+
+def _merge_versions(a: tuple[Version, ...], b: tuple[Version, ...]) -> tuple[Version, ...]:
+    by_number: dict[int, Version] = {}
+    for version in (*a, *b):
+        known = by_number.get(version.number)
+        if known is None:
+            by_number[version.number] = version
+        else:
+            by_number[version.number] = Version(
+                version.number,
+                known.submitted_at or version.submitted_at,
+                known.size or version.size,
+            )
+    return tuple(by_number[n] for n in sorted(by_number))
+
+
+def merge(old: Paper, new: Paper) -> Paper:
+    """What the store should hold after seeing ``new`` for a paper it holds as ``old``.
+
+    * Metadata comes from the newer arXiv version (a record without a version,
+      such as Hugging Face's, counts as older than any versioned one); fields
+      the winner lacks are kept from the other.
+    * The version history is the union of both.
+    * A paper is featured at most once: the first featured day stays.
+    * Imported upvotes take the latest value seen.
+    * The first source that brought the paper stays its source.
+    """
+    new_wins = (new.version or 0) >= (old.version or 0)
+    primary, other = (new, old) if new_wins else (old, new)
+    versions = _merge_versions(old.versions, new.versions)
+    latest = max([v.number for v in versions] + [old.version or 0, new.version or 0])
+    return replace(
+        primary,
+        arxiv_id=old.arxiv_id or new.arxiv_id,
+        version=latest or None,
+        versions=versions,
+        doi=primary.doi or other.doi,
+        authors=primary.authors or other.authors,
+        categories=primary.categories or other.categories,
+        primary_category=primary.primary_category or other.primary_category,
+        published_at=primary.published_at or other.published_at,
+        updated_at=primary.updated_at or other.updated_at,
+        abs_url=primary.abs_url or other.abs_url,
+        pdf_url=primary.pdf_url or other.pdf_url,
+        code_url=primary.code_url or other.code_url,
+        project_url=primary.project_url or other.project_url,
+        license=primary.license or other.license,
+        comments=primary.comments or other.comments,
+        journal_ref=primary.journal_ref or other.journal_ref,
+        keywords=primary.keywords or other.keywords,
+        featured_on=old.featured_on or new.featured_on,
+        upvotes=new.upvotes if new.upvotes is not None else old.upvotes,
+        source=old.source,
+        abstract=primary.abstract or other.abstract,
+    )
+
+
+@dataclass
+class Plan:
+    """What one batch does: papers to insert, papers to update, and what to report."""
+
+    inserts: list[Paper] = field(default_factory=list)
+    updates: list[tuple[int, Paper]] = field(default_factory=list)
+    updated: int = 0
+    unchanged: int = 0
+    merges: list[str] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+def _match(paper: Paper, matches: Matches) -> tuple[StoredPaper | None, str | None]:
+    """The stored paper ``paper`` is, and the rule that merged them (None for an id match)."""
+    if paper.arxiv_id:
+        hit = matches.by_arxiv_id.get(paper.arxiv_id)
+        if hit is not None:
+            return hit, None
+    if paper.doi:
+        hit = matches.by_doi.get(paper.doi.lower())
+        if hit is not None and (not paper.arxiv_id or hit.paper.arxiv_id in (None, paper.arxiv_id)):
+            return hit, "DOI"
+    hit = matches.by_title_key.get(paper.title_key)
+    if hit is not None and (not paper.arxiv_id or hit.paper.arxiv_id is None):
+        return hit, "title"
+    return None, None
+
+
+def plan_batch(
+    batch: list[tuple[int, Paper]], matches: Matches, limits: Limits, now: datetime
+) -> Plan:
+    """Decide, for each (position, paper) of a batch, whether it is new, an update,
+    unchanged, a merge into a paper known under another key, or rejected.
+
+    The same paper twice in one batch (by arXiv id, DOI or, without an id, by
+    title) is rejected the second time, naming the first.
+    """
+    plan = Plan()
+    seen: dict[str, int] = {}
+    claimed: dict[int, int] = {}  # stored paper id -> position that claimed it
+    for position, incoming in batch:
+        reason = validate(incoming, limits, now)
+        if reason is not None:
+            plan.rejections.append(Rejection(position, reason, incoming.key))
+            continue
+        incoming = incoming.with_arxiv_links()
+        keys = []
+        if incoming.arxiv_id:
+            keys.append(f"arxiv:{incoming.arxiv_id}")
+        if incoming.doi:
+            keys.append(f"doi:{incoming.doi.lower()}")
+        if not incoming.arxiv_id:
+            keys.append(f"title:{incoming.title_key}")
+        first = next((seen[k] for k in keys if k in seen), None)
+        if first is not None:
+            plan.rejections.append(
+                Rejection(position, f"duplicate of record #{first} in the same batch", incoming.key)
+            )
+            continue
+        stored, rule = _match(incoming, matches)
+        if stored is not None and stored.id in claimed:
+            plan.rejections.append(
+                Rejection(
+                    position,
+                    f"same paper as record #{claimed[stored.id]} in the same batch",
+                    incoming.key,
+                )
+            )
+            continue
+        for key in keys:
+            seen[key] = position
+        if stored is None:
+            plan.inserts.append(incoming)
+            continue
+        claimed[stored.id] = position
+        merged = merge(stored.paper, incoming)
+        if rule is not None:
+            plan.merges.append(
+                f"#{position} ({incoming.key}) merged into paper {stored.id} "
+                f"({stored.paper.key}) by {rule}"
+            )
+        if merged != stored.paper:
+            plan.updates.append((stored.id, merged))
+            if rule is None:
+                plan.updated += 1
+        elif rule is None:
+            plan.unchanged += 1
+    return plan

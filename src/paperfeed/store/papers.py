@@ -1,0 +1,295 @@
+"""All SQL about papers: reading them whole, finding dedup matches, writing batches."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
+
+from paperfeed.models import Paper, StoredPaper, Version
+from paperfeed.store.schema import paper_authors, paper_categories, paper_versions, papers
+
+_PAPER_FIELDS = (
+    "arxiv_id",
+    "version",
+    "doi",
+    "title",
+    "abstract",
+    "primary_category",
+    "published_at",
+    "updated_at",
+    "abs_url",
+    "pdf_url",
+    "code_url",
+    "project_url",
+    "license",
+    "comments",
+    "journal_ref",
+    "featured_on",
+    "source",
+)
+
+#: SQLite allows 32,766 bound parameters; stay well below for IN lists.
+_IN_CHUNK = 900
+
+
+def paper_row(paper: Paper) -> dict[str, Any]:
+    """The ``papers`` row for a paper (without id and bookkeeping times)."""
+    row: dict[str, Any] = {name: getattr(paper, name) for name in _PAPER_FIELDS}
+    row["title_key"] = paper.title_key
+    row["keywords"] = list(paper.keywords)
+    row["upvotes"] = paper.upvotes or 0
+    return row
+
+
+def child_rows(
+    paper_id: int, paper: Paper
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Author, category and version rows of one paper."""
+    authors = [{"paper_id": paper_id, "position": i, "name": n} for i, n in enumerate(paper.authors)]
+    categories = [
+        {"paper_id": paper_id, "position": i, "category": c}
+        for i, c in enumerate(paper.categories)
+    ]
+    versions = [
+        {"paper_id": paper_id, "number": v.number, "submitted_at": v.submitted_at, "size": v.size}
+        for v in paper.versions
+    ]
+    return authors, categories, versions
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start : start + _IN_CHUNK]
+
+
+def _to_paper(row: Row[Any], authors: list[str], categories: list[str], versions: list[Version]) -> Paper:
+    return Paper(
+        title=row.title,
+        abstract=row.abstract,
+        arxiv_id=row.arxiv_id,
+        version=row.version,
+        versions=tuple(versions),
+        doi=row.doi,
+        authors=tuple(authors),
+        categories=tuple(categories),
+        primary_category=row.primary_category,
+        published_at=row.published_at,
+        updated_at=row.updated_at,
+        abs_url=row.abs_url,
+        pdf_url=row.pdf_url,
+        code_url=row.code_url,
+        project_url=row.project_url,
+        license=row.license,
+        comments=row.comments,
+        journal_ref=row.journal_ref,
+        keywords=tuple(row.keywords or ()),
+        featured_on=row.featured_on,
+        upvotes=row.upvotes,
+        source=row.source,
+    )
+
+
+def read_papers(conn: Connection, ids: Sequence[int]) -> dict[int, StoredPaper]:
+    """Load whole papers (with authors, categories, versions) by id."""
+    if not ids:
+        return {}
+    authors: dict[int, list[str]] = defaultdict(list)
+    categories: dict[int, list[str]] = defaultdict(list)
+    versions: dict[int, list[Version]] = defaultdict(list)
+    rows: list[Row[Any]] = []
+    for chunk in _chunks(list(ids)):
+        rows.extend(conn.execute(select(papers).where(papers.c.id.in_(chunk))))
+        for pid, name in conn.execute(
+            select(paper_authors.c.paper_id, paper_authors.c.name)
+            .where(paper_authors.c.paper_id.in_(chunk))
+            .order_by(paper_authors.c.paper_id, paper_authors.c.position)
+        ):
+            authors[pid].append(name)
+        for pid, cat in conn.execute(
+            select(paper_categories.c.paper_id, paper_categories.c.category)
+            .where(paper_categories.c.paper_id.in_(chunk))
+            .order_by(paper_categories.c.paper_id, paper_categories.c.position)
+        ):
+            categories[pid].append(cat)
+        for pid, number, submitted, size in conn.execute(
+            select(
+                paper_versions.c.paper_id,
+                paper_versions.c.number,
+                paper_versions.c.submitted_at,
+                paper_versions.c.size,
+            )
+            .where(paper_versions.c.paper_id.in_(chunk))
+            .order_by(paper_versions.c.paper_id, paper_versions.c.number)
+        ):
+            versions[pid].append(Version(number, submitted, size))
+    return {
+        row.id: StoredPaper(
+            id=row.id,
+            paper=_to_paper(row, authors[row.id], categories[row.id], versions[row.id]),
+            first_seen_at=row.first_seen_at,
+            changed_at=row.changed_at,
+        )
+        for row in rows
+    }
+
+
+@dataclass
+class Matches:
+    """Stored papers that incoming papers may be the same as, by each dedup key."""
+
+    by_arxiv_id: dict[str, StoredPaper] = field(default_factory=dict)
+    by_doi: dict[str, StoredPaper] = field(default_factory=dict)
+    by_title_key: dict[str, StoredPaper] = field(default_factory=dict)
+
+
+def find_matches(conn: Connection, incoming: Sequence[Paper]) -> Matches:
+    """Find stored papers sharing an arXiv id, a DOI or (for id-less papers) a normalised title."""
+    arxiv_ids = sorted({p.arxiv_id for p in incoming if p.arxiv_id})
+    dois = sorted({p.doi.lower() for p in incoming if p.doi})
+    title_keys = sorted({p.title_key for p in incoming})
+    id_of: dict[str, int] = {}
+    doi_of: dict[str, int] = {}
+    title_of: dict[str, int] = {}
+    for chunk in _chunks(arxiv_ids):
+        for pid, aid in conn.execute(
+            select(papers.c.id, papers.c.arxiv_id).where(papers.c.arxiv_id.in_(chunk))
+        ):
+            id_of[aid] = pid
+    for chunk in _chunks(dois):
+        for pid, doi in conn.execute(
+            select(papers.c.id, papers.c.doi).where(func.lower(papers.c.doi).in_(chunk))
+        ):
+            doi_of.setdefault(doi.lower(), pid)
+    for chunk in _chunks(title_keys):
+        for pid, key in conn.execute(
+            select(papers.c.id, papers.c.title_key)
+            .where(papers.c.title_key.in_(chunk))
+            # Prefer an id-less stored paper (the only kind an incoming paper with an
+            # arXiv id may merge into), then the oldest.
+            .order_by(papers.c.arxiv_id.is_not(None), papers.c.id)
+        ):
+            title_of.setdefault(key, pid)
+    wanted = set(id_of.values()) | set(doi_of.values()) | set(title_of.values())
+    stored = read_papers(conn, sorted(wanted))
+    return Matches(
+        by_arxiv_id={k: stored[v] for k, v in id_of.items()},
+        by_doi={k: stored[v] for k, v in doi_of.items()},
+        by_title_key={k: stored[v] for k, v in title_of.items()},
+    )
+
+
+def insert_papers(conn: Connection, new: Sequence[Paper], now: datetime) -> list[int]:
+    """Insert whole papers; return their ids in order."""
+    if not new:
+        return []
+    rows = []
+    for paper in new:
+        row = paper_row(paper)
+        row["first_seen_at"] = now
+        row["changed_at"] = now
+        rows.append(row)
+    result = conn.execute(
+        insert(papers).returning(papers.c.id, sort_by_parameter_order=True), rows
+    )
+    ids = [r[0] for r in result]
+    _insert_children(conn, list(zip(ids, new, strict=True)))
+    return ids
+
+
+def update_papers(conn: Connection, changed: Sequence[tuple[int, Paper]], now: datetime) -> None:
+    """Replace the metadata of stored papers (children rewritten), keeping first-seen time."""
+    if not changed:
+        return
+    rows = []
+    for pid, paper in changed:
+        row = {f"v_{k}": v for k, v in paper_row(paper).items()}
+        row["v_changed_at"] = now
+        row["pid"] = pid
+        rows.append(row)
+    columns = {name[2:]: bindparam(name) for name in rows[0] if name.startswith("v_")}
+    conn.execute(update(papers).where(papers.c.id == bindparam("pid")).values(**columns), rows)
+    ids = [pid for pid, _ in changed]
+    for chunk in _chunks(ids):
+        for table in (paper_authors, paper_categories, paper_versions):
+            conn.execute(delete(table).where(table.c.paper_id.in_(chunk)))
+    _insert_children(conn, list(changed))
+
+
+def _insert_children(conn: Connection, pairs: Sequence[tuple[int, Paper]]) -> None:
+    authors: list[dict[str, Any]] = []
+    categories: list[dict[str, Any]] = []
+    versions: list[dict[str, Any]] = []
+    for pid, paper in pairs:
+        a, c, v = child_rows(pid, paper)
+        authors.extend(a)
+        categories.extend(c)
+        versions.extend(v)
+    if authors:
+        conn.execute(insert(paper_authors), authors)
+    if categories:
+        conn.execute(insert(paper_categories), categories)
+    if versions:
+        conn.execute(insert(paper_versions), versions)
+
+
+def get_by_arxiv_id(conn: Connection, arxiv_id: str) -> StoredPaper | None:
+    pid = conn.execute(select(papers.c.id).where(papers.c.arxiv_id == arxiv_id)).scalar()
+    if pid is None:
+        return None
+    return read_papers(conn, [pid])[pid]
+
+
+def get_by_id(conn: Connection, paper_id: int) -> StoredPaper | None:
+    return read_papers(conn, [paper_id]).get(paper_id)
+
+
+def featured_between(
+    conn: Connection, first: date, last: date, *, limit: int = 100, offset: int = 0
+) -> list[StoredPaper]:
+    """Papers featured on days ``first`` .. ``last`` (inclusive): most upvoted, then newest."""
+    ids = list(
+        conn.execute(
+            select(papers.c.id)
+            .where(papers.c.featured_on.between(first, last))
+            .order_by(
+                papers.c.upvotes.desc(),
+                papers.c.featured_on.desc(),
+                papers.c.published_at.desc(),
+                papers.c.id.desc(),
+            )
+            .limit(limit)
+            .offset(offset)
+        ).scalars()
+    )
+    stored = read_papers(conn, ids)
+    return [stored[i] for i in ids]
+
+
+def latest_featured_day(conn: Connection, on_or_before: date | None = None) -> date | None:
+    query = select(func.max(papers.c.featured_on))
+    if on_or_before is not None:
+        query = query.where(papers.c.featured_on <= on_or_before)
+    value = conn.execute(query).scalar()
+    if isinstance(value, str):  # SQLite returns MAX(date) as text
+        return date.fromisoformat(value)
+    return value
+
+
+def recent(conn: Connection, *, limit: int = 50) -> list[StoredPaper]:
+    """Most recently seen papers, newest first."""
+    ids = list(
+        conn.execute(
+            select(papers.c.id).order_by(papers.c.first_seen_at.desc(), papers.c.id.desc()).limit(limit)
+        ).scalars()
+    )
+    stored = read_papers(conn, ids)
+    return [stored[i] for i in ids]
+
+
+def count_papers(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(papers)).scalar_one())

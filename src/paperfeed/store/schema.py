@@ -1,0 +1,135 @@
+"""The whole schema in one place, each index commented with the query it serves.
+
+Papers have an integer surrogate key (``papers.id``) so that the tables of
+later features (members, votes, comments, collections, subscriptions, digests,
+embeddings) reference one small stable key; the arXiv id without version is the
+natural key, unique where present. Alembic migrations in ``migrations/`` create
+and evolve these tables; this module is what the code queries.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from paperfeed.store.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+papers = Table(
+    "papers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # Natural key: the arXiv id without version; NULL for title-only listings.
+    Column("arxiv_id", String(64), nullable=True, unique=True),
+    Column("version", Integer, nullable=True),
+    Column("doi", String(255), nullable=True),
+    Column("title", Text, nullable=False),
+    # normalise_title(title): dedup of papers that have no arXiv id.
+    Column("title_key", Text, nullable=False),
+    Column("abstract", Text, nullable=False),
+    Column("primary_category", String(64), nullable=True),
+    Column("published_at", UTCDateTime(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=True),
+    Column("abs_url", Text, nullable=True),
+    Column("pdf_url", Text, nullable=True),
+    Column("code_url", Text, nullable=True),
+    Column("project_url", Text, nullable=True),
+    Column("license", Text, nullable=True),
+    Column("comments", Text, nullable=True),
+    Column("journal_ref", Text, nullable=True),
+    Column("keywords", JSON, nullable=False),
+    # The day the paper is on the hub's daily list (hub time zone); at most one.
+    Column("featured_on", Date, nullable=True),
+    # Upvotes imported from a source (Hugging Face); the hub's own votes are a table.
+    Column("upvotes", Integer, nullable=False, server_default="0"),
+    Column("source", String(32), nullable=False),
+    Column("first_seen_at", UTCDateTime(), nullable=False),
+    Column("changed_at", UTCDateTime(), nullable=False),
+    # Dedup by DOI.
+    Index(None, "doi"),
+    # Dedup of id-less papers by title.
+    Index(None, "title_key"),
+    # Daily / weekly / monthly lists: WHERE featured_on BETWEEN .. ORDER BY upvotes.
+    Index(None, "featured_on", "upvotes"),
+    # "Latest papers" and date filters.
+    Index(None, "published_at"),
+)
+
+paper_authors = Table(
+    "paper_authors",
+    metadata,
+    Column(
+        "paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("position", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+    # Papers by an author (search filters, following authors).
+    Index(None, "name"),
+)
+
+paper_categories = Table(
+    "paper_categories",
+    metadata,
+    Column(
+        "paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("position", Integer, primary_key=True),
+    Column("category", String(64), nullable=False),
+    # Papers in a category (category lists and feeds, cat: filters).
+    Index(None, "category", "paper_id"),
+)
+
+paper_versions = Table(
+    "paper_versions",
+    metadata,
+    Column(
+        "paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("number", Integer, primary_key=True),
+    Column("submitted_at", UTCDateTime(), nullable=True),
+    Column("size", String(32), nullable=True),
+)
+
+# Where an interrupted ingestion job stands; written in the same transaction as
+# the batch it follows, deleted when the job completes.
+ingest_checkpoints = Table(
+    "ingest_checkpoints",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("source", String(32), nullable=False),
+    Column("cursor", Text, nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# One row per finished (or failed) ingestion run, with its report.
+ingest_runs = Table(
+    "ingest_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=False),
+    Column("completed", Integer, nullable=False),
+    Column("report", JSON, nullable=False),
+    # "Last ingest per source" in stats.
+    Index(None, "source", "finished_at"),
+)

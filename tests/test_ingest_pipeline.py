@@ -1,0 +1,215 @@
+"""ingest(): dedup, versions, merges, rejections, checkpoints, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Engine, func, select
+
+from paperfeed.clock import FrozenClock
+from paperfeed.errors import SourceError
+from paperfeed.ingest.pipeline import IngestOptions, ingest
+from paperfeed.models import Paper, Parsed, Rejection, Version
+from paperfeed.store import ingest_state
+from paperfeed.store import papers as store
+from paperfeed.store.schema import ingest_runs, papers
+
+
+@dataclass
+class ListSource:
+    """A source over a list, resumable by index; can fail after ``fail_after`` records."""
+
+    items: list[Paper | Rejection]
+    name: str = "test"
+    key: str | None = "test:list"
+    fail_after: int | None = None
+    started_from: list[str | None] = field(default_factory=list)
+
+    @property
+    def checkpoint_key(self) -> str | None:
+        return self.key
+
+    @property
+    def total(self) -> int | None:
+        return len(self.items)
+
+    def records(self, cursor: str | None) -> Iterator[Parsed]:
+        self.started_from.append(cursor)
+        start = int(cursor) if cursor else 0
+        for index in range(start, len(self.items)):
+            if self.fail_after is not None and index >= self.fail_after:
+                raise SourceError("connection dropped")
+            yield Parsed(self.items[index], index + 1, str(index + 1))
+
+
+def paper(n: int, **kw: object) -> Paper:
+    base = Paper(
+        title=f"Paper number {n}",
+        abstract=f"Abstract {n}.",
+        arxiv_id=f"2611.{n:05d}",
+        version=1,
+        versions=(Version(1, datetime(2026, 11, 1, tzinfo=UTC)),),
+        authors=("A. Author", "B. Author"),
+        categories=("cs.LG",),
+        primary_category="cs.LG",
+        published_at=datetime(2026, 11, 1, tzinfo=UTC),
+        source="test",
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
+
+
+def test_new_then_unchanged(engine: Engine, clock: FrozenClock) -> None:
+    source = ListSource([paper(i) for i in range(5)])
+    first = ingest(engine, source, clock=clock, options=IngestOptions(batch_size=2))
+    assert (first.fetched, first.new, first.unchanged, first.completed) == (5, 5, 0, True)
+    second = ingest(engine, source, clock=clock)
+    assert (second.fetched, second.new, second.unchanged) == (5, 0, 5)
+    assert count(engine) == 5
+
+
+def test_newer_version_replaces_metadata_and_keeps_history(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    ingest(engine, ListSource([paper(1)]), clock=clock)
+    v2 = paper(
+        1,
+        title="Paper number 1, revised",
+        version=2,
+        versions=(Version(2, datetime(2026, 11, 10, tzinfo=UTC)),),
+    )
+    report = ingest(engine, ListSource([v2]), clock=clock)
+    assert report.updated == 1
+    with engine.connect() as conn:
+        stored = store.get_by_arxiv_id(conn, "2611.00001")
+    assert stored is not None
+    assert stored.paper.title == "Paper number 1, revised"
+    assert [v.number for v in stored.paper.versions] == [1, 2]
+    assert stored.paper.version == 2
+    # An older version arriving later changes nothing.
+    stale = ingest(engine, ListSource([paper(1, title="Old title")]), clock=clock)
+    assert stale.unchanged == 1
+
+
+def test_hf_record_adds_featured_day_and_upvotes_without_clobbering_arxiv_metadata(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    ingest(engine, ListSource([paper(7)]), clock=clock)
+    hf = Paper(
+        title="paper number 7",
+        abstract="A shorter summary.",
+        arxiv_id="2611.00007",
+        featured_on=date(2026, 11, 20),
+        upvotes=42,
+        code_url="https://github.com/x/y",
+        source="hf-daily",
+    )
+    report = ingest(engine, ListSource([hf]), clock=clock)
+    assert report.updated == 1
+    with engine.connect() as conn:
+        stored = store.get_by_arxiv_id(conn, "2611.00007")
+    assert stored is not None
+    got = stored.paper
+    assert (got.title, got.abstract, got.source) == ("Paper number 7", "Abstract 7.", "test")
+    assert (got.featured_on, got.upvotes, got.code_url) == (date(2026, 11, 20), 42, hf.code_url)
+    # Featured at most once: a later listing on another day keeps the first day.
+    again = ingest(
+        engine, ListSource([replace(hf, featured_on=date(2026, 11, 21), upvotes=50)]), clock=clock
+    )
+    assert again.updated == 1
+    with engine.connect() as conn:
+        stored = store.get_by_arxiv_id(conn, "2611.00007")
+    assert stored is not None
+    assert (stored.paper.featured_on, stored.paper.upvotes) == (date(2026, 11, 20), 50)
+
+
+def test_id_less_paper_merges_by_title_and_by_doi(engine: Engine, clock: FrozenClock) -> None:
+    sample = Paper(title="Feed-Forward 4D Scenes", abstract="About scenes.", source="sample")
+    ingest(engine, ListSource([sample]), clock=clock)
+    with_id = paper(3, title="Feed-forward 4D scenes", doi="10.1/abc")
+    report = ingest(engine, ListSource([with_id]), clock=clock)
+    assert (report.merged, report.new) == (1, 0)
+    assert "by title" in report.merges[0]
+    by_doi = ingest(
+        engine, ListSource([Paper(title="Different", abstract="", doi="10.1/ABC")]), clock=clock
+    )
+    assert by_doi.merged == 1
+    assert "by DOI" in by_doi.merges[0]
+    assert count(engine) == 1
+    with engine.connect() as conn:
+        stored = store.get_by_arxiv_id(conn, "2611.00003")
+    assert stored is not None
+    assert stored.paper.source == "sample"
+
+
+def test_bad_records_are_rejected_with_reasons_and_nothing_else_is_lost(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    items: list[Paper | Rejection] = [
+        paper(1),
+        Rejection(2, "invalid JSON: Expecting value", None),
+        paper(3, abstract="x" * 10_000_000),
+        paper(4, title="   "),
+        paper(5, published_at=datetime(1066, 10, 14, tzinfo=UTC)),
+        paper(1, title="Same id again"),
+        paper(7),
+    ]
+    report = ingest(engine, ListSource(items), clock=clock)
+    assert (report.new, report.rejected, report.fetched) == (2, 5, 7)
+    reasons = {r.position: r.reason for r in report.rejections}
+    assert reasons[2].startswith("invalid JSON")
+    assert "abstract of 10,000,000 characters" in reasons[3]
+    assert reasons[4] == "missing title"
+    assert reasons[5].startswith("impossible published date 1066-10-14")
+    assert reasons[6] == "duplicate of record #1 in the same batch"
+    assert count(engine) == 2
+
+
+def test_a_failed_run_keeps_its_checkpoint_and_a_rerun_resumes(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    items: list[Paper | Rejection] = [paper(i) for i in range(10)]
+    failing = ListSource(items, fail_after=6)
+    report = ingest(engine, failing, clock=clock, options=IngestOptions(batch_size=3))
+    assert report.completed is False
+    assert report.error == "connection dropped"
+    # The two full batches (6 papers) are committed, with the cursor after them.
+    assert count(engine) == 6
+    with engine.connect() as conn:
+        assert ingest_state.read_checkpoint(conn, "test:list") == "6"
+    rerun = ListSource(items)
+    done = ingest(engine, rerun, clock=clock, options=IngestOptions(batch_size=3))
+    assert rerun.started_from == ["6"]
+    assert (done.resumed_from, done.new, done.completed) == ("6", 4, True)
+    assert count(engine) == 10
+    with engine.connect() as conn:
+        assert ingest_state.read_checkpoint(conn, "test:list") is None
+        runs = conn.execute(select(ingest_runs.c.completed).order_by(ingest_runs.c.id)).all()
+    assert [r[0] for r in runs] == [0, 1]
+
+
+def test_restart_ignores_the_checkpoint(engine: Engine, clock: FrozenClock) -> None:
+    items: list[Paper | Rejection] = [paper(i) for i in range(4)]
+    ingest(engine, ListSource(items, fail_after=2), clock=clock, options=IngestOptions(2))
+    fresh = ListSource(items)
+    report = ingest(engine, fresh, clock=clock, restart=True)
+    assert fresh.started_from == [None]
+    assert (report.unchanged, report.new) == (2, 2)
+
+
+def test_progress_is_reported_per_batch(engine: Engine, clock: FrozenClock) -> None:
+    seen: list[tuple[int, int | None]] = []
+    ingest(
+        engine,
+        ListSource([paper(i) for i in range(5)]),
+        clock=clock,
+        options=IngestOptions(batch_size=2),
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen == [(2, 5), (4, 5), (5, 5)]
