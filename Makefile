@@ -41,9 +41,10 @@ test-fast: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/ingest.py
 
-## docs: regenerate docs/cli.md from the commands' --help
+## docs: regenerate docs/cli.md and docs/settings.md from the code
 docs: $(VENV)/.installed-dev
-	$(BIN)/python -m paperfeed.deliver.cli_docs > docs/cli.md
+	$(BIN)/python docs/generate_cli_md.py
+	$(BIN)/python docs/generate_settings_md.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

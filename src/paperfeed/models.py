@@ -155,7 +155,10 @@ class Parsed:
 
 @dataclass(slots=True)
 class IngestReport:
-    """What one ingestion run did. Counts add up: fetched = new + updated + unchanged + merged + rejected."""
+    """What one ingestion run did.
+
+    Counts add up: fetched = new + updated + unchanged + merged + rejected.
+    """
 
     source: str
     fetched: int = 0
@@ -219,3 +222,40 @@ class StoredPaper:
     paper: Paper
     first_seen_at: datetime
     changed_at: datetime
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready fields (dates as ISO 8601 strings)."""
+        p = self.paper
+
+        def iso(value: datetime | date | None) -> str | None:
+            return value.isoformat() if value is not None else None
+
+        return {
+            "id": p.arxiv_id,
+            "paper_id": self.id,
+            "version": p.version,
+            "versions": [
+                {"version": v.number, "submitted_at": iso(v.submitted_at), "size": v.size}
+                for v in p.versions
+            ],
+            "title": p.title,
+            "abstract": p.abstract,
+            "authors": list(p.authors),
+            "categories": list(p.categories),
+            "primary_category": p.primary_category,
+            "doi": p.doi,
+            "published_at": iso(p.published_at),
+            "updated_at": iso(p.updated_at),
+            "abs_url": p.abs_url,
+            "pdf_url": p.pdf_url,
+            "code_url": p.code_url,
+            "project_url": p.project_url,
+            "license": p.license,
+            "comments": p.comments,
+            "journal_ref": p.journal_ref,
+            "keywords": list(p.keywords),
+            "featured_on": iso(p.featured_on),
+            "upvotes": p.upvotes or 0,
+            "source": p.source,
+            "first_seen_at": iso(self.first_seen_at),
+        }

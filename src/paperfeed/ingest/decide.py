@@ -33,8 +33,7 @@ def validate(paper: Paper, limits: Limits, now: datetime) -> str | None:
         return f"title of {len(paper.title):,} characters (limit {limits.max_title_chars:,})"
     if len(paper.abstract) > limits.max_abstract_chars:
         return (
-            f"abstract of {len(paper.abstract):,} characters "
-            f"(limit {limits.max_abstract_chars:,})"
+            f"abstract of {len(paper.abstract):,} characters (limit {limits.max_abstract_chars:,})"
         )
     if "\x00" in paper.title or "\x00" in paper.abstract:
         return "NUL character in title or abstract"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 
@@ -35,7 +35,7 @@ Progress = Callable[[int, int | None], None]
 @dataclass(frozen=True)
 class IngestOptions:
     batch_size: int = 1000
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
 
 
 def _batches(records: Iterator[Parsed], size: int) -> Iterator[list[Parsed]]:

@@ -67,6 +67,8 @@ def last_runs(conn: Connection) -> list[dict[str, Any]]:
         .subquery()
     )
     rows = conn.execute(
-        select(ingest_runs).join(newest, ingest_runs.c.id == newest.c.id).order_by(ingest_runs.c.source)
+        select(ingest_runs)
+        .join(newest, ingest_runs.c.id == newest.c.id)
+        .order_by(ingest_runs.c.source)
     )
     return [dict(r._mapping) for r in rows]

@@ -50,10 +50,11 @@ def child_rows(
     paper_id: int, paper: Paper
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Author, category and version rows of one paper."""
-    authors = [{"paper_id": paper_id, "position": i, "name": n} for i, n in enumerate(paper.authors)]
+    authors = [
+        {"paper_id": paper_id, "position": i, "name": n} for i, n in enumerate(paper.authors)
+    ]
     categories = [
-        {"paper_id": paper_id, "position": i, "category": c}
-        for i, c in enumerate(paper.categories)
+        {"paper_id": paper_id, "position": i, "category": c} for i, c in enumerate(paper.categories)
     ]
     versions = [
         {"paper_id": paper_id, "number": v.number, "submitted_at": v.submitted_at, "size": v.size}
@@ -67,7 +68,9 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start : start + _IN_CHUNK]
 
 
-def _to_paper(row: Row[Any], authors: list[str], categories: list[str], versions: list[Version]) -> Paper:
+def _to_paper(
+    row: Row[Any], authors: list[str], categories: list[str], versions: list[Version]
+) -> Paper:
     return Paper(
         title=row.title,
         abstract=row.abstract,
@@ -193,9 +196,7 @@ def insert_papers(conn: Connection, new: Sequence[Paper], now: datetime) -> list
         row["first_seen_at"] = now
         row["changed_at"] = now
         rows.append(row)
-    result = conn.execute(
-        insert(papers).returning(papers.c.id, sort_by_parameter_order=True), rows
-    )
+    result = conn.execute(insert(papers).returning(papers.c.id, sort_by_parameter_order=True), rows)
     ids = [r[0] for r in result]
     _insert_children(conn, list(zip(ids, new, strict=True)))
     return ids
@@ -211,7 +212,7 @@ def update_papers(conn: Connection, changed: Sequence[tuple[int, Paper]], now: d
         row["v_changed_at"] = now
         row["pid"] = pid
         rows.append(row)
-    columns = {name[2:]: bindparam(name) for name in rows[0] if name.startswith("v_")}
+    columns: dict[str, Any] = {name[2:]: bindparam(name) for name in rows[0] if name.startswith("v_")}
     conn.execute(update(papers).where(papers.c.id == bindparam("pid")).values(**columns), rows)
     ids = [pid for pid, _ in changed]
     for chunk in _chunks(ids):
@@ -284,7 +285,9 @@ def recent(conn: Connection, *, limit: int = 50) -> list[StoredPaper]:
     """Most recently seen papers, newest first."""
     ids = list(
         conn.execute(
-            select(papers.c.id).order_by(papers.c.first_seen_at.desc(), papers.c.id.desc()).limit(limit)
+            select(papers.c.id)
+            .order_by(papers.c.first_seen_at.desc(), papers.c.id.desc())
+            .limit(limit)
         ).scalars()
     )
     stored = read_papers(conn, ids)
@@ -293,3 +296,15 @@ def recent(conn: Connection, *, limit: int = 50) -> list[StoredPaper]:
 
 def count_papers(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
+
+
+def adjacent_featured_day(conn: Connection, day: date, *, later: bool) -> date | None:
+    """The nearest featured day after (``later``) or before ``day``."""
+    if later:
+        query = select(func.min(papers.c.featured_on)).where(papers.c.featured_on > day)
+    else:
+        query = select(func.max(papers.c.featured_on)).where(papers.c.featured_on < day)
+    value = conn.execute(query).scalar()
+    if isinstance(value, str):
+        return date.fromisoformat(value)
+    return value

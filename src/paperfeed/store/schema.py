@@ -76,9 +76,7 @@ papers = Table(
 paper_authors = Table(
     "paper_authors",
     metadata,
-    Column(
-        "paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
-    ),
+    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
     Column("position", Integer, primary_key=True),
     Column("name", Text, nullable=False),
     # Papers by an author (search filters, following authors).
@@ -88,9 +86,7 @@ paper_authors = Table(
 paper_categories = Table(
     "paper_categories",
     metadata,
-    Column(
-        "paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
-    ),
+    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
     Column("position", Integer, primary_key=True),
     Column("category", String(64), nullable=False),
     # Papers in a category (category lists and feeds, cat: filters).
@@ -100,9 +96,7 @@ paper_categories = Table(
 paper_versions = Table(
     "paper_versions",
     metadata,
-    Column(
-        "paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
-    ),
+    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
     Column("number", Integer, primary_key=True),
     Column("submitted_at", UTCDateTime(), nullable=True),
     Column("size", String(32), nullable=True),

@@ -78,7 +78,10 @@ def upgrade() -> None:
         sa.Column("submitted_at", UTCDateTime(), nullable=True),
         sa.Column("size", sa.String(32), nullable=True),
         sa.ForeignKeyConstraint(
-            ["paper_id"], ["papers.id"], name="fk_paper_versions_paper_id_papers", ondelete="CASCADE"
+            ["paper_id"],
+            ["papers.id"],
+            name="fk_paper_versions_paper_id_papers",
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("paper_id", "number", name="pk_paper_versions"),
     )

@@ -1,0 +1,1 @@
+"""Delivery: web pages, JSON API, feeds, CLI helpers and email."""
