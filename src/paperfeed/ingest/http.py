@@ -101,9 +101,7 @@ class Fetcher:
                 if wait is None:
                     wait = self.backoff * (2**attempt)
             if attempt >= self.retries:
-                raise SourceError(
-                    f"{url} failed after {attempt + 1} attempts; last: {problem}"
-                )
+                raise SourceError(f"{url} failed after {attempt + 1} attempts; last: {problem}")
             attempt += 1
             log.warning("%s: %s; retry %d/%d in %.1fs", url, problem, attempt, self.retries, wait)
             self.clock.sleep(min(wait, MAX_RETRY_AFTER))
