@@ -10,11 +10,17 @@ import click
 from paperfeed.cli import cli
 
 
-def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
-    found = [(path, command)]
+def _sections(
+    command: click.Command, name: str, parent: click.Context | None
+) -> list[tuple[str, str]]:
+    """(full name, help text) of a command and all below it, each in its parent's context
+    (so inherited settings such as ``-h`` show as they do on the command line)."""
+    settings = {"terminal_width": 100, **command.context_settings}
+    ctx = click.Context(command, info_name=name, parent=parent, **settings)
+    found = [(ctx.command_path, command.get_help(ctx))]
     if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            found.extend(_walk(command.commands[name], [*path, name]))
+        for sub in sorted(command.commands):
+            found.extend(_sections(command.commands[sub], sub, ctx))
     return found
 
 
@@ -24,10 +30,7 @@ def render() -> str:
         "Generated from `--help` by `make docs` (docs/generate_cli_md.py); a test fails when it is",
         "out of date. Every command takes the global `--config FILE` option before its name.\n",
     ]
-    for path, command in _walk(cli, ["paperfeed"]):
-        name = " ".join(path)
-        with click.Context(command, info_name=name, terminal_width=100) as ctx:
-            text = command.get_help(ctx)
+    for name, text in _sections(cli, "paperfeed", None):
         parts.append(f"## `{name}`\n\n```text\n{text}\n```\n")
     return "\n".join(parts)
 

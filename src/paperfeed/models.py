@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from functools import lru_cache
 
 #: New-style (0704.0001 .. 2606.13677) and old-style (hep-th/9901001) arXiv ids,
 #: with an optional version suffix.
@@ -45,20 +46,31 @@ def split_arxiv_id(raw: str) -> tuple[str, int | None]:
     return match.group("base"), int(version) if version else None
 
 
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+@lru_cache(maxsize=8192)
 def normalise_title(title: str) -> str:
     """The key two titles share when they name the same paper.
 
     Case, accents, TeX braces, punctuation and whitespace are ignored.
     """
-    text = unicodedata.normalize("NFKD", title)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
-    text = re.sub(r"[^\w]+", " ", text)
-    return " ".join(text.split())
+    if title.isascii():
+        text = title.lower()
+    else:
+        text = unicodedata.normalize("NFKD", title)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    return _NOT_WORD.sub(" ", text).strip()
+
+
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
 def collapse_whitespace(text: str) -> str:
     """Join the hard-wrapped lines arXiv sends into one line per paragraph."""
-    paragraphs = re.split(r"\n\s*\n", text.strip())
+    if _PARAGRAPH_BREAK.search(text) is None:
+        return " ".join(text.split())
+    paragraphs = _PARAGRAPH_BREAK.split(text.strip())
     return "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
 
 
@@ -114,7 +126,7 @@ class Paper:
 
     def with_arxiv_links(self) -> Paper:
         """Fill the abs / PDF links from the arXiv id where a source gave none."""
-        if not self.arxiv_id:
+        if not self.arxiv_id or (self.abs_url and self.pdf_url):
             return self
         return replace(
             self,

@@ -83,6 +83,7 @@ class Fetcher:
         with status 200 and arXiv sends 400 for bad queries).
         """
         attempt = 0
+        cause: Exception | None = None
         while True:
             self._pace()
             self.requests_made += 1
@@ -91,17 +92,21 @@ class Fetcher:
                 # Read the whole body now so a connection dropped mid-body is retried here.
                 response.read()
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                cause = exc
                 problem = f"{type(exc).__name__}: {exc}"
                 wait = self.backoff * (2**attempt)
             else:
                 if response.status_code not in _RETRY_STATUS:
                     return response
+                cause = None
                 problem = f"HTTP {response.status_code}"
                 wait = retry_after(response.headers.get("Retry-After"), self.clock)
                 if wait is None:
                     wait = self.backoff * (2**attempt)
             if attempt >= self.retries:
-                raise SourceError(f"{url} failed after {attempt + 1} attempts; last: {problem}")
+                raise SourceError(
+                    f"{url} failed after {attempt + 1} attempts; last: {problem}"
+                ) from cause
             attempt += 1
             log.warning("%s: %s; retry %d/%d in %.1fs", url, problem, attempt, self.retries, wait)
             self.clock.sleep(min(wait, MAX_RETRY_AFTER))

@@ -27,17 +27,6 @@ def limits(settings: Settings) -> Limits:
     )
 
 
-def fetcher(settings: Settings, *, paced: bool) -> Fetcher:
-    """The HTTP client for a source; arXiv's sources are paced by ``arxiv_delay_seconds``."""
-    return Fetcher(
-        min_interval=settings.arxiv_delay_seconds if paced else 0.0,
-        retries=settings.http_retries,
-        backoff=settings.http_backoff_seconds,
-        timeout=settings.http_timeout_seconds,
-        clock=settings.clock(),
-    )
-
-
 def today(settings: Settings) -> date:
     """Today in the hub's time zone."""
     return settings.clock().now().astimezone(settings.zone).date()
@@ -48,13 +37,8 @@ def arxiv_api_source(
 ) -> ArxivApiSource:
     from paperfeed.ingest.arxiv_api import ArxivApiSource
 
-    return ArxivApiSource(
-        categories=list(categories),
-        since=since,
-        until=until or today(settings),
-        fetcher=fetcher(settings, paced=True),
-        base_url=settings.arxiv_api_url,
-        page_size=settings.arxiv_page_size,
+    return ArxivApiSource.from_settings(
+        settings, categories, since=since, until=until or today(settings), clock=settings.clock()
     )
 
 
@@ -67,26 +51,20 @@ def oai_source(
 ) -> OaiSource:
     from paperfeed.ingest.oai import OaiSource
 
-    return OaiSource(
+    return OaiSource.from_settings(
+        settings,
         set_spec=set_spec,
         from_date=from_day,
         until=until,
         metadata_prefix=metadata_prefix,
-        fetcher=fetcher(settings, paced=True),
-        base_url=settings.arxiv_oai_url,
+        clock=settings.clock(),
     )
 
 
 def rss_source(settings: Settings, categories: str, feature: bool) -> RssSource:
     from paperfeed.ingest.rss import RssSource
 
-    return RssSource(
-        categories,
-        fetcher(settings, paced=True),
-        base_url=settings.arxiv_rss_url,
-        feature=feature,
-        zone=settings.zone,
-    )
+    return RssSource.from_settings(settings, categories, feature=feature, clock=settings.clock())
 
 
 def snapshot_source(path: Path) -> SnapshotSource:
@@ -101,7 +79,13 @@ def hf_daily_source(settings: Settings, file: Path | None, day: date | None) -> 
     if file is not None:
         return HfDailySource(file, zone=settings.zone, day=day)
     assert day is not None
-    return HfDailySource.for_day(settings, day, fetcher(settings, paced=False))
+    fetcher = Fetcher(
+        retries=settings.http_retries,
+        backoff=settings.http_backoff_seconds,
+        timeout=settings.http_timeout_seconds,
+        clock=settings.clock(),
+    )
+    return HfDailySource.for_day(settings, day, fetcher)
 
 
 def sample_source(settings: Settings) -> SampleSource:

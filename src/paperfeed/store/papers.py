@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
 
 from paperfeed.models import Paper, StoredPaper, Version
+from paperfeed.store.bulk import allocate_ids, insert_rows
 from paperfeed.store.schema import paper_authors, paper_categories, paper_versions, papers
 
 _PAPER_FIELDS = (
@@ -46,21 +47,54 @@ def paper_row(paper: Paper) -> dict[str, Any]:
     return row
 
 
+#: Column order of the bulk inserts (the tables' own order).
+_PAPER_COLUMNS = tuple(c.name for c in papers.columns)
+_AUTHOR_COLUMNS = ("paper_id", "position", "name")
+_CATEGORY_COLUMNS = ("paper_id", "position", "category")
+_VERSION_COLUMNS = ("paper_id", "number", "submitted_at", "size")
+
+
+_NO_KEYWORDS: list[str] = []  # one shared object, so bulk inserts encode it once
+
+
+def paper_values(paper_id: int, paper: Paper, now: datetime) -> tuple[Any, ...]:
+    """The ``papers`` row of a new paper, in the table's column order."""
+    return (
+        paper_id,
+        paper.arxiv_id,
+        paper.version,
+        paper.doi,
+        paper.title,
+        paper.title_key,
+        paper.abstract,
+        paper.primary_category,
+        paper.published_at,
+        paper.updated_at,
+        paper.abs_url,
+        paper.pdf_url,
+        paper.code_url,
+        paper.project_url,
+        paper.license,
+        paper.comments,
+        paper.journal_ref,
+        list(paper.keywords) if paper.keywords else _NO_KEYWORDS,
+        paper.featured_on,
+        paper.upvotes or 0,
+        paper.source,
+        now,
+        now,
+    )
+
+
 def child_rows(
     paper_id: int, paper: Paper
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Author, category and version rows of one paper."""
-    authors = [
-        {"paper_id": paper_id, "position": i, "name": n} for i, n in enumerate(paper.authors)
-    ]
-    categories = [
-        {"paper_id": paper_id, "position": i, "category": c} for i, c in enumerate(paper.categories)
-    ]
-    versions = [
-        {"paper_id": paper_id, "number": v.number, "submitted_at": v.submitted_at, "size": v.size}
-        for v in paper.versions
-    ]
-    return authors, categories, versions
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Author, category and version rows of one paper (tuples in column order)."""
+    return (
+        [(paper_id, i, name) for i, name in enumerate(paper.authors)],
+        [(paper_id, i, cat) for i, cat in enumerate(paper.categories)],
+        [(paper_id, v.number, v.submitted_at, v.size) for v in paper.versions],
+    )
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -154,7 +188,12 @@ def find_matches(conn: Connection, incoming: Sequence[Paper]) -> Matches:
     """Find stored papers sharing an arXiv id, a DOI or (for id-less papers) a normalised title."""
     arxiv_ids = sorted({p.arxiv_id for p in incoming if p.arxiv_id})
     dois = sorted({p.doi.lower() for p in incoming if p.doi})
-    title_keys = sorted({p.title_key for p in incoming})
+    # Title matches only matter for id-less papers, on either side: skip the work
+    # (and the query) when neither the batch nor the store has any.
+    if any(p.arxiv_id is None for p in incoming) or _has_id_less_papers(conn):
+        title_keys = sorted({p.title_key for p in incoming})
+    else:
+        title_keys = []
     id_of: dict[str, int] = {}
     doi_of: dict[str, int] = {}
     title_of: dict[str, int] = {}
@@ -186,18 +225,18 @@ def find_matches(conn: Connection, incoming: Sequence[Paper]) -> Matches:
     )
 
 
+def _has_id_less_papers(conn: Connection) -> bool:
+    query = select(papers.c.id).where(papers.c.arxiv_id.is_(None)).limit(1)
+    return conn.execute(query).first() is not None
+
+
 def insert_papers(conn: Connection, new: Sequence[Paper], now: datetime) -> list[int]:
     """Insert whole papers; return their ids in order."""
     if not new:
         return []
-    rows = []
-    for paper in new:
-        row = paper_row(paper)
-        row["first_seen_at"] = now
-        row["changed_at"] = now
-        rows.append(row)
-    result = conn.execute(insert(papers).returning(papers.c.id, sort_by_parameter_order=True), rows)
-    ids = [r[0] for r in result]
+    ids = allocate_ids(conn, papers, len(new))
+    rows = [paper_values(pid, paper, now) for pid, paper in zip(ids, new, strict=True)]
+    insert_rows(conn, papers, _PAPER_COLUMNS, rows)
     _insert_children(conn, list(zip(ids, new, strict=True)))
     return ids
 
@@ -212,7 +251,9 @@ def update_papers(conn: Connection, changed: Sequence[tuple[int, Paper]], now: d
         row["v_changed_at"] = now
         row["pid"] = pid
         rows.append(row)
-    columns: dict[str, Any] = {name[2:]: bindparam(name) for name in rows[0] if name.startswith("v_")}
+    columns: dict[str, Any] = {
+        name[2:]: bindparam(name) for name in rows[0] if name.startswith("v_")
+    }
     conn.execute(update(papers).where(papers.c.id == bindparam("pid")).values(**columns), rows)
     ids = [pid for pid, _ in changed]
     for chunk in _chunks(ids):
@@ -222,20 +263,17 @@ def update_papers(conn: Connection, changed: Sequence[tuple[int, Paper]], now: d
 
 
 def _insert_children(conn: Connection, pairs: Sequence[tuple[int, Paper]]) -> None:
-    authors: list[dict[str, Any]] = []
-    categories: list[dict[str, Any]] = []
-    versions: list[dict[str, Any]] = []
+    authors: list[tuple[Any, ...]] = []
+    categories: list[tuple[Any, ...]] = []
+    versions: list[tuple[Any, ...]] = []
     for pid, paper in pairs:
         a, c, v = child_rows(pid, paper)
         authors.extend(a)
         categories.extend(c)
         versions.extend(v)
-    if authors:
-        conn.execute(insert(paper_authors), authors)
-    if categories:
-        conn.execute(insert(paper_categories), categories)
-    if versions:
-        conn.execute(insert(paper_versions), versions)
+    insert_rows(conn, paper_authors, _AUTHOR_COLUMNS, authors)
+    insert_rows(conn, paper_categories, _CATEGORY_COLUMNS, categories)
+    insert_rows(conn, paper_versions, _VERSION_COLUMNS, versions)
 
 
 def get_by_arxiv_id(conn: Connection, arxiv_id: str) -> StoredPaper | None:
