@@ -481,12 +481,10 @@ def serve_cmd(ctx: Context, host: str | None, port: int | None) -> None:
 
     ctx.engine()  # fail early, with a clear message, on an unmigrated database
     app = create_app(ctx.settings)
-    uvicorn.run(
-        app,
-        host=host or ctx.settings.host,
-        port=port or ctx.settings.port,
-        log_level=ctx.settings.log_level.lower(),
-    )
+    host = host or ctx.settings.host
+    port = port or ctx.settings.port
+    click.echo(f"paperfeed serving {ctx.settings.database_url} on http://{host}:{port} (Ctrl+C stops)")
+    uvicorn.run(app, host=host, port=port, log_level=ctx.settings.log_level.lower())
 
 
 def main() -> None:
