@@ -111,7 +111,7 @@ def test_api_errors_share_one_envelope(client: TestClient, path: str, status: in
 def test_bad_day_page_explains_itself(client: TestClient) -> None:
     page = client.get("/papers/date/2026-02-30")
     assert page.status_code == 400
-    assert "not a date" in page.text
+    assert "expected a date as YYYY-MM-DD" in page.text
     assert client.get("/papers/date/1999-01-01").status_code == 200
 
 

@@ -11,7 +11,6 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,7 +24,7 @@ from paperfeed.ingest import jobs
 from paperfeed.ingest.pipeline import IngestOptions, ingest
 from paperfeed.ingest.source import Source
 from paperfeed.models import IngestReport
-from paperfeed.rank.daily import daily_list
+from paperfeed.rank.daily import daily_list, parse_day
 from paperfeed.store import papers as store
 from paperfeed.store import stats as store_stats
 from paperfeed.store.engine import make_engine
@@ -63,15 +62,6 @@ def _edge(func: F) -> F:
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]
-
-
-def _parse_day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInputError(f"{option}: expected a date as YYYY-MM-DD, got {value!r}") from exc
 
 
 def _echo_json(data: object) -> None:
@@ -243,9 +233,9 @@ def ingest_arxiv(
 
     Example: paperfeed ingest arxiv --category cs.LG --since 2026-11-01
     """
-    first = _parse_day(since, "--since")
+    first = parse_day(since, "--since")
     assert first is not None
-    source = jobs.arxiv_api_source(ctx.settings, categories, first, _parse_day(until, "--until"))
+    source = jobs.arxiv_api_source(ctx.settings, categories, first, parse_day(until, "--until"))
     _run_ingest(ctx, source, as_json=as_json, restart=restart)
 
 
@@ -281,8 +271,8 @@ def ingest_oai(
     source = jobs.oai_source(
         ctx.settings,
         set_spec,
-        _parse_day(from_day, "--from"),
-        _parse_day(until, "--until"),
+        parse_day(from_day, "--from"),
+        parse_day(until, "--until"),
         metadata_prefix,
     )
     _run_ingest(ctx, source, as_json=as_json, restart=restart)
@@ -336,7 +326,7 @@ def ingest_hf_daily(ctx: Context, file: Path | None, day: str | None, as_json: b
     """
     if (file is None) == (day is None):
         raise InvalidInputError("give either a FILE or --date YYYY-MM-DD")
-    source = jobs.hf_daily_source(ctx.settings, file, _parse_day(day, "--date"))
+    source = jobs.hf_daily_source(ctx.settings, file, parse_day(day, "--date"))
     _run_ingest(ctx, source, as_json=as_json)
 
 
@@ -369,7 +359,7 @@ def papers_list(ctx: Context, day: str | None, limit: int, as_json: bool) -> Non
 
     Example: paperfeed papers list --date 2026-11-20 --json
     """
-    listed = daily_list(ctx.engine(), _parse_day(day, "--date"), limit=limit)
+    listed = daily_list(ctx.engine(), parse_day(day, "--date"), limit=limit)
     if as_json:
         data = [s.as_dict() for s in listed.papers]
         _echo_json({"date": listed.day, "data": data, "count": len(data)})
@@ -483,7 +473,9 @@ def serve_cmd(ctx: Context, host: str | None, port: int | None) -> None:
     app = create_app(ctx.settings)
     host = host or ctx.settings.host
     port = port or ctx.settings.port
-    click.echo(f"paperfeed serving {ctx.settings.database_url} on http://{host}:{port} (Ctrl+C stops)")
+    click.echo(
+        f"paperfeed serving {ctx.settings.database_url} on http://{host}:{port} (Ctrl+C stops)"
+    )
     uvicorn.run(app, host=host, port=port, log_level=ctx.settings.log_level.lower())
 
 

@@ -21,8 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import __version__
 from paperfeed.config import Settings
-from paperfeed.errors import InvalidInputError, PaperfeedError, StorageError
-from paperfeed.rank.daily import daily_list
+from paperfeed.errors import PaperfeedError, StorageError
+from paperfeed.rank.daily import daily_list, parse_day
 from paperfeed.store.engine import make_engine
 from paperfeed.store.migrate import ensure_migrated
 
@@ -78,14 +78,6 @@ def create_app(settings: Settings) -> FastAPI:
             request, "error.html", {"status": 422, "message": message}, status_code=422
         )
 
-    def parse_day(value: str | None) -> date | None:
-        if value is None:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError as exc:
-            raise InvalidInputError(f"not a date (YYYY-MM-DD): {value[:40]!r}") from exc
-
     def render_day(request: Request, day: date | None) -> HTMLResponse:
         listed = daily_list(engine, day)
         return templates.TemplateResponse(
@@ -98,14 +90,14 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/papers/date/{day}", response_class=HTMLResponse, summary="One day's featured papers")
     def papers_on(request: Request, day: str) -> HTMLResponse:
-        return render_day(request, parse_day(day))
+        return render_day(request, parse_day(day, "day"))
 
     @app.get("/api/daily_papers", summary="One day's featured papers as JSON")
     def api_daily_papers(
         date_: Annotated[str | None, Query(alias="date", max_length=10)] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 50,
     ) -> dict[str, Any]:
-        listed = daily_list(engine, parse_day(date_), limit=limit)
+        listed = daily_list(engine, parse_day(date_, "date"), limit=limit)
         data = [s.as_dict() for s in listed.papers]
         return {
             "date": listed.day.isoformat() if listed.day else None,

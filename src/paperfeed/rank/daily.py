@@ -7,8 +7,21 @@ from datetime import date
 
 from sqlalchemy import Engine
 
+from paperfeed.errors import InvalidInputError
 from paperfeed.models import StoredPaper
 from paperfeed.store import papers as store
+
+
+def parse_day(value: str | None, what: str = "date") -> date | None:
+    """A day as typed by a user (YYYY-MM-DD), or a clear :class:`InvalidInputError`."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInputError(
+            f"{what}: expected a date as YYYY-MM-DD, got {value[:40]!r}"
+        ) from exc
 
 
 @dataclass(frozen=True)
