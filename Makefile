@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-fast lint bench docs clean
+.PHONY: run test test-fast test-browser lint bench docs vendor clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,7 @@ run: $(VENV)/.installed
 
 ## test: install with dev extras, then lint, type-check, check the layers and run the suite
 test: $(VENV)/.installed-dev
+	bash scripts/ensure_chromium.sh
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -37,9 +38,21 @@ test: $(VENV)/.installed-dev
 test-fast: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -n 2 -x -q
 
+## test-browser: only the browser tests (headless Debian chromium driven by Playwright)
+test-browser: $(VENV)/.installed-dev
+	bash scripts/ensure_chromium.sh
+	$(BIN)/python -m pytest tests/browser -q
+
+## vendor: refresh the front-end files (KaTeX, htmx) from frontend/package-lock.json (needs npm)
+vendor:
+	bash scripts/vendor_assets.sh
+
 ## bench: the benchmarks (print tables; see docs/benchmarks.md)
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/search_quality.py
+	$(BIN)/python bench/search_speed.py
+	$(BIN)/python bench/embedders.py
 
 ## docs: regenerate docs/cli.md and docs/settings.md from the code
 docs: $(VENV)/.installed-dev

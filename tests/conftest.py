@@ -29,6 +29,13 @@ NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 _counter = itertools.count()
 
 
+@pytest.fixture(autouse=True)
+def _no_embedding_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run by tests (in process or as subprocesses) embed nothing unless a test
+    turns it on: embedding every ingested paper with the transformer takes minutes."""
+    monkeypatch.setenv("PAPERFEED_EMBED_ON_INGEST", "false")
+
+
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(NOW)

@@ -93,7 +93,7 @@ def test_unmigrated_database_is_reported(tmp_path: Path, monkeypatch: pytest.Mon
     assert "run `paperfeed migrate`" in result.output
     migrated = CliRunner().invoke(cli, ["migrate"])
     assert migrated.exit_code == 0
-    assert "migrated database from empty to 0001" in migrated.output
+    assert "migrated database from empty to 0002" in migrated.output
     assert CliRunner().invoke(cli, ["stats"]).exit_code == 0
 
 

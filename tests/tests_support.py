@@ -7,3 +7,46 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 FIXTURES = SHARED / "fixtures"
+
+
+def hf_vectors():  # type: ignore[no-untyped-def]
+    """The 30 HF fixture papers embedded with minilm, once per test process."""
+    import numpy as np
+
+    from paperfeed.index.embedder import load_embedder, paper_text
+    from paperfeed.ingest.hf_daily import HfDailySource
+
+    global _HF_VECTORS
+    if _HF_VECTORS is None:
+        parsed = [
+            r.item for r in HfDailySource(FIXTURES / "hf_daily_papers_api.json").records(None)
+        ]
+        matrix = load_embedder("minilm").embed([paper_text(p.title, p.abstract) for p in parsed])
+        _HF_VECTORS = {p.arxiv_id: np.asarray(matrix[i]) for i, p in enumerate(parsed)}
+    return _HF_VECTORS
+
+
+_HF_VECTORS = None
+
+
+def seed_hf(engine, clock) -> None:  # type: ignore[no-untyped-def]
+    """Ingest the 30 HF fixture papers with their minilm vectors (computed once per process)."""
+    import numpy as np
+    from sqlalchemy import select
+
+    from paperfeed.index import vectors
+    from paperfeed.index.embedder import load_embedder
+    from paperfeed.ingest.hf_daily import HfDailySource
+    from paperfeed.ingest.pipeline import ingest
+    from paperfeed.store.engine import writing
+    from paperfeed.store.schema import papers
+
+    ingest(engine, HfDailySource(FIXTURES / "hf_daily_papers_api.json"), clock=clock)
+    known = hf_vectors()
+    embedder = load_embedder("minilm")
+    with writing(engine) as conn:
+        rows = conn.execute(select(papers.c.id, papers.c.arxiv_id)).all()
+        vectors.store_vectors(
+            conn, embedder.name, [r.id for r in rows], np.stack([known[r.arxiv_id] for r in rows])
+        )
+        vectors.record_model(conn, embedder.name, embedder.dim)

@@ -109,6 +109,48 @@ class Settings(BaseSettings):
         ge=1,
         description="The bundled sample papers are featured on this many days up to today.",
     )
+    embedder: str = Field(
+        "minilm",
+        description="Embedding model for search by meaning, one of the bundled embedders: "
+        "`minilm` (all-MiniLM-L6-v2, int8 ONNX: best quality, ~40 abstracts/s on 2 cores) or "
+        "`static` (a static model distilled from it: thousands of abstracts/s, lower quality). "
+        "Changing it needs `paperfeed index rebuild`.",
+    )
+    embed_on_ingest: bool = Field(
+        True,
+        description="Embed new and changed papers during ingestion. Turn off for bulk loads "
+        "and run `paperfeed index update` afterwards.",
+    )
+    vector_exact_max: int = Field(
+        300_000,
+        ge=0,
+        description="Search vectors exactly (brute force) up to this many papers; above it an "
+        "HNSW graph answers (approximate, much faster on large corpora).",
+    )
+    index_dir: str = Field(
+        "data/index",
+        description="Folder for cached index files (the HNSW graph), rebuilt from the "
+        "database whenever missing or stale.",
+    )
+    search_rrf_k: int = Field(
+        60,
+        ge=1,
+        description="The k of reciprocal rank fusion in hybrid search (larger flattens the "
+        "weight of top ranks).",
+    )
+    base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="The hub's public URL, used for absolute links in feeds and mail.",
+    )
+    trending_gravity: float = Field(
+        1.8,
+        gt=0,
+        description="Gravity of the trending formula (votes + 1) / (hours + 2) ^ gravity: "
+        "higher sinks older papers faster.",
+    )
+    trending_window_days: int = Field(
+        7, ge=1, description="Only papers featured within this many days can trend."
+    )
     log_level: str = Field("WARNING", description="Logging level of the CLI and server.")
 
     @field_validator("timezone")

@@ -227,6 +227,16 @@ class IngestReport:
 
 
 @dataclass(frozen=True, slots=True)
+class Hit:
+    """One ranked result: every ranker returns these, so filtering, fusion and
+    pagination are written once. ``reason`` says why, where a ranker knows."""
+
+    paper_id: int
+    score: float
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredPaper:
     """A paper as the store holds it: the metadata plus the hub's own bookkeeping."""
 

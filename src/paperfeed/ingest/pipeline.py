@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from paperfeed.clock import Clock, SystemClock
 from paperfeed.errors import SourceError, StorageError
+from paperfeed.index import lexical
 from paperfeed.ingest.decide import Limits, plan_batch
 from paperfeed.ingest.source import Source
 from paperfeed.models import IngestReport, Paper, Parsed, Rejection
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 #: Called after each batch with (records read so far, total if known).
 Progress = Callable[[int, int | None], None]
+#: Called after each committed batch with the ids of the papers it added or changed
+#: (the semantic index embeds them; a crash before it runs leaves them for `index update`).
+AfterBatch = Callable[[list[int]], None]
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ def ingest(
     options: IngestOptions | None = None,
     progress: Progress | None = None,
     restart: bool = False,
+    after_batch: AfterBatch | None = None,
 ) -> IngestReport:
     """Upsert every record of ``source`` into the store and return the run's report.
 
@@ -74,7 +79,9 @@ def ingest(
         report.resumed_from = cursor
         read = 0
         for batch in _batches(iter(source.records(cursor)), options.batch_size):
-            _write_batch(engine, source, key, batch, report, clock.now(), options)
+            changed = _write_batch(engine, source, key, batch, report, clock.now(), options)
+            if after_batch is not None and changed:
+                after_batch(changed)
             read += len(batch)
             if progress is not None:
                 progress(read, source.total)
@@ -115,7 +122,8 @@ def _write_batch(
     report: IngestReport,
     now: datetime,
     options: IngestOptions,
-) -> None:
+) -> list[int]:
+    """Write one batch and its checkpoint in one transaction; return the ids it touched."""
     papers: list[tuple[int, Paper]] = []
     rejections: list[Rejection] = []
     for record in batch:
@@ -126,8 +134,10 @@ def _write_batch(
     with writing(engine) as conn:
         matches = find_matches(conn, [p for _, p in papers])
         plan = plan_batch(papers, matches, options.limits, now)
-        insert_papers(conn, plan.inserts, now)
+        changed = insert_papers(conn, plan.inserts, now)
         update_papers(conn, plan.updates, now)
+        changed += [pid for pid, _ in plan.updates]
+        lexical.sync(conn, changed)
         cursor = next((r.cursor for r in reversed(batch) if r.cursor is not None), None)
         if key is not None and cursor is not None:
             ingest_state.save_checkpoint(conn, key, source.name, cursor, now)
@@ -140,3 +150,4 @@ def _write_batch(
         report.merge(line)
     for rejection in sorted(rejections + plan.rejections, key=lambda r: r.position):
         report.reject(rejection)
+    return changed

@@ -288,19 +288,37 @@ def get_by_id(conn: Connection, paper_id: int) -> StoredPaper | None:
 
 
 def featured_between(
-    conn: Connection, first: date, last: date, *, limit: int = 100, offset: int = 0
+    conn: Connection,
+    first: date,
+    last: date,
+    *,
+    limit: int = 100,
+    offset: int = 0,
+    order: str = "votes",
 ) -> list[StoredPaper]:
-    """Papers featured on days ``first`` .. ``last`` (inclusive): most upvoted, then newest."""
+    """Papers featured on days ``first`` .. ``last`` (inclusive).
+
+    ``order="votes"``: most upvoted first, then newest; ``order="published"``: newest
+    arXiv publication first.
+    """
+    if order == "published":
+        ordering = [
+            papers.c.published_at.desc().nulls_last(),
+            papers.c.featured_on.desc(),
+            papers.c.id.desc(),
+        ]
+    else:
+        ordering = [
+            papers.c.upvotes.desc(),
+            papers.c.featured_on.desc(),
+            papers.c.published_at.desc().nulls_last(),
+            papers.c.id.desc(),
+        ]
     ids = list(
         conn.execute(
             select(papers.c.id)
             .where(papers.c.featured_on.between(first, last))
-            .order_by(
-                papers.c.upvotes.desc(),
-                papers.c.featured_on.desc(),
-                papers.c.published_at.desc(),
-                papers.c.id.desc(),
-            )
+            .order_by(*ordering)
             .limit(limit)
             .offset(offset)
         ).scalars()
@@ -346,3 +364,7 @@ def adjacent_featured_day(conn: Connection, day: date, *, later: bool) -> date |
     if isinstance(value, str):
         return date.fromisoformat(value)
     return value
+
+
+def all_ids(conn: Connection) -> list[int]:
+    return list(conn.execute(select(papers.c.id).order_by(papers.c.id)).scalars())

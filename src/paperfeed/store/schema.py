@@ -9,6 +9,9 @@ and evolve these tables; this module is what the code queries.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Column,
@@ -16,11 +19,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 
 from paperfeed.store.types import UTCDateTime
 
@@ -127,3 +132,55 @@ ingest_runs = Table(
     # "Last ingest per source" in stats.
     Index(None, "source", "finished_at"),
 )
+
+# One row per paper and embedding model: the vector as little-endian float32 bytes.
+# Kept in the database so a restart never recomputes; served from memory by index/vectors.py.
+paper_embeddings = Table(
+    "paper_embeddings",
+    metadata,
+    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("model", String(64), nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+    # Loading one model's vectors, and "papers not yet embedded with this model".
+    Index(None, "model", "paper_id"),
+)
+
+# Small facts about the indexes (the embedding model in use and its dimension, ...).
+index_state = Table(
+    "index_state",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", JSON, nullable=False),
+)
+
+# The PostgreSQL twin of the SQLite FTS5 table `papers_fts` (created by migration 0002 with
+# raw SQL, since it is a virtual table): one weighted tsvector per paper.
+paper_search = Table(
+    "paper_search",
+    metadata,
+    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("document", TSVECTOR().with_variant(Text(), "sqlite"), nullable=False),
+    # Full-text queries: WHERE document @@ query.
+    Index(None, "document", postgresql_using="gin"),
+    info={"dialects": ("postgresql",)},
+)
+
+
+def include_object_for(dialect: str) -> Callable[..., bool]:
+    """Alembic's ``include_object`` filter: which tables belong on ``dialect``.
+
+    Tables marked ``info={"dialects": (...)}`` exist only there; SQLite's FTS5
+    virtual table and its shadow tables are made by migration SQL, not metadata.
+    """
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "table":
+            if name and name.startswith("papers_fts"):
+                return False
+            table = metadata.tables.get(name or "")
+            dialects = table.info.get("dialects") if table is not None else None
+            if dialects and dialect not in dialects:
+                return False
+        return True
+
+    return include

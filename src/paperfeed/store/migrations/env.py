@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from paperfeed.store.schema import metadata
+from paperfeed.store.schema import include_object_for, metadata
 
 config = context.config
 
@@ -28,6 +28,7 @@ def _run(connection: object) -> None:
         target_metadata=metadata,
         render_as_batch=True,  # SQLite cannot ALTER most things: copy-and-move instead
         compare_type=True,
+        include_object=include_object_for(connection.dialect.name),  # type: ignore[attr-defined]
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,97 @@
+"""The shared part of the command line: the group, its settings, and error translation."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy import Engine
+
+from paperfeed import __version__
+from paperfeed.config import Settings, load_settings
+from paperfeed.errors import PaperfeedError
+from paperfeed.index.semantic import SemanticIndex, semantic_index
+from paperfeed.store.engine import make_engine
+from paperfeed.store.migrate import ensure_migrated
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    """What every command gets: the settings, and the engine when it needs one."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._engine: Engine | None = None
+        self._semantic: SemanticIndex | None = None
+
+    def semantic(self) -> SemanticIndex:
+        if self._semantic is None:
+            self._semantic = semantic_index(self.engine(), self.settings)
+        return self._semantic
+
+    def engine(self, *, migrated: bool = True) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(
+                self.settings.database_url, busy_timeout_ms=self.settings.sqlite_busy_timeout_ms
+            )
+            if migrated:
+                ensure_migrated(self._engine)
+        return self._engine
+
+
+def edge(func: F) -> F:
+    """Translate paperfeed errors into one line on stderr and their exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PaperfeedError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML file of settings (also PAPERFEED_CONFIG).",
+)
+@click.version_option(__version__, prog_name="paperfeed")
+@click.pass_context
+def cli(ctx: click.Context, config_file: Path | None) -> None:
+    """paperfeed: a self-hostable daily-papers hub.
+
+    Settings come from PAPERFEED_* environment variables and an optional TOML
+    file; see docs/settings.md.
+    """
+    try:
+        settings = load_settings(config_file)
+    except PaperfeedError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    ctx.obj = Context(settings)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def main() -> None:
+    cli(prog_name="paperfeed")

@@ -1,0 +1,269 @@
+"""`paperfeed ingest …`: fetch papers from a source and store them."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from paperfeed.cli.base import Context, cli, echo_json, edge, pass_context
+from paperfeed.errors import InvalidInputError
+from paperfeed.ingest import jobs
+from paperfeed.ingest.pipeline import IngestOptions, ingest
+from paperfeed.ingest.source import Source
+from paperfeed.models import IngestReport
+from paperfeed.rank.daily import parse_day
+from paperfeed.store import papers as store
+
+
+@cli.group("ingest")
+def ingest_group() -> None:
+    """Fetch papers from a source and store them (dedup, versions, a report at the end)."""
+
+
+def run_ingest(
+    ctx: Context,
+    source: Source,
+    *,
+    as_json: bool,
+    restart: bool = False,
+    if_empty: bool = False,
+    embed: bool | None = None,
+) -> None:
+    engine = ctx.engine()
+    if if_empty:
+        with engine.connect() as conn:
+            if store.count_papers(conn) > 0:
+                click.echo("the database already holds papers; nothing loaded")
+                return
+    bar = _progress_bar(source.name)
+    try:
+        report = ingest(
+            engine,
+            source,
+            clock=ctx.settings.clock(),
+            options=IngestOptions(
+                batch_size=ctx.settings.ingest_batch_size, limits=jobs.limits(ctx.settings)
+            ),
+            progress=bar.update if bar else None,
+            restart=restart,
+            after_batch=_embedder_for(ctx, embed),
+        )
+    finally:
+        if bar:
+            bar.close()
+    _print_report(report, as_json)
+    if not report.completed:
+        sys.exit(5)
+
+
+def _embedder_for(ctx: Context, embed: bool | None) -> Callable[[list[int]], None] | None:
+    """Embedding of each ingested batch, unless turned off (then `index update` does it)."""
+    if not (ctx.settings.embed_on_ingest if embed is None else embed):
+        return None
+    semantic = ctx.semantic()
+
+    def after_batch(ids: list[int]) -> None:
+        semantic.embed_papers(ids)
+
+    return after_batch
+
+
+class _Bar:
+    """A tqdm bar on a terminal; nothing elsewhere."""
+
+    def __init__(self, name: str) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(desc=name, unit=" records", file=sys.stderr, dynamic_ncols=True)
+        self._done = 0
+
+    def update(self, done: int, total: int | None) -> None:
+        if total is not None and self._bar.total != total:
+            self._bar.total = total
+        self._bar.update(done - self._done)
+        self._done = done
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _progress_bar(name: str) -> _Bar | None:
+    return _Bar(name) if sys.stderr.isatty() else None
+
+
+def _print_report(report: IngestReport, as_json: bool) -> None:
+    if as_json:
+        echo_json(report.as_dict())
+        return
+    click.echo(report.summary())
+    if report.resumed_from:
+        click.echo(f"  resumed from checkpoint {report.resumed_from}")
+    for line in report.merges:
+        click.echo(f"  merged {line}")
+    for rejection in report.rejections:
+        click.echo(f"  rejected {rejection}")
+    hidden = report.rejected - len(report.rejections)
+    if hidden > 0:
+        click.echo(f"  ... and {hidden:,} more rejections (use --json for the kept ones)")
+
+
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+_embed_option = click.option(
+    "--embed/--no-embed",
+    default=None,
+    help="Embed papers for search by meaning as they arrive (default PAPERFEED_EMBED_ON_INGEST).",
+)
+_restart_option = click.option(
+    "--restart", is_flag=True, help="Ignore a saved checkpoint and start the job from the top."
+)
+
+
+@ingest_group.command("arxiv")
+@click.option("--category", "-c", "categories", multiple=True, required=True, help="e.g. cs.LG")
+@click.option("--since", required=True, help="First submission day, YYYY-MM-DD.")
+@click.option("--until", default=None, help="Last submission day, YYYY-MM-DD (default today).")
+@_restart_option
+@_json_option
+@_embed_option
+@pass_context
+@edge
+def ingest_arxiv(
+    ctx: Context,
+    categories: tuple[str, ...],
+    since: str,
+    until: str | None,
+    restart: bool,
+    as_json: bool,
+    embed: bool | None,
+) -> None:
+    """From the arXiv API: papers of categories submitted in a date window.
+
+    Example: paperfeed ingest arxiv --category cs.LG --since 2026-11-01
+    """
+    first = parse_day(since, "--since")
+    assert first is not None
+    source = jobs.arxiv_api_source(ctx.settings, categories, first, parse_day(until, "--until"))
+    run_ingest(ctx, source, as_json=as_json, restart=restart, embed=embed)
+
+
+@ingest_group.command("oai")
+@click.option("--set", "set_spec", required=True, help="OAI set, e.g. cs or physics:hep-th.")
+@click.option("--from", "from_day", default=None, help="First datestamp, YYYY-MM-DD.")
+@click.option("--until", default=None, help="Last datestamp, YYYY-MM-DD.")
+@click.option(
+    "--format",
+    "metadata_prefix",
+    type=click.Choice(["arXivRaw", "arXiv"]),
+    default="arXivRaw",
+    show_default=True,
+    help="arXivRaw carries the version history.",
+)
+@_restart_option
+@_json_option
+@_embed_option
+@pass_context
+@edge
+def ingest_oai(
+    ctx: Context,
+    set_spec: str,
+    from_day: str | None,
+    until: str | None,
+    metadata_prefix: str,
+    restart: bool,
+    as_json: bool,
+    embed: bool | None,
+) -> None:
+    """From arXiv's OAI-PMH ListRecords (bulk harvesting), resumable.
+
+    Example: paperfeed ingest oai --set cs --from 2026-11-01
+    """
+    source = jobs.oai_source(
+        ctx.settings,
+        set_spec,
+        parse_day(from_day, "--from"),
+        parse_day(until, "--until"),
+        metadata_prefix,
+    )
+    run_ingest(ctx, source, as_json=as_json, restart=restart, embed=embed)
+
+
+@ingest_group.command("rss")
+@click.argument("categories")
+@click.option(
+    "--feature/--no-feature",
+    default=True,
+    show_default=True,
+    help="Feature new and cross-listed papers on the announcement day's list.",
+)
+@_json_option
+@_embed_option
+@pass_context
+@edge
+def ingest_rss(
+    ctx: Context, categories: str, feature: bool, as_json: bool, embed: bool | None
+) -> None:
+    """From arXiv's RSS/Atom listing: today's announcements (new, cross, replace).
+
+    Example: paperfeed ingest rss cs.LG+cs.CV
+    """
+    run_ingest(
+        ctx, jobs.rss_source(ctx.settings, categories, feature), as_json=as_json, embed=embed
+    )
+
+
+@ingest_group.command("snapshot")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_restart_option
+@_json_option
+@_embed_option
+@pass_context
+@edge
+def ingest_snapshot(
+    ctx: Context, file: Path, restart: bool, as_json: bool, embed: bool | None
+) -> None:
+    """From arXiv's bulk metadata snapshot (JSON lines, plain or gzip), streamed and resumable.
+
+    Example: paperfeed ingest snapshot arxiv-metadata-oai-snapshot.json.gz
+    """
+    run_ingest(ctx, jobs.snapshot_source(file), as_json=as_json, restart=restart, embed=embed)
+
+
+@ingest_group.command("hf-daily")
+@click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--date", "day", default=None, help="Fetch this day's list from the live API.")
+@_json_option
+@_embed_option
+@pass_context
+@edge
+def ingest_hf_daily(
+    ctx: Context, file: Path | None, day: str | None, as_json: bool, embed: bool | None
+) -> None:
+    """From Hugging Face daily papers: a saved /api/daily_papers JSON file, or --date D live.
+
+    Example: paperfeed ingest hf-daily --date 2026-11-20
+    """
+    if (file is None) == (day is None):
+        raise InvalidInputError("give either a FILE or --date YYYY-MM-DD")
+    source = jobs.hf_daily_source(ctx.settings, file, parse_day(day, "--date"))
+    run_ingest(ctx, source, as_json=as_json, embed=embed)
+
+
+@ingest_group.command("sample")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database holds papers.")
+@_json_option
+@_embed_option
+@pass_context
+@edge
+def ingest_sample(ctx: Context, if_empty: bool, as_json: bool, embed: bool | None) -> None:
+    """The bundled sample papers, featured over the last PAPERFEED_SAMPLE_DAYS days.
+
+    Example: paperfeed ingest sample --if-empty
+    """
+    run_ingest(
+        ctx, jobs.sample_source(ctx.settings), as_json=as_json, if_empty=if_empty, embed=embed
+    )

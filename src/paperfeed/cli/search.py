@@ -1,0 +1,266 @@
+"""`paperfeed search`, `similar`, `index …` and `eval retrieval`: search by words and meaning."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from paperfeed.cli.base import Context, cli, echo_json, edge, pass_context
+from paperfeed.errors import InvalidInputError, NotFoundError
+from paperfeed.index import lexical, vectors
+from paperfeed.index.embedder import EMBEDDERS
+from paperfeed.index.query import parse_query
+from paperfeed.models import StoredPaper, split_arxiv_id
+from paperfeed.rank.evaluate import evaluate, load_beir
+from paperfeed.rank.search import MODES, search, similar
+from paperfeed.store import papers as store
+from paperfeed.store.engine import writing
+
+
+def _row(stored: StoredPaper, score: float) -> dict[str, object]:
+    p = stored.paper
+    return {
+        "id": p.arxiv_id,
+        "paper_id": stored.id,
+        "title": p.title,
+        "score": round(score, 6),
+        "authors": list(p.authors),
+        "published_at": p.published_at.isoformat() if p.published_at else None,
+        "featured_on": p.featured_on.isoformat() if p.featured_on else None,
+        "url": p.abs_url,
+    }
+
+
+def _print_rows(rows: list[dict[str, object]]) -> None:
+    for n, row in enumerate(rows, 1):
+        handle = row["id"] or f"#{row['paper_id']}"
+        click.echo(f"{n:>3}. {row['score']:>9.4f}  {handle:<16} {row['title']}")
+
+
+@cli.command("search")
+@click.argument("query")
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+@edge
+def search_cmd(ctx: Context, query: str, mode: str, limit: int, as_json: bool) -> None:
+    """Search papers by words and meaning.
+
+    Syntax: "exact phrase", -exclude, author:NAME, cat:cs.LG, after:/before:YYYY-MM-DD.
+
+    Example: paperfeed search "training-free video generation" --mode hybrid --limit 5
+    """
+    result = search(
+        ctx.engine(),
+        ctx.semantic(),
+        query,
+        mode=mode,
+        limit=limit,
+        rrf_k=ctx.settings.search_rrf_k,
+    )
+    rows = [_row(s, h.score) for h, s in zip(result.hits, result.papers, strict=True)]
+    if as_json:
+        echo_json({"data": rows, "count": len(rows), "mode": result.mode, "notice": result.notice})
+        return
+    if result.notice:
+        click.echo(f"note: {result.notice}", err=True)
+    if not rows:
+        click.echo("no papers match")
+    _print_rows(rows)
+
+
+def _paper_id(ctx: Context, arxiv_id: str) -> StoredPaper:
+    try:
+        base, _ = split_arxiv_id(arxiv_id)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from exc
+    with ctx.engine().connect() as conn:
+        stored = store.get_by_arxiv_id(conn, base)
+    if stored is None:
+        raise NotFoundError(f"no paper {base} in the database")
+    return stored
+
+
+@cli.command("similar")
+@click.argument("arxiv_ids", nargs=-1, required=True)
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100))
+@click.option("--after", default=None, help="Only papers published on or after YYYY-MM-DD.")
+@click.option("--before", default=None, help="Only papers published on or before YYYY-MM-DD.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+@edge
+def similar_cmd(
+    ctx: Context,
+    arxiv_ids: tuple[str, ...],
+    limit: int,
+    after: str | None,
+    before: str | None,
+    as_json: bool,
+) -> None:
+    """Papers nearest in meaning to one paper, or to several taken together.
+
+    Example: paperfeed similar 2606.00467 --limit 5 --after 2026-01-01
+    """
+    ids = [_paper_id(ctx, a).id for a in arxiv_ids]
+    window = " ".join(
+        f"{key}:{value}" for key, value in (("after", after), ("before", before)) if value
+    )
+    hits, papers = similar(
+        ctx.engine(),
+        ctx.semantic(),
+        ids,
+        limit=limit,
+        within=parse_query(window) if window else None,
+    )
+    rows = [_row(s, h.score) for h, s in zip(hits, papers, strict=True)]
+    if as_json:
+        echo_json({"data": rows, "count": len(rows)})
+        return
+    _print_rows(rows)
+
+
+@cli.group("index")
+def index_group() -> None:
+    """Manage the search indexes (words and meaning)."""
+
+
+@index_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+@edge
+def index_status(ctx: Context, as_json: bool) -> None:
+    """What the indexes hold, which embedding model made the vectors, and what is missing.
+
+    Example: paperfeed index status
+    """
+    semantic = ctx.semantic()
+    with ctx.engine().connect() as conn:
+        papers = store.count_papers(conn)
+        words = lexical.count_indexed(conn)
+        per_model = vectors.count_vectors(conn)
+        recorded = vectors.recorded_model(conn)
+    embedder = semantic.embedder
+    data = {
+        "papers": papers,
+        "lexical_indexed": words,
+        "embedder_setting": ctx.settings.embedder,
+        "embedder_model": embedder.name,
+        "embedder_dim": embedder.dim,
+        "recorded_model": {"name": recorded[0], "dim": recorded[1]} if recorded else None,
+        "vectors": per_model,
+        "missing_vectors": papers - per_model.get(embedder.name, 0),
+        "mismatch": semantic.mismatch(),
+        "vector_search": "exact" if papers <= ctx.settings.vector_exact_max else "hnsw",
+    }
+    if as_json:
+        echo_json(data)
+        return
+    click.echo(f"papers: {papers:,}; in the word index: {words:,}")
+    click.echo(f"embedder: {ctx.settings.embedder} = {embedder.name} ({embedder.dim} dimensions)")
+    for model, n in per_model.items():
+        click.echo(f"vectors by {model}: {n:,}")
+    click.echo(f"missing vectors: {data['missing_vectors']:,}; search: {data['vector_search']}")
+    if data["mismatch"]:
+        click.echo(f"MISMATCH: {data['mismatch']}")
+
+
+def _embed_with_bar(ctx: Context, ids: list[int]) -> int:
+    semantic = ctx.semantic()
+    if not sys.stderr.isatty():
+        return semantic.embed_papers(ids)
+    from tqdm import tqdm
+
+    with tqdm(total=len(ids), desc="embedding", unit=" papers", file=sys.stderr) as bar:
+
+        def advance(done: int) -> None:
+            bar.update(done - bar.n)
+
+        return semantic.embed_papers(ids, advance)
+
+
+@index_group.command("update")
+@pass_context
+@edge
+def index_update(ctx: Context) -> None:
+    """Embed the papers that have no vector yet (after `ingest --no-embed`, say).
+
+    Example: paperfeed index update
+    """
+    semantic = ctx.semantic()
+    with ctx.engine().connect() as conn:
+        missing = vectors.missing_ids(conn, semantic.embedder.name)
+    done = _embed_with_bar(ctx, missing)
+    click.echo(f"embedded {done:,} papers with {semantic.embedder.name}")
+
+
+@index_group.command("rebuild")
+@click.option(
+    "--model",
+    type=click.Choice(sorted(EMBEDDERS)),
+    default=None,
+    help="Embedder to rebuild with (default PAPERFEED_EMBEDDER; set the setting to keep it).",
+)
+@pass_context
+@edge
+def index_rebuild(ctx: Context, model: str | None) -> None:
+    """Rebuild the word index and re-embed every paper from scratch.
+
+    Example: paperfeed index rebuild --model static
+    """
+    if model is not None and model != ctx.settings.embedder:
+        ctx.settings = ctx.settings.model_copy(update={"embedder": model})
+        ctx._semantic = None
+    with writing(ctx.engine()) as conn:
+        words = lexical.rebuild(conn)
+        ids = store.all_ids(conn)
+    ctx.semantic().reset()
+    click.echo(f"word index rebuilt: {words:,} papers")
+    done = _embed_with_bar(ctx, ids)
+    click.echo(f"embedded {done:,} papers with {ctx.semantic().embedder.name}")
+    if model is not None:
+        click.echo(f"set PAPERFEED_EMBEDDER={model} so search uses these vectors")
+
+
+@cli.group("eval")
+def eval_group() -> None:
+    """Measure search quality on judged data."""
+
+
+@eval_group.command("retrieval")
+@click.option(
+    "--corpus", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True
+)
+@click.option(
+    "--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True
+)
+@click.option(
+    "--qrels", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True
+)
+@click.option("--mode", type=click.Choice([*MODES, "all"]), default="all", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+@edge
+def eval_retrieval(
+    ctx: Context, corpus: Path, queries: Path, qrels: Path, mode: str, as_json: bool
+) -> None:
+    """Index a BEIR-layout corpus into a throw-away store and score each search mode
+    (nDCG@10, Recall@100, MRR@10) on its judged queries.
+
+    Example: paperfeed eval retrieval --corpus corpus.jsonl --queries queries.jsonl --qrels test.tsv
+    """
+    data = load_beir(corpus, queries, qrels)
+    modes = list(MODES) if mode == "all" else [mode]
+    results = evaluate(data, embedder=ctx.settings.embedder, modes=modes)
+    if as_json:
+        echo_json(results)
+        return
+    click.echo(f"{len(data.corpus):,} documents, {len(data.qrels):,} judged queries")
+    click.echo(f"{'mode':<10} {'nDCG@10':>8} {'Recall@100':>11} {'MRR@10':>8}")
+    for name, scores in results.items():
+        click.echo(
+            f"{name:<10} {scores['ndcg@10']:>8.4f} {scores['recall@100']:>11.4f} "
+            f"{scores['mrr@10']:>8.4f}"
+        )

@@ -1,0 +1,48 @@
+"""What every request handler needs, built once by ``create_app()``: settings, the
+database engine, the semantic index, the clock and the trending rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from sqlalchemy import Engine
+
+from paperfeed.clock import Clock
+from paperfeed.config import Settings
+from paperfeed.index.semantic import SemanticIndex
+from paperfeed.rank.trending import TrendingRule
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    engine: Engine
+    semantic: SemanticIndex
+    clock: Clock
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.settings.zone
+
+    @property
+    def rule(self) -> TrendingRule:
+        return TrendingRule(
+            gravity=self.settings.trending_gravity, window_days=self.settings.trending_window_days
+        )
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def today(self) -> date:
+        return self.now().astimezone(self.zone).date()
+
+    def absolute(self, path: str) -> str:
+        return self.settings.base_url.rstrip("/") + path
+
+
+def hub_of(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub

@@ -1,0 +1,119 @@
+"""The lexical index: full-text search over title (weighted highest), abstract and authors.
+
+One interface, two engines: SQLite FTS5 (:mod:`paperfeed.index.lexical_sqlite`) and
+PostgreSQL tsvector + GIN (:mod:`paperfeed.index.lexical_postgres`). The index is
+written in the same transaction as the papers it indexes (``sync``), so it never
+disagrees with the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time
+
+from sqlalchemy import ColumnElement, Connection, Select, and_, exists, func, or_, select
+
+from paperfeed.index import lexical_postgres, lexical_sqlite
+from paperfeed.index.query import Query
+from paperfeed.models import Hit
+from paperfeed.store.schema import paper_authors, paper_categories, papers
+
+
+def _engine(conn: Connection):  # type: ignore[no-untyped-def]
+    return lexical_postgres if conn.dialect.name == "postgresql" else lexical_sqlite
+
+
+def sync(conn: Connection, paper_ids: Sequence[int]) -> None:
+    """(Re)index these papers from the store; call inside the transaction that wrote them."""
+    if paper_ids:
+        _engine(conn).sync(conn, sorted(set(paper_ids)))
+
+
+def rebuild(conn: Connection) -> int:
+    """Index every paper again from scratch; returns the number indexed."""
+    return int(_engine(conn).rebuild(conn))
+
+
+def count_indexed(conn: Connection) -> int:
+    return int(_engine(conn).count(conn))
+
+
+def filter_ids(query: Query) -> Select[tuple[int]] | None:
+    """The papers a query's filters allow, as a subquery (``None`` when unfiltered)."""
+    if not query.has_filters:
+        return None
+    conditions: list[ColumnElement[bool]] = []
+    for name in query.authors:
+        # Whole words of the name, any case: author:xian finds "Yuchen Xian", not "Xiang".
+        wanted = " ".join(name.lower().split())
+        escaped = wanted.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+        lowered = func.lower(paper_authors.c.name)
+        conditions.append(
+            exists().where(
+                paper_authors.c.paper_id == papers.c.id,
+                or_(
+                    lowered == wanted,
+                    lowered.like(f"{escaped} %", escape="\\"),
+                    lowered.like(f"% {escaped}", escape="\\"),
+                    lowered.like(f"% {escaped} %", escape="\\"),
+                ),
+            )
+        )
+    if query.categories:
+        alternatives = []
+        for cat in query.categories:
+            if "." in cat:
+                alternatives.append(func.lower(paper_categories.c.category) == cat.lower())
+            else:
+                archive = cat.lower()
+                alternatives.append(
+                    or_(
+                        func.lower(paper_categories.c.category) == archive,
+                        func.lower(paper_categories.c.category).like(archive + ".%"),
+                    )
+                )
+        conditions.append(
+            exists().where(paper_categories.c.paper_id == papers.c.id, or_(*alternatives))
+        )
+    day = func.coalesce(papers.c.published_at, papers.c.first_seen_at)
+    if query.after is not None:
+        conditions.append(day >= _start(query.after))
+    if query.before is not None:
+        conditions.append(day < _start_after(query.before))
+    return select(papers.c.id).where(and_(*conditions))
+
+
+def _start(day: date) -> datetime:
+    from datetime import UTC
+
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _start_after(day: date) -> datetime:
+    from datetime import timedelta
+
+    return _start(day + timedelta(days=1))
+
+
+def search(conn: Connection, query: Query, *, limit: int) -> list[Hit]:
+    """Best lexical matches, best first (scores comparable within one result list only)."""
+    if not query.has_text:
+        return []
+    return list(_engine(conn).search(conn, query, filter_ids(query), limit=limit))
+
+
+def constrain(conn: Connection, query: Query, paper_ids: Sequence[int]) -> list[int]:
+    """Those of ``paper_ids`` that hold every required phrase and no excluded word, in order.
+
+    Semantic results pass through this, so "exact phrase" and -word mean the same
+    in every search mode.
+    """
+    if not paper_ids or not (query.phrases or query.excluded):
+        return list(paper_ids)
+    engine = _engine(conn)
+    keep = set(paper_ids)
+    for phrase in query.phrases:
+        keep &= engine.matching(conn, (phrase,), sorted(keep))
+    if query.excluded and keep:
+        keep -= engine.matching(conn, query.excluded, sorted(keep))
+    return [pid for pid in paper_ids if pid in keep]

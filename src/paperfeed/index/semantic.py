@@ -1,0 +1,185 @@
+"""The semantic index of one process: the configured embedder plus the in-memory
+vector index, kept in step with the vectors stored in the database.
+
+Vectors are stored with the name of the model that made them. When the stored
+vectors were made by another model than the configured one, nothing is mixed:
+:meth:`SemanticIndex.mismatch` says so, and semantic search refuses until
+``paperfeed index rebuild``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
+
+import numpy as np
+
+# onnxruntime must be loaded before usearch (imported by vectors): the other order
+# crashes the interpreter (both bundle native libraries whose initialisers clash).
+import onnxruntime  # noqa: F401
+from sqlalchemy import Engine, delete, select
+
+from paperfeed.config import Settings
+from paperfeed.errors import ConfigError
+from paperfeed.index import vectors
+from paperfeed.index.embedder import Embedder, load_embedder, paper_text, query_text
+from paperfeed.models import Hit
+from paperfeed.store.engine import writing
+from paperfeed.store.schema import index_state, papers
+
+#: Papers embedded per model call and per write transaction.
+EMBED_CHUNK = 64
+
+
+class SemanticIndex:
+    """Embeds papers and queries, and answers nearest-neighbour searches."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        embedder: str,
+        exact_max: int,
+        cache_dir: Path | None,
+    ) -> None:
+        self.engine = engine
+        self.embedder_key = embedder
+        self.exact_max = exact_max
+        self.cache_dir = cache_dir
+        self._embedder: Embedder | None = None
+        self._index: vectors.VectorIndex | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = load_embedder(self.embedder_key)
+        return self._embedder
+
+    def mismatch(self) -> str | None:
+        """Why stored vectors cannot be used with the configured embedder, if they cannot."""
+        with self.engine.connect() as conn:
+            recorded = vectors.recorded_model(conn)
+        if recorded is None:
+            return None
+        name, dim = recorded
+        embedder = self.embedder
+        if (name, dim) != (embedder.name, embedder.dim):
+            return (
+                f"the stored vectors were made by {name} ({dim} dimensions) but "
+                f"PAPERFEED_EMBEDDER={self.embedder_key} is {embedder.name} ({embedder.dim}): "
+                "run `paperfeed index rebuild`"
+            )
+        return None
+
+    def index(self) -> vectors.VectorIndex:
+        """The in-memory index, loaded on first use and caught up with the database."""
+        with self._lock:
+            if self._index is None:
+                problem = self.mismatch()
+                if problem:
+                    raise ConfigError(problem)
+                self._index = vectors.VectorIndex.load(
+                    self.engine,
+                    self.embedder.name,
+                    exact_max=self.exact_max,
+                    cache_dir=self.cache_dir,
+                )
+            else:
+                self._index.refresh(self.engine)
+            return self._index
+
+    def embed_papers(
+        self, paper_ids: Sequence[int], progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Embed these papers and store their vectors (chunk by chunk, each committed)."""
+        embedder = self.embedder
+        problem = self.mismatch()
+        if problem:
+            raise ConfigError(problem)
+        done = 0
+        for start in range(0, len(paper_ids), EMBED_CHUNK):
+            chunk = list(paper_ids[start : start + EMBED_CHUNK])
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(papers.c.id, papers.c.title, papers.c.abstract).where(
+                        papers.c.id.in_(chunk)
+                    )
+                ).all()
+            if not rows:
+                continue
+            matrix = embedder.embed([paper_text(r.title, r.abstract) for r in rows])
+            with writing(self.engine) as conn:
+                # Papers deleted meanwhile are skipped by the foreign key check below.
+                present = set(
+                    conn.execute(select(papers.c.id).where(papers.c.id.in_(chunk))).scalars()
+                )
+                keep = [i for i, r in enumerate(rows) if r.id in present]
+                vectors.store_vectors(conn, embedder.name, [rows[i].id for i in keep], matrix[keep])
+                vectors.record_model(conn, embedder.name, embedder.dim)
+            done += len(rows)
+            if progress is not None:
+                progress(done)
+        return done
+
+    def reset(self) -> None:
+        """Forget every stored vector and the model that made them (before a rebuild)."""
+        with writing(self.engine) as conn:
+            vectors.delete_vectors(conn)
+            conn.execute(delete(index_state).where(index_state.c.name == vectors.MODEL_KEY))
+        with self._lock:
+            self._index = None
+
+    def embed_missing(self, progress: Callable[[int], None] | None = None) -> int:
+        """Embed every paper that has no vector from the configured model."""
+        with self.engine.connect() as conn:
+            missing = vectors.missing_ids(conn, self.embedder.name)
+        return self.embed_papers(missing, progress)
+
+    def query_vector(self, text: str) -> np.ndarray:
+        vector: np.ndarray = self.embedder.embed([query_text(text)])[0]
+        return vector
+
+    def search(
+        self,
+        text: str,
+        k: int,
+        *,
+        allowed: np.ndarray | None = None,
+        exclude: Collection[int] = (),
+    ) -> list[Hit]:
+        index = self.index()
+        found = index.search(self.query_vector(text), k, allowed=allowed, exclude=exclude)
+        return [Hit(pid, score) for pid, score in found]
+
+    def similar(
+        self,
+        paper_ids: Sequence[int],
+        k: int,
+        *,
+        allowed: np.ndarray | None = None,
+    ) -> list[Hit]:
+        """Nearest neighbours of one paper, or of the centroid of several, excluding them."""
+        index = self.index()
+        found = [v for v in (index.vector_of(pid) for pid in paper_ids) if v is not None]
+        if not found:
+            return []
+        centre = np.mean(np.stack(found), axis=0)
+        norm = float(np.linalg.norm(centre))
+        if norm == 0.0:
+            return []
+        hits = index.search(
+            (centre / norm).astype(np.float32), k, allowed=allowed, exclude=set(paper_ids)
+        )
+        return [Hit(pid, score) for pid, score in hits]
+
+
+def semantic_index(engine: Engine, settings: Settings) -> SemanticIndex:
+    """The semantic index the settings describe (nothing is loaded until first use)."""
+    return SemanticIndex(
+        engine,
+        embedder=settings.embedder,
+        exact_max=settings.vector_exact_max,
+        cache_dir=Path(settings.index_dir),
+    )

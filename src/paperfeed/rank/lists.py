@@ -1,0 +1,184 @@
+"""Daily, weekly and monthly lists and the trending list: the query functions every
+channel (pages, JSON API, feeds, CLI) calls, so they all show the same papers.
+
+Periods are counted in the hub's time zone: a paper's ``featured_on`` is already
+a day there, a week is an ISO week (Monday to Sunday), a month a calendar month.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from paperfeed.errors import InvalidInputError
+from paperfeed.models import Hit, StoredPaper
+from paperfeed.rank.trending import TrendingRule, rank_trending
+from paperfeed.store import papers as store
+
+Sort = Literal["votes", "publishedAt", "trending"]
+SORTS: tuple[Sort, ...] = ("votes", "publishedAt", "trending")
+MAX_LIST = 500
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True)
+class Period:
+    """A day, an ISO week or a month, with its neighbours' labels."""
+
+    kind: Literal["day", "week", "month"]
+    first: date
+    last: date
+    label: str
+
+    @property
+    def previous(self) -> Period:
+        return _shift(self, -1)
+
+    @property
+    def following(self) -> Period:
+        return _shift(self, 1)
+
+    @property
+    def path(self) -> str:
+        return f"/papers/{'date' if self.kind == 'day' else self.kind}/{self.label}"
+
+
+def day_period(day: date) -> Period:
+    return Period("day", day, day, day.isoformat())
+
+
+def week_period(label: str) -> Period:
+    match = _WEEK.match(label)
+    if not match:
+        raise InvalidInputError(f"week: expected YYYY-Www such as 2026-W47, got {label[:20]!r}")
+    try:
+        monday = date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
+    except ValueError as exc:
+        raise InvalidInputError(f"week: no such week {label!r}") from exc
+    return Period("week", monday, monday + timedelta(days=6), label)
+
+
+def month_period(label: str) -> Period:
+    match = _MONTH.match(label)
+    if not match:
+        raise InvalidInputError(f"month: expected YYYY-MM such as 2026-11, got {label[:20]!r}")
+    year, month = int(match.group(1)), int(match.group(2))
+    if not (1 <= month <= 12 and 1 <= year <= 9999):
+        raise InvalidInputError(f"month: no such month {label!r}")
+    last = calendar.monthrange(year, month)[1]
+    return Period("month", date(year, month, 1), date(year, month, last), label)
+
+
+def _shift(period: Period, step: int) -> Period:
+    if period.kind == "day":
+        return day_period(period.first + timedelta(days=step))
+    if period.kind == "week":
+        year, week, _ = (period.first + timedelta(weeks=step)).isocalendar()
+        return week_period(f"{year}-W{week:02d}")
+    month_index = period.first.year * 12 + period.first.month - 1 + step
+    return month_period(f"{month_index // 12:04d}-{month_index % 12 + 1:02d}")
+
+
+def week_of(day: date) -> Period:
+    year, week, _ = day.isocalendar()
+    return week_period(f"{year}-W{week:02d}")
+
+
+def month_of(day: date) -> Period:
+    return month_period(f"{day.year:04d}-{day.month:02d}")
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One page of a list: papers in order, their ranking scores, whether more follow."""
+
+    papers: list[StoredPaper]
+    hits: list[Hit]
+    offset: int
+    limit: int
+    more: bool
+
+
+def _check(sort: str, limit: int, offset: int) -> Sort:
+    if sort not in SORTS:
+        raise InvalidInputError(f"sort: use one of {', '.join(SORTS)}")
+    if not 1 <= limit <= 100:
+        raise InvalidInputError("limit must be between 1 and 100")
+    if not 0 <= offset <= 10_000:
+        raise InvalidInputError("offset must be between 0 and 10,000")
+    return sort
+
+
+def period_list(
+    engine: Engine,
+    period: Period,
+    *,
+    sort: str = "votes",
+    limit: int = 50,
+    offset: int = 0,
+    now: datetime,
+    zone: ZoneInfo,
+    rule: TrendingRule,
+) -> ListPage:
+    """The papers featured in ``period``, sorted by votes, by publication or by trending score."""
+    checked = _check(sort, limit, offset)
+    with engine.connect() as conn:
+        if checked == "trending":
+            pool = store.featured_between(conn, period.first, period.last, limit=MAX_LIST)
+            hits = rank_trending(pool, now=now, zone=zone, rule=TrendingRule(rule.gravity, 10**5))
+            by_id = {s.id: s for s in pool}
+            window = hits[offset : offset + limit]
+            return ListPage(
+                [by_id[h.paper_id] for h in window],
+                window,
+                offset,
+                limit,
+                len(hits) > offset + limit,
+            )
+        found = store.featured_between(
+            conn,
+            period.first,
+            period.last,
+            limit=limit + 1,
+            offset=offset,
+            order="published" if checked == "publishedAt" else "votes",
+        )
+    page = found[:limit]
+    return ListPage(
+        page,
+        [Hit(s.id, float(s.paper.upvotes or 0)) for s in page],
+        offset,
+        limit,
+        len(found) > limit,
+    )
+
+
+def trending_list(
+    engine: Engine,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    rule: TrendingRule,
+    limit: int = 50,
+    offset: int = 0,
+) -> ListPage:
+    """Papers of the trending window, best trending score first."""
+    _check("trending", limit, offset)
+    today = now.astimezone(zone).date()
+    with engine.connect() as conn:
+        pool = store.featured_between(
+            conn, today - timedelta(days=rule.window_days), today, limit=MAX_LIST
+        )
+    hits = rank_trending(pool, now=now, zone=zone, rule=rule)
+    by_id = {s.id: s for s in pool}
+    window = hits[offset : offset + limit]
+    return ListPage(
+        [by_id[h.paper_id] for h in window], window, offset, limit, len(hits) > offset + limit
+    )
