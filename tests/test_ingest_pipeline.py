@@ -2,46 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine, func, select
 
 from paperfeed.clock import FrozenClock
-from paperfeed.errors import SourceError
 from paperfeed.ingest.pipeline import IngestOptions, ingest
-from paperfeed.models import Paper, Parsed, Rejection, Version
+from paperfeed.models import Paper, Rejection, Version
 from paperfeed.store import ingest_state
 from paperfeed.store import papers as store
 from paperfeed.store.schema import ingest_runs, papers
-
-
-@dataclass
-class ListSource:
-    """A source over a list, resumable by index; can fail after ``fail_after`` records."""
-
-    items: list[Paper | Rejection]
-    name: str = "test"
-    key: str | None = "test:list"
-    fail_after: int | None = None
-    started_from: list[str | None] = field(default_factory=list)
-
-    @property
-    def checkpoint_key(self) -> str | None:
-        return self.key
-
-    @property
-    def total(self) -> int | None:
-        return len(self.items)
-
-    def records(self, cursor: str | None) -> Iterator[Parsed]:
-        self.started_from.append(cursor)
-        start = int(cursor) if cursor else 0
-        for index in range(start, len(self.items)):
-            if self.fail_after is not None and index >= self.fail_after:
-                raise SourceError("connection dropped")
-            yield Parsed(self.items[index], index + 1, str(index + 1))
+from tests_support import ListSource
 
 
 def paper(n: int, **kw: object) -> Paper:

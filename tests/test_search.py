@@ -15,7 +15,7 @@ from paperfeed.ingest.pipeline import ingest
 from paperfeed.rank.search import search, similar
 from paperfeed.store import papers as store
 from paperfeed.store.schema import paper_embeddings
-from tests_support import seed_hf
+from tests_support import ListSource, seed_hf
 
 
 @pytest.fixture
@@ -143,8 +143,6 @@ def test_a_model_mismatch_is_reported_not_mixed(hub, tmp_path) -> None:  # type:
 
 
 def test_new_papers_are_searchable_after_ingest(hub, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
-    from tests.test_ingest_pipeline import ListSource  # type: ignore[import-not-found]
-
     from paperfeed.models import Paper
 
     engine, semantic = hub

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from paperfeed.errors import SourceError
+from paperfeed.models import Paper, Parsed, Rejection
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -50,3 +55,30 @@ def seed_hf(engine, clock) -> None:  # type: ignore[no-untyped-def]
             conn, embedder.name, [r.id for r in rows], np.stack([known[r.arxiv_id] for r in rows])
         )
         vectors.record_model(conn, embedder.name, embedder.dim)
+
+
+@dataclass
+class ListSource:
+    """A source over a list, resumable by index; can fail after ``fail_after`` records."""
+
+    items: list[Paper | Rejection]
+    name: str = "test"
+    key: str | None = "test:list"
+    fail_after: int | None = None
+    started_from: list[str | None] = field(default_factory=list)
+
+    @property
+    def checkpoint_key(self) -> str | None:
+        return self.key
+
+    @property
+    def total(self) -> int | None:
+        return len(self.items)
+
+    def records(self, cursor: str | None) -> Iterator[Parsed]:
+        self.started_from.append(cursor)
+        start = int(cursor) if cursor else 0
+        for index in range(start, len(self.items)):
+            if self.fail_after is not None and index >= self.fail_after:
+                raise SourceError("connection dropped")
+            yield Parsed(self.items[index], index + 1, str(index + 1))

@@ -64,9 +64,19 @@ def _embedder_for(ctx: Context, embed: bool | None) -> Callable[[list[int]], Non
     if not (ctx.settings.embed_on_ingest if embed is None else embed):
         return None
     semantic = ctx.semantic()
+    bar = _Bar("embedding") if sys.stderr.isatty() else None
+    embedded = 0
 
     def after_batch(ids: list[int]) -> None:
-        semantic.embed_papers(ids)
+        nonlocal embedded
+        start = embedded
+
+        def advance(done: int) -> None:
+            if bar is not None:
+                bar.update(start + done, None)
+
+        semantic.embed_papers(ids, advance)
+        embedded += len(ids)
 
     return after_batch
 

@@ -1,0 +1,107 @@
+"""`paperfeed search`, `similar`, `index …` and `eval retrieval` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from paperfeed.cli import cli
+from tests_support import FIXTURES, SHARED
+
+
+@pytest.fixture
+def run(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PAPERFEED_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("PAPERFEED_EMBEDDER", "static")
+    monkeypatch.setenv("PAPERFEED_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("PAPERFEED_FROZEN_TIME", "2026-06-13T12:00:00+00:00")
+
+    def invoke(*args: str) -> Result:
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_ingest_embeds_then_search_and_similar(run) -> None:  # type: ignore[no-untyped-def]
+    done = run("ingest", "hf-daily", str(FIXTURES / "hf_daily_papers_api.json"), "--embed")
+    assert done.exit_code == 0, done.output
+    status = json.loads(run("index", "status", "--json").output)
+    assert status["papers"] == status["lexical_indexed"] == 30
+    assert status["missing_vectors"] == 0 and status["mismatch"] is None
+    found = json.loads(run("search", "speculative decoding", "--json", "--limit", "3").output)
+    assert found["count"] == 3 and found["data"][0]["id"] == "2606.12243"
+    assert {"id", "title", "score"} <= set(found["data"][0])
+    text = run("search", "speculative decoding", "--mode", "lexical").output
+    assert "2606.12243" in text.splitlines()[0]
+    near = json.loads(run("similar", "2606.12243", "--limit", "4", "--json").output)
+    assert near["count"] == 4 and "2606.12243" not in [p["id"] for p in near["data"]]
+
+
+def test_no_embed_then_update(run) -> None:  # type: ignore[no-untyped-def]
+    run("ingest", "hf-daily", str(FIXTURES / "hf_daily_papers_api.json"), "--no-embed")
+    assert json.loads(run("index", "status", "--json").output)["missing_vectors"] == 30
+    updated = run("index", "update")
+    assert updated.exit_code == 0 and "embedded 30 papers" in updated.output
+    assert json.loads(run("index", "status", "--json").output)["missing_vectors"] == 0
+
+
+def test_switching_models_is_reported_then_rebuilt(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    run("ingest", "hf-daily", str(FIXTURES / "hf_daily_papers_api.json"), "--embed")
+    monkeypatch.setenv("PAPERFEED_EMBEDDER", "minilm")
+    status = json.loads(run("index", "status", "--json").output)
+    assert "run `paperfeed index rebuild`" in status["mismatch"]
+    refused = run("search", "decoding", "--mode", "semantic")
+    assert refused.exit_code == 78 and "index rebuild" in refused.output
+    rebuilt = run("index", "rebuild")
+    assert rebuilt.exit_code == 0 and "embedded 30 papers" in rebuilt.output
+    assert json.loads(run("index", "status", "--json").output)["mismatch"] is None
+
+
+def test_bad_queries_exit_2_with_a_message(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("search", "after:tomorrow")
+    assert result.exit_code == 2
+    assert result.output.startswith("error: after: expects a date")
+
+
+def test_eval_retrieval_on_a_beir_subset(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    scifact = SHARED / "scifact"
+    qrels = [
+        line.split("\t")
+        for line in (scifact / "qrels" / "train.tsv").read_text().splitlines()[1:40]
+    ]
+    wanted_docs = {row[1] for row in qrels}
+    wanted_queries = {row[0] for row in qrels}
+    corpus = [
+        line
+        for line in (scifact / "corpus.jsonl").read_text().splitlines()
+        if json.loads(line)["_id"] in wanted_docs
+    ][:200]
+    corpus += (scifact / "corpus.jsonl").read_text().splitlines()[:200]
+    queries = [
+        line
+        for line in (scifact / "queries.jsonl").read_text().splitlines()
+        if json.loads(line)["_id"] in wanted_queries
+    ]
+    (tmp_path / "corpus.jsonl").write_text("\n".join(dict.fromkeys(corpus)) + "\n")
+    (tmp_path / "queries.jsonl").write_text("\n".join(queries) + "\n")
+    (tmp_path / "qrels.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "\n".join("\t".join(r) for r in qrels) + "\n"
+    )
+    result = run(
+        "eval", "retrieval",
+        "--corpus", str(tmp_path / "corpus.jsonl"),
+        "--queries", str(tmp_path / "queries.jsonl"),
+        "--qrels", str(tmp_path / "qrels.tsv"),
+        "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.output)
+    assert set(scores) == {"hybrid", "lexical", "semantic"}
+    for mode in scores.values():
+        assert set(mode) == {"ndcg@10", "recall@100", "mrr@10"}
+        assert 0.0 < mode["ndcg@10"] <= 1.0
+    # On a few hundred documents, the judged document is usually found by words.
+    assert scores["lexical"]["recall@100"] > 0.8
