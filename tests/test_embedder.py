@@ -7,6 +7,7 @@ papers are the bundled sample corpus (the 660 seed papers), read with the packag
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import json
 import random
@@ -184,6 +185,23 @@ def test_paper_and_query_text() -> None:
         "Attention Is All You Need. We propose..."
     )
     assert query_text("  sparse attention  ") == "sparse attention"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("usearch") is None, reason="usearch not installed")
+def test_minilm_after_usearch_is_an_error_not_a_crash() -> None:
+    code = (
+        "import usearch.index\n"
+        "from paperfeed.errors import ConfigError\n"
+        "from paperfeed.index.embedder import load_embedder\n"
+        "try:\n"
+        "    load_embedder('minilm')\n"
+        "except ConfigError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "before usearch" in out.stdout
 
 
 @pytest.mark.slow

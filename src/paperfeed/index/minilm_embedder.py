@@ -18,7 +18,10 @@ batches of 32 texts took about 1.5 GB.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib
+import sys
 from collections.abc import Sequence
 from importlib.resources import as_file, files
 from typing import Any
@@ -136,15 +139,35 @@ def _normalise(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return unit
 
 
-def _open_session() -> Any:
-    """An onnxruntime session on the packaged model, checked against its known sha256."""
+def _onnxruntime() -> Any:
+    """The onnxruntime module, or a :class:`ConfigError` saying why it cannot be loaded.
+
+    onnxruntime imported after usearch crashes the interpreter (their bundled native
+    libraries clash), so that order is refused with a message instead of a segfault.
+    """
+    if "onnxruntime" not in sys.modules and "usearch" in sys.modules:
+        raise ConfigError(
+            "onnxruntime must be imported before usearch (the other order crashes the "
+            "interpreter): import paperfeed.index.embedder before usearch"
+        )
     try:
-        import onnxruntime as ort
+        return importlib.import_module("onnxruntime")
     except ImportError as exc:
         raise ConfigError(
             "the 'minilm' embedder needs onnxruntime (pip install onnxruntime); "
             "or choose the 'static' embedder"
         ) from exc
+
+
+# Loaded with this module (~0.1 s), not on first use, so that importing the embedders
+# before usearch is enough to get the safe order; a failure is reported at load time.
+with contextlib.suppress(ConfigError):
+    _onnxruntime()
+
+
+def _open_session() -> Any:
+    """An onnxruntime session on the packaged model, checked against its known sha256."""
+    ort = _onnxruntime()
     try:
         resource = files(MODEL_PACKAGE).joinpath(MODEL_FILE)
     except ModuleNotFoundError as exc:
