@@ -151,7 +151,7 @@ def test_api_pagination_next(client: TestClient) -> None:
         ("/api/papers/2601.00001", 404),
         ("/api/papers/not-an-id", 404),
         ("/api/nothing", 404),
-        ("/feeds/daily.json", 400),
+        ("/feeds/daily.json", 422),
     ],
 )
 def test_errors_share_one_envelope(client: TestClient, path: str, status: int) -> None:

@@ -224,7 +224,11 @@ def similar_papers(
 health = APIRouter(tags=["operations"])
 
 
-@health.get("/healthz", summary="Health check: the database answers")
+@health.get(
+    "/healthz",
+    summary="Health check: the database answers",
+    responses={503: {"model": ErrorOut, "description": "the database does not answer"}},
+)
 def healthz(hub: HubDep) -> dict[str, Any]:
     """``{ok, version, papers}`` when the database answers; 503 when it does not."""
     try:

@@ -4,7 +4,7 @@ with ETag / Last-Modified answered by 304 when nothing changed."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,6 +19,7 @@ from paperfeed.deliver.feeds import (
     render_atom,
     render_rss,
 )
+from paperfeed.deliver.api import ErrorOut
 from paperfeed.deliver.hub import Hub, hub_of
 from paperfeed.errors import InvalidInputError
 from paperfeed.index.query import parse_query
@@ -29,7 +30,17 @@ from paperfeed.store import papers as store
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 HubDep = Annotated[Hub, Depends(hub_of)]
+Format = Annotated[Literal["atom", "rss"], PathParam(description="atom or rss")]
 FEED_SIZE = 50
+FEED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the feed",
+        "content": {"application/atom+xml": {}, "application/rss+xml": {}},
+    },
+    304: {"description": "not modified since the ETag / date the client sent"},
+    400: {"model": ErrorOut, "description": "invalid input"},
+    422: {"model": ErrorOut, "description": "invalid parameter"},
+}
 _TYPES = {
     "atom": "application/atom+xml; charset=utf-8",
     "rss": "application/rss+xml; charset=utf-8",
@@ -76,10 +87,13 @@ def _meta(hub: Hub, request: Request, title: str, page: str, key: str) -> FeedMe
     )
 
 
-@router.get("/daily.{fmt}", summary="The latest day's featured papers (Atom or RSS)")
-def daily_feed(
-    request: Request, hub: HubDep, fmt: Annotated[str, PathParam(max_length=4)]
-) -> Response:
+@router.get(
+    "/daily.{fmt}",
+    summary="The latest day's featured papers (Atom or RSS)",
+    response_class=Response,
+    responses=FEED_RESPONSES,
+)
+def daily_feed(request: Request, hub: HubDep, fmt: Format) -> Response:
     with hub.engine.connect() as conn:
         day = store.latest_featured_day(conn, on_or_before=hub.today()) or hub.today()
     listed = period_list(
@@ -89,21 +103,29 @@ def daily_feed(
     return _respond(request, hub, fmt, meta, listed.papers, f"daily:{day}")
 
 
-@router.get("/trending.{fmt}", summary="Trending papers (Atom or RSS)")
-def trending_feed(
-    request: Request, hub: HubDep, fmt: Annotated[str, PathParam(max_length=4)]
-) -> Response:
+@router.get(
+    "/trending.{fmt}",
+    summary="Trending papers (Atom or RSS)",
+    response_class=Response,
+    responses=FEED_RESPONSES,
+)
+def trending_feed(request: Request, hub: HubDep, fmt: Format) -> Response:
     listed = trending_list(hub.engine, now=hub.now(), zone=hub.zone, rule=hub.rule, limit=FEED_SIZE)
     meta = _meta(hub, request, "Trending papers", "/trending", "trending")
     return _respond(request, hub, fmt, meta, listed.papers, "trending")
 
 
-@router.get("/category/{category}.{fmt}", summary="Newest papers of a category (Atom or RSS)")
+@router.get(
+    "/category/{category}.{fmt}",
+    summary="Newest papers of a category (Atom or RSS)",
+    response_class=Response,
+    responses=FEED_RESPONSES,
+)
 def category_feed(
     request: Request,
     hub: HubDep,
     category: Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z][A-Za-z.-]*$")],
-    fmt: Annotated[str, PathParam(max_length=4)],
+    fmt: Format,
 ) -> Response:
     result = search(hub.engine, hub.semantic, f"cat:{category}", limit=FEED_SIZE)
     meta = _meta(
@@ -116,11 +138,16 @@ def category_feed(
     return _respond(request, hub, fmt, meta, result.papers, f"category:{category}")
 
 
-@router.get("/search.{fmt}", summary="Any search as a feed (Atom or RSS)")
+@router.get(
+    "/search.{fmt}",
+    summary="Any search as a feed (Atom or RSS)",
+    response_class=Response,
+    responses=FEED_RESPONSES,
+)
 def search_feed(
     request: Request,
     hub: HubDep,
-    fmt: Annotated[str, PathParam(max_length=4)],
+    fmt: Format,
     q: Annotated[str, Query(max_length=1000)],
     mode: Annotated[str, Query(max_length=10)] = "hybrid",
 ) -> Response:

@@ -1,0 +1,455 @@
+"""Web serving under load: daily page, JSON API and search, with a static file as the ceiling.
+
+    python bench/web.py [--papers 100000] [--days 30] [--duration 15] [--json] [--db PATH]
+
+1. Builds a SQLite database of N synthetic papers: titles and abstracts resampled
+   word by word from the real ones in ../shared/data/seed_pages.jsonl (their length
+   distributions too), synthetic authors, categories and heavy-tailed upvotes; the
+   papers are featured evenly over the last ``--days`` days (100 k over 30 days is
+   about 3,300 papers a day, an arXiv-sized day rather than a Hugging Face-sized one).
+   The lexical index is built with ``paperfeed.index.lexical.rebuild``. The vectors
+   are *random unit vectors* (dimension 384) stored with ``store_vectors`` and
+   ``record_model`` under the ``minilm`` embedder's name, so that hybrid search runs
+   its whole path (the neighbours found are meaningless; the work is the same).
+2. Serves the app with uvicorn, 2 worker processes, on 127.0.0.1: ``paperfeed serve``
+   has no workers option, so uvicorn runs ``--factory web:app`` from this file, which
+   calls ``create_app(load_settings())`` with the settings in ``PAPERFEED_*``
+   variables. Every worker is warmed up (index loaded, model loaded) before timing.
+3. Runs wrk (2 threads, 32 connections, ``--duration`` seconds each, ``--latency``,
+   10 s socket timeout) on each target in turn, in the same run, each through the same
+   Lua script (which also reports the counts as JSON):
+   - ``static``: ``/static/app.css``, the ceiling: the server and wrk doing nothing else;
+   - ``home``: ``/``, the latest day's page (HTML, 50 papers);
+   - ``api daily``: ``/api/daily_papers`` (JSON, 50 papers);
+   - ``search``: ``/search?q=...`` rotating over several queries (HTML, 20 results,
+     hybrid mode). Each query is embedded by the real MiniLM model on every request:
+     that is the product, so search throughput includes it.
+4. Prints requests/s, latency p50 and p99, the ratio to the static ceiling, and
+   PASS / FAIL against the targets with 2 workers: ``/api/daily_papers`` at least
+   500 requests/s with p99 at most 100 ms; search at least 100 requests/s with p99
+   at most 200 ms. A target with any error (non-2xx answer, socket error) fails.
+
+wrk comes from Debian's package: ``bash scripts/ensure_wrk.sh``. The server and wrk
+share the machine's cores, as they would not in production; the static ceiling,
+measured under the same conditions, is the yardstick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_PAGES = ROOT.parent / "shared" / "data" / "seed_pages.jsonl"
+DIM = 384
+BATCH = 5_000
+WORKERS = 2
+THREADS = 2
+CONNECTIONS = 32
+HUB_ZONE = "America/New_York"  # the default PAPERFEED_TIMEZONE
+
+QUERIES = (
+    "diffusion models for video generation",
+    "large language model reasoning",
+    "reinforcement learning from human feedback",
+    "3D gaussian splatting",
+    "speech synthesis",
+    "retrieval augmented generation",
+    "vision transformer",
+    "multimodal benchmark evaluation",
+)
+
+CATEGORIES = ("cs.CV", "cs.CL", "cs.LG", "cs.AI", "cs.RO", "stat.ML", "cs.IR", "eess.AS")
+FIRST_NAMES = (  # noqa: SIM905 (a list of words reads best as words)
+    "Ada Alan Amir Ana Bo Chen Dana Elena Emil Fatima Hana Hiro Ines Ivan Jia Jonas Kai "
+    "Lars Lea Li Maria Mei Nadia Noor Omar Priya Rahul Rosa Sara Tariq Tom Wei Yara Yuki "
+    "Zoe"
+).split()
+LAST_NAMES = (  # noqa: SIM905 (a list of words reads best as words)
+    "Abe Ali Bauer Chen Costa Dubois Evans Garcia Gupta Haddad Ito Jensen Kim Kowalski "
+    "Kumar Lee Li Lopez Moreau Müller Nakamura Novak Okafor Park Rossi Sato Silva Singh "
+    "Smith Tanaka Wang Weber Wu Yang Zhang"
+).split()
+
+
+@dataclass(frozen=True)
+class Target:
+    """One URL (or a rotation of URLs) measured by wrk, with its goal if it has one."""
+
+    name: str
+    paths: tuple[str, ...]
+    min_rps: float | None = None
+    max_p99_ms: float | None = None
+
+    @property
+    def goal(self) -> str:
+        if self.min_rps is None or self.max_p99_ms is None:
+            return ""
+        return f">= {self.min_rps:.0f}/s, p99 <= {self.max_p99_ms:.0f} ms"
+
+
+TARGETS = (
+    Target("static (ceiling)", ("/static/app.css",)),
+    Target("home /", ("/",)),
+    Target("api /api/daily_papers", ("/api/daily_papers",), min_rps=500, max_p99_ms=100),
+    Target(
+        "search /search?q=",
+        tuple(f"/search?q={quote_plus(q)}" for q in QUERIES),
+        min_rps=100,
+        max_p99_ms=200,
+    ),
+)
+
+
+# --- the application factory uvicorn's workers import ----------------------------------------
+
+
+def app() -> Any:
+    """The app on the settings of the environment (``uvicorn --factory web:app``)."""
+    from paperfeed.config import load_settings
+    from paperfeed.deliver.app import create_app
+
+    return create_app(load_settings())
+
+
+# --- the database ------------------------------------------------------------------------------
+
+
+def synthetic_papers(n: int, days: int, today: date, seed: int = 7) -> Iterator[Any]:
+    """n papers shaped like the seed pages' ones, featured evenly over ``days`` days to today."""
+    from paperfeed.models import Paper, Version
+
+    rng = random.Random(seed)
+    real = [json.loads(line) for line in SEED_PAGES.read_text().splitlines() if line.strip()]
+    words = [w for r in real for w in r["abstract"].split()]
+    title_words = [w for r in real for w in r["title"].split()]
+    abstract_lengths = [max(20, len(r["abstract"].split())) for r in real]
+    title_lengths = [max(3, len(r["title"].split())) for r in real]
+    for i in range(n):
+        day = today - timedelta(days=i % days)
+        published = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(
+            hours=rng.randint(24, 72)
+        )
+        categories = tuple(rng.sample(CATEGORIES, rng.randint(1, 3)))
+        authors = tuple(
+            f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}" for _ in range(rng.randint(1, 8))
+        )
+        arxiv_id = f"{2601 + i // 99_999:04d}.{i % 99_999 + 1:05d}"
+        yield Paper(
+            title=" ".join(rng.choices(title_words, k=rng.choice(title_lengths))),
+            abstract=" ".join(rng.choices(words, k=rng.choice(abstract_lengths))),
+            arxiv_id=arxiv_id,
+            version=1,
+            versions=(Version(1, published),),
+            authors=authors,
+            categories=categories,
+            primary_category=categories[0],
+            published_at=published,
+            updated_at=published,
+            featured_on=day,
+            upvotes=min(2_000, int(rng.paretovariate(1.1)) - 1),
+            source="bench",
+        ).with_arxiv_links()
+
+
+def build(db: Path, n: int, days: int, today: date) -> dict[str, float]:
+    """Create and fill the database; return the seconds each step took."""
+    import numpy as np
+
+    from paperfeed.index import lexical, vectors
+    from paperfeed.index.embedder import load_embedder
+    from paperfeed.store import papers as store
+    from paperfeed.store.engine import make_engine, writing
+    from paperfeed.store.migrate import migrate
+
+    engine = make_engine(f"sqlite:///{db}")
+    migrate(engine)
+    now = datetime.now(UTC)
+    timings: dict[str, float] = {}
+
+    started = time.perf_counter()
+    ids: list[int] = []
+    batch: list[Any] = []
+    for paper in synthetic_papers(n, days, today):
+        batch.append(paper)
+        if len(batch) == BATCH:
+            with writing(engine) as conn:
+                ids += store.insert_papers(conn, batch, now)
+            batch = []
+    if batch:
+        with writing(engine) as conn:
+            ids += store.insert_papers(conn, batch, now)
+    timings["papers_s"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    with writing(engine) as conn:
+        indexed = lexical.rebuild(conn)
+    assert indexed == n, (indexed, n)
+    timings["lexical_s"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    embedder = load_embedder("minilm")  # only for its name and dimension
+    assert embedder.dim == DIM, embedder.dim
+    rng = np.random.default_rng(11)
+    for start in range(0, n, BATCH):
+        chunk = ids[start : start + BATCH]
+        matrix = rng.standard_normal((len(chunk), DIM), dtype=np.float32)
+        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+        with writing(engine) as conn:
+            vectors.store_vectors(conn, embedder.name, chunk, matrix)
+    with writing(engine) as conn:
+        vectors.record_model(conn, embedder.name, embedder.dim)
+    timings["vectors_s"] = time.perf_counter() - started
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return timings
+
+
+# --- the server ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(db: Path, index_dir: Path, port: int, frozen: datetime) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PAPERFEED_DATABASE_URL": f"sqlite:///{db}",
+        "PAPERFEED_INDEX_DIR": str(index_dir),
+        "PAPERFEED_FROZEN_TIME": frozen.isoformat(),
+        "PAPERFEED_TIMEZONE": HUB_ZONE,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "--app-dir",
+        str(Path(__file__).parent),
+        "web:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(WORKERS),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    return subprocess.Popen(command, env=env, start_new_session=True)
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """Stop uvicorn's supervisor (it stops its workers), then anything left in its group."""
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, 9)
+            server.wait()
+
+
+def get(url: str, timeout: float) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            response.read()
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def wait_ready(base: str, server: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with status {server.returncode}")
+        try:
+            if get(base + "/healthz", timeout=2) == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the server did not answer /healthz within {timeout:.0f} s")
+
+
+def warm_up(base: str) -> None:
+    """Load the vector index and the model in every worker: rounds of concurrent requests
+    to every target (connections land on both workers), until a round is quick."""
+    paths = [p for t in TARGETS for p in t.paths]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        for _ in range(20):
+            started = time.perf_counter()
+            statuses = list(pool.map(lambda p: get(base + p, timeout=300), paths * 4))
+            bad = [s for s in statuses if s != 200]
+            if bad:
+                raise SystemExit(f"warm-up got statuses {sorted(set(bad))}")
+            if time.perf_counter() - started < 2.0:
+                return
+
+
+# --- wrk -----------------------------------------------------------------------------------------
+
+LUA = """
+local paths = {%(paths)s}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i - 1) %% #paths + 1])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "\\nBENCH-JSON {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"p50_us\\": %%d, " ..
+    "\\"p99_us\\": %%d, \\"max_us\\": %%d, \\"non_2xx\\": %%d, \\"socket_errors\\": %%d}\\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    latency.max, e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def run_wrk(base: str, target: Target, duration: int, workdir: Path) -> dict[str, Any]:
+    script = workdir / "bench.lua"
+    script.write_text(LUA % {"paths": ", ".join(json.dumps(p) for p in target.paths)})
+    command = [
+        "wrk",
+        f"-t{THREADS}",
+        f"-c{CONNECTIONS}",
+        f"-d{duration}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(script),
+        base + target.paths[0],
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    line = next(x for x in out.stdout.splitlines() if x.startswith("BENCH-JSON "))
+    raw = json.loads(line.removeprefix("BENCH-JSON "))
+    row: dict[str, Any] = {
+        "paths": list(target.paths),
+        "requests": raw["requests"],
+        "requests_per_s": raw["requests"] / (raw["duration_us"] / 1e6),
+        "p50_ms": raw["p50_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "max_ms": raw["max_us"] / 1000,
+        "errors": raw["non_2xx"] + raw["socket_errors"],
+        "goal": target.goal or None,
+    }
+    if target.min_rps is not None and target.max_p99_ms is not None:
+        met = (
+            row["requests_per_s"] >= target.min_rps
+            and row["p99_ms"] <= target.max_p99_ms
+            and row["errors"] == 0
+        )
+        row["verdict"] = "PASS" if met else "FAIL"
+    else:
+        row["verdict"] = None
+    return row
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--papers", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=30, help="Days the papers are featured on.")
+    parser.add_argument("--duration", type=int, default=15, help="Seconds of wrk per target.")
+    parser.add_argument(
+        "--db", type=Path, help="Keep the database here, and reuse it when it already exists."
+    )
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.papers < 1 or args.days < 1 or args.duration < 1:
+        parser.error("--papers, --days and --duration must be positive")
+
+    from zoneinfo import ZoneInfo
+
+    frozen = datetime.now(UTC).replace(microsecond=0)
+    today = frozen.astimezone(ZoneInfo(HUB_ZONE)).date()
+    with tempfile.TemporaryDirectory(prefix="pf-bench-web-") as tmp:
+        work = Path(tmp)
+        db = args.db or work / "bench.db"
+        # A kept database keeps its days: its latest featured day is still the home page's.
+        reuse = args.db is not None and db.exists()
+        timings = {} if reuse else build(db, args.papers, args.days, today)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = start_server(db, work / "index", port, frozen)
+        try:
+            wait_ready(base, server)
+            warm_up(base)
+            load_before = os.getloadavg()[0]
+            results = {t.name: run_wrk(base, t, args.duration, work) for t in TARGETS}
+        finally:
+            stop_server(server)
+
+    ceiling = results[TARGETS[0].name]["requests_per_s"]
+    for row in results.values():
+        row["ceiling_ratio"] = row["requests_per_s"] / ceiling
+    verdicts = [r["verdict"] for r in results.values() if r["verdict"] is not None]
+    report = {
+        "papers": args.papers,
+        "days": args.days,
+        "duration_s": args.duration,
+        "workers": WORKERS,
+        "threads": THREADS,
+        "connections": CONNECTIONS,
+        "build": timings,
+        # Other work on the machine skews every row; the ceiling row shows by how much.
+        "cpus": os.cpu_count(),
+        "load_before": load_before,
+        "results": results,
+        "pass": all(v == "PASS" for v in verdicts),
+    }
+    if args.json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return
+    print(
+        f"web serving: {args.papers:,} synthetic papers over {args.days} days, SQLite, "
+        f"uvicorn {WORKERS} workers; wrk {THREADS} threads, {CONNECTIONS} connections, "
+        f"{args.duration} s per target"
+    )
+    print(f"machine: {os.cpu_count()} CPUs, 1-minute load {load_before:.2f} before the run")
+    if timings:
+        print(
+            "build: " + ", ".join(f"{k.removesuffix('_s')} {v:.1f} s" for k, v in timings.items())
+        )
+    header = ("target", "req/s", "p50 ms", "p99 ms", "× ceiling", "errors", "goal", "")
+    widths = (10, 8, 8, 10, 7, 28, 4)
+    print(
+        f"{header[0]:<24} " + " ".join(f"{h:>{w}}" for h, w in zip(header[1:], widths, strict=True))
+    )
+    for name, row in results.items():
+        print(
+            f"{name:<24} {row['requests_per_s']:>10,.0f} {row['p50_ms']:>8.1f} "
+            f"{row['p99_ms']:>8.1f} {row['ceiling_ratio']:>10.3f} {row['errors']:>7} "
+            f"{row['goal'] or '':>28} {row['verdict'] or '':>4}"
+        )
+    print("overall: " + ("PASS" if report["pass"] else "FAIL"))
+
+
+if __name__ == "__main__":
+    main()
