@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 
+from paperfeed.deliver.api import ErrorOut
 from paperfeed.deliver.feeds import (
     FeedMeta,
     feed_etag,
@@ -19,7 +20,6 @@ from paperfeed.deliver.feeds import (
     render_atom,
     render_rss,
 )
-from paperfeed.deliver.api import ErrorOut
 from paperfeed.deliver.hub import Hub, hub_of
 from paperfeed.errors import InvalidInputError
 from paperfeed.index.query import parse_query
