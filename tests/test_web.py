@@ -199,3 +199,22 @@ def test_static_assets_and_health(client: TestClient) -> None:
     assert client.get("/static/vendor/katex/katex.min.js").status_code == 200
     assert client.get("/static/app.css").status_code == 200
     assert client.get("/healthz").json()["ok"] is True
+
+
+def test_a_fifty_paper_page_stays_under_100_kb(sqlite_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from paperfeed.ingest.pipeline import ingest
+    from paperfeed.ingest.sample import SampleSource
+
+    engine = make_engine(sqlite_url)
+    ingest(engine, SampleSource(datetime(2026, 11, 23).date()))
+    engine.dispose()
+    settings = load_settings(
+        database_url=sqlite_url,
+        frozen_time=datetime(2026, 11, 23, 15, tzinfo=UTC),
+        index_dir=str(tmp_path),
+    )
+    with TestClient(create_app(settings)) as client:
+        for path in ("/papers/week/2026-W47", "/papers/month/2026-11", "/trending"):
+            page = client.get(path)
+            assert page.text.count('class="paper"') == 50, path
+            assert len(page.content) < 100_000, (path, len(page.content))
