@@ -12,9 +12,11 @@
    ``record_model`` under the ``minilm`` embedder's name, so that hybrid search runs
    its whole path (the neighbours found are meaningless; the work is the same).
 2. Serves the app with uvicorn, 2 worker processes, on 127.0.0.1: ``paperfeed serve``
-   has no workers option, so uvicorn runs ``--factory web:app`` from this file, which
-   calls ``create_app(load_settings())`` with the settings in ``PAPERFEED_*``
-   variables. Every worker is warmed up (index loaded, model loaded) before timing.
+   has no workers option, so uvicorn's multi-process supervisor runs ``web:app`` from
+   this file, a factory calling ``create_app(load_settings())`` with the settings in
+   ``PAPERFEED_*`` variables, on a listening socket made so that TCP_NODELAY holds (see
+   :func:`serve`; ``--stock-uvicorn`` runs ``python -m uvicorn --workers 2`` as it is).
+   Every worker is warmed up (index and model loaded) before timing.
 3. Runs wrk (2 threads, 32 connections, ``--duration`` seconds each, ``--latency``,
    10 s socket timeout) on each target in turn, in the same run, each through the same
    Lua script (which also reports the counts as JSON):
@@ -231,7 +233,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(db: Path, index_dir: Path, port: int, frozen: datetime) -> subprocess.Popen[bytes]:
+def start_server(
+    db: Path, index_dir: Path, port: int, frozen: datetime, log: Path, *, stock: bool
+) -> subprocess.Popen[bytes]:
+    """uvicorn with WORKERS processes; its output (tracebacks included) goes to ``log``."""
     env = {
         **os.environ,
         "PAPERFEED_DATABASE_URL": f"sqlite:///{db}",
@@ -239,25 +244,59 @@ def start_server(db: Path, index_dir: Path, port: int, frozen: datetime) -> subp
         "PAPERFEED_FROZEN_TIME": frozen.isoformat(),
         "PAPERFEED_TIMEZONE": HUB_ZONE,
     }
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "--app-dir",
-        str(Path(__file__).parent),
+    if stock:
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "--app-dir",
+            str(Path(__file__).parent),
+            "web:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(WORKERS),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+    else:
+        command = [sys.executable, __file__, "--serve", str(port)]
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def serve(port: int) -> None:
+    """What ``uvicorn --workers N --factory web:app`` does, but for one thing: the listening
+    socket is made with ``IPPROTO_TCP``. uvicorn's own (``Config.bind_socket``) leaves its
+    protocol 0, and asyncio turns Nagle's algorithm off (TCP_NODELAY) only on sockets that
+    say IPPROTO_TCP, so with ``--workers`` every keep-alive response whose body goes out in
+    a second write waits for the client's delayed ACK: +40 ms a request, which caps 32
+    connections at ~730 requests/s whatever the app does (uvicorn issue #3149, open).
+    ``--stock-uvicorn`` measures that instead.
+    """
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
         "web:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(WORKERS),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    return subprocess.Popen(command, env=env, start_new_session=True)
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        workers=WORKERS,
+        log_level="warning",
+        access_log=False,
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.set_inheritable(True)
+    Multiprocess(config, sockets=[sock]).run()
 
 
 def stop_server(server: subprocess.Popen[bytes]) -> None:
@@ -309,6 +348,13 @@ def warm_up(base: str) -> None:
                 return
 
 
+def _last_traceback(log: Path) -> str:
+    text = log.read_text(errors="replace")
+    start = text.rfind("Traceback (most recent call last)")
+    lines = text[start:].strip().splitlines()
+    return "\n".join([*lines[:2], "  ...", *lines[-6:]] if len(lines) > 8 else lines)
+
+
 # --- wrk -----------------------------------------------------------------------------------------
 
 LUA = """
@@ -322,20 +368,31 @@ done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     "\\nBENCH-JSON {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"p50_us\\": %%d, " ..
-    "\\"p99_us\\": %%d, \\"max_us\\": %%d, \\"non_2xx\\": %%d, \\"socket_errors\\": %%d}\\n",
+    "\\"p99_us\\": %%d, \\"mean_us\\": %%.1f, \\"max_us\\": %%d, \\"non_2xx\\": %%d, " ..
+    "\\"socket_errors\\": %%d}\\n",
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    latency.max, e.status, e.connect + e.read + e.write + e.timeout))
+    latency.mean, latency.max, e.status, e.connect + e.read + e.write + e.timeout))
 end
 """
 
 
-def run_wrk(base: str, target: Target, duration: int, workdir: Path) -> dict[str, Any]:
+def server_errors(log: Path, since: int) -> int:
+    """Requests that failed inside the server (uvicorn logs a traceback for each)."""
+    with log.open("rb") as handle:
+        handle.seek(since)
+        return handle.read().count(b"Exception in ASGI application")
+
+
+def run_wrk(
+    base: str, target: Target, *, duration: int, connections: int, workdir: Path, log: Path
+) -> dict[str, Any]:
+    log_start = log.stat().st_size
     script = workdir / "bench.lua"
     script.write_text(LUA % {"paths": ", ".join(json.dumps(p) for p in target.paths)})
     command = [
         "wrk",
         f"-t{THREADS}",
-        f"-c{CONNECTIONS}",
+        f"-c{connections}",
         f"-d{duration}s",
         "--timeout",
         "10s",
@@ -354,14 +411,24 @@ def run_wrk(base: str, target: Target, duration: int, workdir: Path) -> dict[str
         "p50_ms": raw["p50_us"] / 1000,
         "p99_ms": raw["p99_us"] / 1000,
         "max_ms": raw["max_us"] / 1000,
-        "errors": raw["non_2xx"] + raw["socket_errors"],
+        "non_2xx": raw["non_2xx"],
+        "socket_errors": raw["socket_errors"],
+        "server_errors": server_errors(log, log_start),
         "goal": target.goal or None,
     }
+    # wrk keeps every connection busy, so (Little's law) requests/s x mean latency is the
+    # number of connections answered; connections whose request never came back during
+    # the run (a hung server) show only as a shortfall, and count as errors.
+    answered = row["requests_per_s"] * raw["mean_us"] / 1e6
+    row["stalled_connections"] = max(0, round(connections - answered))
+    stalled = row["stalled_connections"] if row["stalled_connections"] > connections / 4 else 0
+    row["errors"] = row["non_2xx"] + row["socket_errors"] + stalled
     if target.min_rps is not None and target.max_p99_ms is not None:
         met = (
             row["requests_per_s"] >= target.min_rps
             and row["p99_ms"] <= target.max_p99_ms
             and row["errors"] == 0
+            and row["server_errors"] == 0
         )
         row["verdict"] = "PASS" if met else "FAIL"
     else:
@@ -378,12 +445,24 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30, help="Days the papers are featured on.")
     parser.add_argument("--duration", type=int, default=15, help="Seconds of wrk per target.")
     parser.add_argument(
+        "--connections", type=int, default=CONNECTIONS, help="wrk's open connections."
+    )
+    parser.add_argument(
         "--db", type=Path, help="Keep the database here, and reuse it when it already exists."
     )
+    parser.add_argument(
+        "--stock-uvicorn",
+        action="store_true",
+        help="Serve with `python -m uvicorn --workers 2` as it is (Nagle left on: see serve()).",
+    )
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.papers < 1 or args.days < 1 or args.duration < 1:
-        parser.error("--papers, --days and --duration must be positive")
+    if args.serve:
+        serve(args.serve)
+        return
+    if min(args.papers, args.days, args.duration, args.connections) < 1:
+        parser.error("--papers, --days, --duration and --connections must be positive")
 
     from zoneinfo import ZoneInfo
 
@@ -397,14 +476,27 @@ def main() -> None:
         timings = {} if reuse else build(db, args.papers, args.days, today)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        server = start_server(db, work / "index", port, frozen)
+        log = work / "server.log"
+        server = start_server(db, work / "index", port, frozen, log, stock=args.stock_uvicorn)
         try:
             wait_ready(base, server)
             warm_up(base)
             load_before = os.getloadavg()[0]
-            results = {t.name: run_wrk(base, t, args.duration, work) for t in TARGETS}
+            results = {
+                t.name: run_wrk(
+                    base,
+                    t,
+                    duration=args.duration,
+                    connections=args.connections,
+                    workdir=work,
+                    log=log,
+                )
+                for t in TARGETS
+            }
         finally:
             stop_server(server)
+        failures = sum(row["server_errors"] for row in results.values())
+        last_traceback = _last_traceback(log) if failures else None
 
     ceiling = results[TARGETS[0].name]["requests_per_s"]
     for row in results.values():
@@ -416,20 +508,22 @@ def main() -> None:
         "duration_s": args.duration,
         "workers": WORKERS,
         "threads": THREADS,
-        "connections": CONNECTIONS,
+        "connections": args.connections,
+        "server": "uvicorn --workers (stock)" if args.stock_uvicorn else "uvicorn, TCP_NODELAY",
         "build": timings,
         # Other work on the machine skews every row; the ceiling row shows by how much.
         "cpus": os.cpu_count(),
         "load_before": load_before,
         "results": results,
         "pass": all(v == "PASS" for v in verdicts),
+        "last_server_traceback": last_traceback,
     }
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         return
     print(
         f"web serving: {args.papers:,} synthetic papers over {args.days} days, SQLite, "
-        f"uvicorn {WORKERS} workers; wrk {THREADS} threads, {CONNECTIONS} connections, "
+        f"uvicorn {WORKERS} workers; wrk {THREADS} threads, {args.connections} connections, "
         f"{args.duration} s per target"
     )
     print(f"machine: {os.cpu_count()} CPUs, 1-minute load {load_before:.2f} before the run")
@@ -437,8 +531,8 @@ def main() -> None:
         print(
             "build: " + ", ".join(f"{k.removesuffix('_s')} {v:.1f} s" for k, v in timings.items())
         )
-    header = ("target", "req/s", "p50 ms", "p99 ms", "× ceiling", "errors", "goal", "")
-    widths = (10, 8, 8, 10, 7, 28, 4)
+    header = ("target", "req/s", "p50 ms", "p99 ms", "× ceiling", "errors", "5xx", "goal", "")
+    widths = (10, 8, 8, 10, 7, 6, 28, 4)
     print(
         f"{header[0]:<24} " + " ".join(f"{h:>{w}}" for h, w in zip(header[1:], widths, strict=True))
     )
@@ -446,9 +540,17 @@ def main() -> None:
         print(
             f"{name:<24} {row['requests_per_s']:>10,.0f} {row['p50_ms']:>8.1f} "
             f"{row['p99_ms']:>8.1f} {row['ceiling_ratio']:>10.3f} {row['errors']:>7} "
+            f"{row['server_errors']:>6} "
             f"{row['goal'] or '':>28} {row['verdict'] or '':>4}"
         )
     print("overall: " + ("PASS" if report["pass"] else "FAIL"))
+    print(
+        "errors: non-2xx answers and socket errors seen by wrk, plus connections that got "
+        "no answer during the run; "
+        "5xx: tracebacks in the server's log"
+    )
+    if last_traceback:
+        print("the server's last traceback:\n" + last_traceback)
 
 
 if __name__ == "__main__":

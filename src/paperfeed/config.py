@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -132,11 +132,23 @@ class Settings(BaseSettings):
         description="Folder for cached index files (the HNSW graph), rebuilt from the "
         "database whenever missing or stale.",
     )
+    search_fusion: Literal["normalised", "rrf"] = Field(
+        "normalised",
+        description="How hybrid search fuses the word and meaning lists: `normalised` "
+        "(min-max scaled scores, weighted by PAPERFEED_SEARCH_LEXICAL_WEIGHT) or `rrf` "
+        "(reciprocal rank fusion with PAPERFEED_SEARCH_RRF_K). See docs/design.md.",
+    )
+    search_lexical_weight: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="Weight of the word matches in `normalised` fusion (the rest goes to meaning).",
+    )
     search_rrf_k: int = Field(
         60,
         ge=1,
-        description="The k of reciprocal rank fusion in hybrid search (larger flattens the "
-        "weight of top ranks).",
+        description="The k of reciprocal rank fusion, when PAPERFEED_SEARCH_FUSION=rrf "
+        "(larger flattens the weight of top ranks).",
     )
     base_url: str = Field(
         "http://127.0.0.1:8000",

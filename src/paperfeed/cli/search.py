@@ -14,7 +14,7 @@ from paperfeed.index.embedder import EMBEDDERS
 from paperfeed.index.query import parse_query
 from paperfeed.models import StoredPaper, split_arxiv_id
 from paperfeed.rank.evaluate import evaluate, load_beir
-from paperfeed.rank.search import MODES, search, similar
+from paperfeed.rank.search import MODES, Fusion, search, similar
 from paperfeed.store import papers as store
 from paperfeed.store.engine import writing
 
@@ -59,7 +59,7 @@ def search_cmd(ctx: Context, query: str, mode: str, limit: int, as_json: bool) -
         query,
         mode=mode,
         limit=limit,
-        rrf_k=ctx.settings.search_rrf_k,
+        fusion=Fusion.from_settings(ctx.settings),
     )
     rows = [_row(s, h.score) for h, s in zip(result.hits, result.papers, strict=True)]
     if as_json:

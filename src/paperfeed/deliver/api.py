@@ -20,7 +20,7 @@ from paperfeed.index.query import parse_query
 from paperfeed.models import StoredPaper, split_arxiv_id
 from paperfeed.rank.daily import parse_day
 from paperfeed.rank.lists import Period, day_period, month_period, period_list, week_period
-from paperfeed.rank.search import search, similar
+from paperfeed.rank.search import Fusion, search, similar
 from paperfeed.store import papers as store
 
 router = APIRouter(prefix="/api", tags=["papers"])
@@ -176,7 +176,7 @@ def search_papers(
         mode=mode,
         limit=limit,
         offset=p * limit,
-        rrf_k=hub.settings.search_rrf_k,
+        fusion=Fusion.from_settings(hub.settings),
     )
     data = [
         {**paper_json(s), "score": h.score} for h, s in zip(result.hits, result.papers, strict=True)

@@ -23,7 +23,7 @@ from paperfeed.rank.lists import (
     week_of,
     week_period,
 )
-from paperfeed.rank.search import MODES, search, similar
+from paperfeed.rank.search import MODES, Fusion, search, similar
 from paperfeed.rank.trending import FORMULA
 from paperfeed.store import papers as store
 
@@ -205,7 +205,7 @@ def search_page(
             mode=mode,
             limit=20,
             offset=p * 20,
-            rrf_k=hub.settings.search_rrf_k,
+            fusion=Fusion.from_settings(hub.settings),
         )
     except InvalidInputError as exc:
         context["problem"] = str(exc)

@@ -1,7 +1,8 @@
 """``search()``: the one search of paperfeed, used by the CLI, the pages, the API and feeds.
 
 Hybrid search fuses the lexical list (FTS5 / tsvector) and the semantic list
-(embeddings) by reciprocal rank fusion (docs/design.md says why); filters
+(embeddings) by a weighted combination of min-max normalised scores (docs/design.md
+gives the measurements behind the choice); filters
 (author, category, dates) restrict both lists before ranking, and required
 phrases and excluded words hold in every mode.
 """
@@ -14,12 +15,13 @@ from typing import Literal
 import numpy as np
 from sqlalchemy import Engine, select
 
+from paperfeed.config import Settings
 from paperfeed.errors import ConfigError, InvalidQueryError
 from paperfeed.index import lexical
 from paperfeed.index.query import Query, parse_query
 from paperfeed.index.semantic import SemanticIndex
 from paperfeed.models import Hit, StoredPaper
-from paperfeed.rank.fusion import reciprocal_rank_fusion
+from paperfeed.rank.fusion import normalised_combination, reciprocal_rank_fusion
 from paperfeed.store import papers as store
 from paperfeed.store.schema import papers
 
@@ -29,6 +31,24 @@ MODES: tuple[Mode, ...] = ("hybrid", "lexical", "semantic")
 CANDIDATES = 100
 MAX_LIMIT = 100
 MAX_OFFSET = 1000
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How hybrid search fuses its two lists (defaults: the measured best, docs/design.md)."""
+
+    method: str = "normalised"
+    lexical_weight: float = 0.7
+    rrf_k: int = 60
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Fusion:
+        return cls(settings.search_fusion, settings.search_lexical_weight, settings.search_rrf_k)
+
+    def fuse(self, lexical_hits: list[Hit], semantic_hits: list[Hit]) -> list[Hit]:
+        if self.method == "rrf":
+            return reciprocal_rank_fusion([lexical_hits, semantic_hits], k=self.rrf_k)
+        return normalised_combination(lexical_hits, semantic_hits, alpha=self.lexical_weight)
 
 
 @dataclass(frozen=True)
@@ -63,7 +83,7 @@ def search(
     mode: str = "hybrid",
     limit: int = 20,
     offset: int = 0,
-    rrf_k: int = 60,
+    fusion: Fusion | None = None,
 ) -> SearchResult:
     """Search the papers. Raises :class:`InvalidQueryError` for any unusable input."""
     checked = _check(mode, limit, offset)
@@ -102,7 +122,7 @@ def search(
     elif checked == "semantic":
         ranked = semantic_hits
     else:
-        ranked = reciprocal_rank_fusion([lexical_hits, semantic_hits], k=rrf_k)
+        ranked = (fusion or Fusion()).fuse(lexical_hits, semantic_hits)
     page = ranked[offset : offset + limit]
     with engine.connect() as conn:
         loaded = store.read_papers(conn, [h.paper_id for h in page])
