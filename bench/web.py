@@ -11,12 +11,13 @@
    are *random unit vectors* (dimension 384) stored with ``store_vectors`` and
    ``record_model`` under the ``minilm`` embedder's name, so that hybrid search runs
    its whole path (the neighbours found are meaningless; the work is the same).
-2. Serves the app with uvicorn, 2 worker processes, on 127.0.0.1: ``paperfeed serve``
-   has no workers option, so uvicorn's multi-process supervisor runs ``web:app`` from
-   this file, a factory calling ``create_app(load_settings())`` with the settings in
-   ``PAPERFEED_*`` variables, on a listening socket made so that TCP_NODELAY holds (see
-   :func:`serve`; ``--stock-uvicorn`` runs ``python -m uvicorn --workers 2`` as it is).
-   Every worker is warmed up (index and model loaded) before timing.
+2. Serves the app with 2 uvicorn worker processes on 127.0.0.1 (``paperfeed serve`` has
+   no workers option): each runs ``web:app`` from this file, a factory calling
+   ``create_app(load_settings())`` with the settings in ``PAPERFEED_*`` variables, on a
+   listening socket of its own (SO_REUSEPORT). ``--stock-uvicorn`` runs
+   ``python -m uvicorn --workers 2 --factory web:app`` instead, which on Linux leaves
+   Nagle's algorithm on and puts all of wrk's connections on one worker (see
+   :func:`serve`). Every worker is warmed up (index and model loaded) before timing.
 3. Runs wrk (2 threads, 32 connections, ``--duration`` seconds each, ``--latency``,
    10 s socket timeout) on each target in turn, in the same run, each through the same
    Lua script (which also reports the counts as JSON):
@@ -235,8 +236,8 @@ def free_port() -> int:
 
 def start_server(
     db: Path, index_dir: Path, port: int, frozen: datetime, log: Path, *, stock: bool
-) -> subprocess.Popen[bytes]:
-    """uvicorn with WORKERS processes; its output (tracebacks included) goes to ``log``."""
+) -> list[subprocess.Popen[bytes]]:
+    """The server's processes; their output (tracebacks included) goes to ``log``."""
     env = {
         **os.environ,
         "PAPERFEED_DATABASE_URL": f"sqlite:///{db}",
@@ -245,69 +246,87 @@ def start_server(
         "PAPERFEED_TIMEZONE": HUB_ZONE,
     }
     if stock:
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "--app-dir",
-            str(Path(__file__).parent),
-            "web:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(WORKERS),
-            "--log-level",
-            "warning",
-            "--no-access-log",
+        commands = [
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "--app-dir",
+                str(Path(__file__).parent),
+                "web:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(WORKERS),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ]
         ]
     else:
-        command = [sys.executable, __file__, "--serve", str(port)]
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        commands = [[sys.executable, __file__, "--serve", str(port)]] * WORKERS
+    processes = []
+    for command in commands:
+        with log.open("ab") as out:
+            processes.append(
+                subprocess.Popen(
+                    command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
+    return processes
 
 
 def serve(port: int) -> None:
-    """What ``uvicorn --workers N --factory web:app`` does, but for one thing: the listening
-    socket is made with ``IPPROTO_TCP``. uvicorn's own (``Config.bind_socket``) leaves its
-    protocol 0, and asyncio turns Nagle's algorithm off (TCP_NODELAY) only on sockets that
-    say IPPROTO_TCP, so with ``--workers`` every keep-alive response whose body goes out in
-    a second write waits for the client's delayed ACK: +40 ms a request, which caps 32
-    connections at ~730 requests/s whatever the app does (uvicorn issue #3149, open).
-    ``--stock-uvicorn`` measures that instead.
+    """One worker: uvicorn serving ``web:app`` on a listening socket of its own.
+
+    Why not ``uvicorn --workers 2`` (``--stock-uvicorn`` measures it), which shares one
+    listening socket between the workers:
+
+    - its socket is made with protocol 0, and asyncio turns Nagle's algorithm off
+      (TCP_NODELAY) only on sockets that say IPPROTO_TCP, so every keep-alive response
+      whose body leaves in a second write waits for the client's delayed ACK: +40 ms a
+      request, capping 32 connections at ~730 requests/s whatever the app does
+      (uvicorn issue #3149, open);
+    - the worker that wakes first accepts every pending connection, so wrk's 32
+      connections, opened at once, all land on one worker and the other stays idle.
+
+    Here each worker binds its own socket with SO_REUSEPORT and IPPROTO_TCP: the kernel
+    spreads connections over both, and TCP_NODELAY holds (``gunicorn --reuse-port`` or
+    a systemd socket per worker do the same in production).
     """
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
 
     config = uvicorn.Config(
-        "web:app",
-        factory=True,
-        host="127.0.0.1",
-        port=port,
-        workers=WORKERS,
-        log_level="warning",
-        access_log=False,
+        "web:app", factory=True, host="127.0.0.1", port=port, log_level="warning"
     )
+    config.access_log = False
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(("127.0.0.1", port))
-    sock.set_inheritable(True)
-    Multiprocess(config, sockets=[sock]).run()
+    uvicorn.Server(config).run(sockets=[sock])
 
 
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    """Stop uvicorn's supervisor (it stops its workers), then anything left in its group."""
-    if server.poll() is None:
-        server.terminate()
+def stop_server(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Stop each process (uvicorn's supervisor stops its workers), then its group if need be."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
         try:
-            server.wait(timeout=20)
+            process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            os.killpg(server.pid, 9)
-            server.wait()
+            os.killpg(process.pid, 9)
+            process.wait()
+
+
+def listening(port: int) -> int:
+    """Sockets listening on 127.0.0.1:port (Linux: /proc/net/tcp, state 0A)."""
+    needle = f"0100007F:{port:04X}"
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for line in lines if line.split()[1] == needle and line.split()[3] == "0A")
 
 
 def get(url: str, timeout: float) -> int:
@@ -319,13 +338,17 @@ def get(url: str, timeout: float) -> int:
         return int(exc.code)
 
 
-def wait_ready(base: str, server: subprocess.Popen[bytes], timeout: float = 120) -> None:
+def wait_ready(
+    base: str, port: int, processes: list[subprocess.Popen[bytes]], timeout: float = 120
+) -> None:
+    """Until every worker listens and /healthz answers."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"the server exited with status {server.returncode}")
+        for process in processes:
+            if process.poll() is not None:
+                raise SystemExit(f"the server exited with status {process.returncode}")
         try:
-            if get(base + "/healthz", timeout=2) == 200:
+            if listening(port) == len(processes) and get(base + "/healthz", timeout=2) == 200:
                 return
         except OSError:
             pass
@@ -479,7 +502,7 @@ def main() -> None:
         log = work / "server.log"
         server = start_server(db, work / "index", port, frozen, log, stock=args.stock_uvicorn)
         try:
-            wait_ready(base, server)
+            wait_ready(base, port, server)
             warm_up(base)
             load_before = os.getloadavg()[0]
             results = {
@@ -509,7 +532,7 @@ def main() -> None:
         "workers": WORKERS,
         "threads": THREADS,
         "connections": args.connections,
-        "server": "uvicorn --workers (stock)" if args.stock_uvicorn else "uvicorn, TCP_NODELAY",
+        "server": "uvicorn --workers" if args.stock_uvicorn else "uvicorn x2, SO_REUSEPORT",
         "build": timings,
         # Other work on the machine skews every row; the ceiling row shows by how much.
         "cpus": os.cpu_count(),

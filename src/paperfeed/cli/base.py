@@ -15,8 +15,10 @@ from sqlalchemy import Engine
 
 from paperfeed import __version__
 from paperfeed.config import Settings, load_settings
-from paperfeed.errors import PaperfeedError
+from paperfeed.errors import InvalidInputError, NotFoundError, PaperfeedError
 from paperfeed.index.semantic import SemanticIndex, semantic_index
+from paperfeed.models import StoredPaper, split_arxiv_id
+from paperfeed.store import papers as store
 from paperfeed.store.engine import make_engine
 from paperfeed.store.migrate import ensure_migrated
 
@@ -30,6 +32,18 @@ class Context:
         self.settings = settings
         self._engine: Engine | None = None
         self._semantic: SemanticIndex | None = None
+
+    def paper(self, arxiv_id: str) -> StoredPaper:
+        """A stored paper by arXiv id (any version suffix), or a clear error."""
+        try:
+            base, _ = split_arxiv_id(arxiv_id)
+        except ValueError as exc:
+            raise InvalidInputError(str(exc)) from exc
+        with self.engine().connect() as conn:
+            stored = store.get_by_arxiv_id(conn, base)
+        if stored is None:
+            raise NotFoundError(f"no paper {base} in the database")
+        return stored
 
     def semantic(self) -> SemanticIndex:
         if self._semantic is None:

@@ -6,11 +6,8 @@ import click
 
 from paperfeed.cli.base import Context, cli, echo_json, edge, pass_context
 from paperfeed.cli.ingest import run_ingest
-from paperfeed.errors import InvalidInputError, NotFoundError
 from paperfeed.ingest import jobs
-from paperfeed.models import split_arxiv_id
 from paperfeed.rank.daily import daily_list, parse_day
-from paperfeed.store import papers as store
 from paperfeed.store import stats as store_stats
 from paperfeed.store.migrate import migrate
 
@@ -91,14 +88,7 @@ def paper_show(ctx: Context, arxiv_id: str, as_json: bool) -> None:
 
     Example: paperfeed paper show 2606.00467
     """
-    try:
-        base, _ = split_arxiv_id(arxiv_id)
-    except ValueError as exc:
-        raise InvalidInputError(str(exc)) from exc
-    with ctx.engine().connect() as conn:
-        stored = store.get_by_arxiv_id(conn, base)
-    if stored is None:
-        raise NotFoundError(f"no paper {base} in the database")
+    stored = ctx.paper(arxiv_id)
     if as_json:
         echo_json(stored.as_dict())
         return

@@ -8,11 +8,10 @@ from pathlib import Path
 import click
 
 from paperfeed.cli.base import Context, cli, echo_json, edge, pass_context
-from paperfeed.errors import InvalidInputError, NotFoundError
 from paperfeed.index import lexical, vectors
 from paperfeed.index.embedder import EMBEDDERS
 from paperfeed.index.query import parse_query
-from paperfeed.models import StoredPaper, split_arxiv_id
+from paperfeed.models import StoredPaper
 from paperfeed.rank.evaluate import evaluate, load_beir
 from paperfeed.rank.search import MODES, Fusion, search, similar
 from paperfeed.store import papers as store
@@ -72,18 +71,6 @@ def search_cmd(ctx: Context, query: str, mode: str, limit: int, as_json: bool) -
     _print_rows(rows)
 
 
-def _paper_id(ctx: Context, arxiv_id: str) -> StoredPaper:
-    try:
-        base, _ = split_arxiv_id(arxiv_id)
-    except ValueError as exc:
-        raise InvalidInputError(str(exc)) from exc
-    with ctx.engine().connect() as conn:
-        stored = store.get_by_arxiv_id(conn, base)
-    if stored is None:
-        raise NotFoundError(f"no paper {base} in the database")
-    return stored
-
-
 @cli.command("similar")
 @click.argument("arxiv_ids", nargs=-1, required=True)
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100))
@@ -104,7 +91,7 @@ def similar_cmd(
 
     Example: paperfeed similar 2606.00467 --limit 5 --after 2026-01-01
     """
-    ids = [_paper_id(ctx, a).id for a in arxiv_ids]
+    ids = [ctx.paper(a).id for a in arxiv_ids]
     window = " ".join(
         f"{key}:{value}" for key, value in (("after", after), ("before", before)) if value
     )
