@@ -28,6 +28,7 @@ run: $(VENV)/.installed
 ## test: install with dev extras, then lint, type-check, check the layers and run the suite
 test: $(VENV)/.installed-dev
 	bash scripts/ensure_chromium.sh
+	bash scripts/ensure_wrk.sh
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -53,6 +54,9 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/search_quality.py
 	$(BIN)/python bench/search_speed.py
 	$(BIN)/python bench/embedders.py
+	$(BIN)/python bench/vector_speed.py
+	bash scripts/ensure_wrk.sh
+	$(BIN)/python bench/web.py
 
 ## docs: regenerate docs/cli.md and docs/settings.md from the code
 docs: $(VENV)/.installed-dev

@@ -858,7 +858,10 @@ def print_report(report: dict[str, Any]) -> None:
         each(lambda r: f"{r['peers_s']['bm25s_tokenize_s'] + r['peers_s']['bm25s_index_s']:.1f}"),
     )
     print("disk (MB)")
-    line("  SQLite file + -wal", each(lambda r: f"{r['disk']['db_wal_mb']:,.0f}"))
+    line(
+        "  SQLite file + -wal (-wal while writing)",
+        each(lambda r: f"{r['disk']['db_wal_mb']:,.0f} ({r['disk']['wal_mb_while_open']:,.0f})"),
+    )
     line(
         "  of which papers / FTS5 / vectors",
         each(

@@ -68,8 +68,9 @@ CHECKS = [
 BOUNDED = settings(
     max_examples=50,
     deadline=None,
-    # One module-scoped app serves every example; generation may be slow on big schemas.
+    # A case can take tens of milliseconds to answer (a search embeds its query).
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    # The same cases on every run and machine: a failure in CI reproduces locally.
     derandomize=True,
 )
 

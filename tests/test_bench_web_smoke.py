@@ -46,7 +46,7 @@ def test_web_benchmark_runs() -> None:
         text=True,
         timeout=300,
     )
-    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.returncode == 0, (out.stdout[-2000:], out.stderr[-3000:])
     data = json.loads(out.stdout)
     assert data["papers"] == 500
     assert data["duration_s"] == 2
@@ -62,7 +62,7 @@ def test_web_benchmark_runs() -> None:
         assert row["verdict"] in (None, "PASS", "FAIL")
     assert len(results["search /search?q="]["paths"]) > 1, "search rotates over queries"
     ceiling = results["static (ceiling)"]
-    assert ceiling["requests"] > 0 and ceiling["errors"] == 0
+    assert ceiling["requests"] > 0 and ceiling["errors"] == 0, ceiling
     assert ceiling["ceiling_ratio"] == 1.0
     assert results["api /api/daily_papers"]["verdict"] in ("PASS", "FAIL")
     assert results["search /search?q="]["verdict"] in ("PASS", "FAIL")
