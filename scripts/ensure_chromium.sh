@@ -23,26 +23,9 @@ if ((${#packages[@]} == 0)); then
     exit 0
 fi
 
-if [[ "$(id -u)" -eq 0 ]]; then
-    as_root=()
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    as_root=(sudo -n)
-else
-    say "missing: ${packages[*]}; installing them needs root (or password-less sudo)."
-    say "run as root: apt-get update && apt-get install -y --no-install-recommends ${packages[*]}"
-    exit 1
-fi
-
-if ! command -v apt-get >/dev/null 2>&1; then
-    say "missing: ${packages[*]}, and apt-get is not available on this system."
-    say "install Chromium at $CHROMIUM and a sans-serif font by hand."
-    exit 1
-fi
-
-say "installing ${packages[*]} with apt-get (once per machine)"
-export DEBIAN_FRONTEND=noninteractive
-"${as_root[@]}" apt-get update -qq
-"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+# shellcheck source=scripts/apt_install.sh
+source "$(dirname "$0")/apt_install.sh"
+apt_install ensure_chromium "${packages[@]}"
 
 if [[ ! -x "$CHROMIUM" ]]; then
     say "apt-get finished but $CHROMIUM is still missing"
