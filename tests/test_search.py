@@ -161,3 +161,24 @@ def test_new_papers_are_searchable_after_ingest(hub, clock: FrozenClock) -> None
     ingest(engine, source, clock=clock, after_batch=semantic.embed_papers)
     assert top(hub, "protein folding", "lexical")[0] == "2611.00001"
     assert top(hub, "how do proteins fold", "semantic")[0] == "2611.00001"
+
+
+def test_a_search_needs_one_pooled_connection_at_a_time(hub, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Regression: search() held a connection while the semantic index checked out another,
+    which deadlocked the pool when every connection was taken (found under load by wrk)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import QueuePool
+
+    engine, _ = hub
+    one = create_engine(
+        engine.url, poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=3
+    )
+    semantic = SemanticIndex(one, embedder="minilm", exact_max=100_000, cache_dir=tmp_path)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(
+            pool.map(lambda _: search(one, semantic, "speculative decoding", limit=3), range(8))
+        )
+    assert all(arxiv_ids(engine, [r.hits[0].paper_id]) == ["2606.12243"] for r in results)
+    one.dispose()

@@ -100,23 +100,27 @@ def search(
     notice = None
     lexical_hits: list[Hit] = []
     semantic_hits: list[Hit] = []
-    with engine.connect() as conn:
-        if checked in ("hybrid", "lexical"):
+    # Each step takes its own short-lived connection and none is held while the semantic
+    # index checks out one of its own: holding one here deadlocked the pool under load.
+    if checked in ("hybrid", "lexical"):
+        with engine.connect() as conn:
             lexical_hits = lexical.search(conn, parsed, limit=wanted)
-        if checked in ("hybrid", "semantic"):
-            if semantic is None:
-                raise ConfigError("search by meaning is not available here")
-            problem = semantic.mismatch()
-            if problem and checked == "semantic":
-                raise ConfigError(problem)
-            if problem:
-                notice = f"showing word matches only: {problem}"
-            else:
+    if checked in ("hybrid", "semantic"):
+        if semantic is None:
+            raise ConfigError("search by meaning is not available here")
+        problem = semantic.mismatch()
+        if problem and checked == "semantic":
+            raise ConfigError(problem)
+        if problem:
+            notice = f"showing word matches only: {problem}"
+        else:
+            with engine.connect() as conn:
                 allowed = _allowed(conn, parsed)
-                found = semantic.search(parsed.semantic_text, wanted, allowed=allowed)
+            found = semantic.search(parsed.semantic_text, wanted, allowed=allowed)
+            with engine.connect() as conn:
                 kept = lexical.constrain(conn, parsed, [h.paper_id for h in found])
-                by_id = {h.paper_id: h for h in found}
-                semantic_hits = [by_id[pid] for pid in kept]
+            by_id = {h.paper_id: h for h in found}
+            semantic_hits = [by_id[pid] for pid in kept]
     if checked == "lexical":
         ranked = lexical_hits
     elif checked == "semantic":
