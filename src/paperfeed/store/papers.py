@@ -314,13 +314,16 @@ def featured_between(
             papers.c.published_at.desc().nulls_last(),
             papers.c.id.desc(),
         ]
+    # One day as equality, not BETWEEN: the (featured_on, upvotes, published_at, id) index
+    # then yields the votes order itself, and the query reads `limit` entries, no sort.
+    featured = (
+        papers.c.featured_on == first
+        if first == last
+        else papers.c.featured_on.between(first, last)
+    )
     ids = list(
         conn.execute(
-            select(papers.c.id)
-            .where(papers.c.featured_on.between(first, last))
-            .order_by(*ordering)
-            .limit(limit)
-            .offset(offset)
+            select(papers.c.id).where(featured).order_by(*ordering).limit(limit).offset(offset)
         ).scalars()
     )
     stored = read_papers(conn, ids)

@@ -72,8 +72,9 @@ papers = Table(
     Index(None, "doi"),
     # Dedup of id-less papers by title.
     Index(None, "title_key"),
-    # Daily / weekly / monthly lists: WHERE featured_on BETWEEN .. ORDER BY upvotes.
-    Index(None, "featured_on", "upvotes"),
+    # Daily lists: WHERE featured_on = :day ORDER BY upvotes, published_at, id (all DESC),
+    # answered from the index in its own order; weeks and months (BETWEEN) sort from it.
+    Index(None, "featured_on", "upvotes", "published_at", "id"),
     # "Latest papers" and date filters.
     Index(None, "published_at"),
 )
