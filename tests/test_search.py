@@ -10,6 +10,8 @@ from sqlalchemy import Engine, func, select
 
 from paperfeed.clock import FrozenClock
 from paperfeed.errors import ConfigError, InvalidQueryError
+from paperfeed.index.lexical_tantivy import WordIndex
+from paperfeed.index.query import parse_query
 from paperfeed.index.semantic import SemanticIndex
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.rank.search import search, similar
@@ -17,11 +19,16 @@ from paperfeed.store import papers as store
 from paperfeed.store.schema import paper_embeddings
 from tests_support import ListSource, seed_hf
 
+Hub = tuple[Engine, SemanticIndex, WordIndex | None]
 
-@pytest.fixture
-def hub(engine: Engine, clock: FrozenClock, tmp_path) -> Iterator[tuple[Engine, SemanticIndex]]:  # type: ignore[no-untyped-def]
+
+@pytest.fixture(params=["database", "tantivy"])
+def hub(engine: Engine, clock: FrozenClock, tmp_path, request) -> Iterator[Hub]:  # type: ignore[no-untyped-def]
+    """The sample papers, searched with the database's word index alone and with tantivy."""
     seed_hf(engine, clock)
-    yield engine, SemanticIndex(engine, embedder="minilm", exact_max=100_000, cache_dir=tmp_path)
+    semantic = SemanticIndex(engine, embedder="minilm", exact_max=100_000, cache_dir=tmp_path)
+    words = WordIndex(engine, tmp_path / "words") if request.param == "tantivy" else None
+    yield engine, semantic, words
 
 
 def arxiv_ids(engine: Engine, paper_ids: list[int]) -> list[str]:
@@ -30,11 +37,12 @@ def arxiv_ids(engine: Engine, paper_ids: list[int]) -> list[str]:
     return [found[i].paper.arxiv_id or "" for i in paper_ids]
 
 
-def top(
-    hub: tuple[Engine, SemanticIndex], text: str, mode: str = "hybrid", n: int = 5
-) -> list[str]:
-    engine, semantic = hub
-    result = search(engine, semantic, text, mode=mode, limit=n)
+def top(hub: Hub, text: str, mode: str = "hybrid", n: int = 5) -> list[str]:
+    engine, semantic, words = hub
+    if words is not None and mode != "semantic":
+        # The tantivy index answers (in step after its catch-up), not FTS5.
+        assert words.search(parse_query(text), limit=n) is not None or "author:" in text
+    result = search(engine, semantic, text, mode=mode, limit=n, words=words)
     return arxiv_ids(engine, [h.paper_id for h in result.hits])
 
 
@@ -73,8 +81,8 @@ def test_phrases_and_exclusions_hold_for_semantic_results(hub) -> None:  # type:
 
 
 def test_filter_only_queries_list_newest_first(hub) -> None:  # type: ignore[no-untyped-def]
-    engine, semantic = hub
-    result = search(engine, semantic, "author:xian")
+    engine, semantic, words = hub
+    result = search(engine, semantic, "author:xian", words=words)
     assert set(arxiv_ids(engine, [h.paper_id for h in result.hits])) == {
         "2606.12303",
         "2606.12243",
@@ -85,9 +93,9 @@ def test_filter_only_queries_list_newest_first(hub) -> None:  # type: ignore[no-
     "text", ["", "   ", "-alone", "after:2026-13-01", "x" * 2000, 'author:"unterminated']
 )
 def test_bad_queries_are_invalid_or_empty_never_crash(hub, text: str) -> None:  # type: ignore[no-untyped-def]
-    engine, semantic = hub
+    engine, semantic, words = hub
     try:
-        result = search(engine, semantic, text)
+        result = search(engine, semantic, text, words=words)
     except InvalidQueryError as exc:
         assert str(exc)
     else:
@@ -95,16 +103,16 @@ def test_bad_queries_are_invalid_or_empty_never_crash(hub, text: str) -> None:  
 
 
 def test_paging_is_consistent(hub) -> None:  # type: ignore[no-untyped-def]
-    engine, semantic = hub
-    first = search(engine, semantic, "language models", limit=5)
-    second = search(engine, semantic, "language models", limit=5, offset=5)
-    both = search(engine, semantic, "language models", limit=10)
+    engine, semantic, words = hub
+    first = search(engine, semantic, "language models", limit=5, words=words)
+    second = search(engine, semantic, "language models", limit=5, offset=5, words=words)
+    both = search(engine, semantic, "language models", limit=10, words=words)
     assert [h.paper_id for h in first.hits + second.hits] == [h.paper_id for h in both.hits]
     assert first.more
 
 
 def test_similar_excludes_the_paper_and_honours_the_window(hub) -> None:  # type: ignore[no-untyped-def]
-    engine, semantic = hub
+    engine, semantic, _words = hub
     with engine.connect() as conn:
         drafting = store.get_by_arxiv_id(conn, "2606.12243")  # speculative decoding
     assert drafting is not None
@@ -119,24 +127,24 @@ def test_similar_excludes_the_paper_and_honours_the_window(hub) -> None:  # type
 
 
 def test_vectors_survive_a_restart_without_recomputation(hub, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    engine, _semantic = hub
+    engine, _semantic, words = hub
     with engine.connect() as conn:
         stored = conn.execute(select(func.count()).select_from(paper_embeddings)).scalar_one()
     assert stored == 30
     fresh = SemanticIndex(engine, embedder="minilm", exact_max=100_000, cache_dir=tmp_path)
     assert fresh.embed_missing() == 0
     assert fresh.index().size == 30
-    result = search(engine, fresh, "sparse attention", mode="semantic", limit=1)
+    result = search(engine, fresh, "sparse attention", mode="semantic", limit=1, words=words)
     assert arxiv_ids(engine, [result.hits[0].paper_id]) == ["2606.13392"]
 
 
 def test_a_model_mismatch_is_reported_not_mixed(hub, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    engine, _ = hub
+    engine, _, words = hub
     other = SemanticIndex(engine, embedder="static", exact_max=100_000, cache_dir=tmp_path)
     assert "run `paperfeed index rebuild`" in (other.mismatch() or "")
     with pytest.raises(ConfigError):
-        search(engine, other, "attention", mode="semantic")
-    result = search(engine, other, "attention", mode="hybrid")
+        search(engine, other, "attention", mode="semantic", words=words)
+    result = search(engine, other, "attention", mode="hybrid", words=words)
     assert result.notice and result.notice.startswith("showing word matches only")
     with pytest.raises(ConfigError):
         other.embed_papers([1])
@@ -145,7 +153,7 @@ def test_a_model_mismatch_is_reported_not_mixed(hub, tmp_path) -> None:  # type:
 def test_new_papers_are_searchable_after_ingest(hub, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
     from paperfeed.models import Paper
 
-    engine, semantic = hub
+    engine, semantic, _words = hub
     assert top(hub, "protein folding") == [] or "2611.00001" not in top(hub, "protein folding")
     source = ListSource(
         [
@@ -171,14 +179,17 @@ def test_a_search_needs_one_pooled_connection_at_a_time(hub, tmp_path) -> None: 
     from sqlalchemy import create_engine
     from sqlalchemy.pool import QueuePool
 
-    engine, _ = hub
+    engine, _, words = hub
     one = create_engine(
         engine.url, poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=3
     )
     semantic = SemanticIndex(one, embedder="minilm", exact_max=100_000, cache_dir=tmp_path)
+    on_one = WordIndex(one, tmp_path / "words-one") if words is not None else None
+
+    def run(_: int):  # type: ignore[no-untyped-def]
+        return search(one, semantic, "speculative decoding", limit=3, words=on_one)
+
     with ThreadPoolExecutor(4) as pool:
-        results = list(
-            pool.map(lambda _: search(one, semantic, "speculative decoding", limit=3), range(8))
-        )
+        results = list(pool.map(run, range(8)))
     assert all(arxiv_ids(engine, [r.hits[0].paper_id]) == ["2606.12243"] for r in results)
     one.dispose()

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import Engine, delete
 
 from paperfeed.clock import FrozenClock
-from paperfeed.index import hnsw, vector_table
+from paperfeed.index import hnsw, journal, vector_table
 from paperfeed.index.vectors import (
     VectorIndex,
     count_vectors,
@@ -407,7 +407,7 @@ def test_refresh_catches_up_with_another_connection(engine: Engine, clock: Froze
 def test_refresh_when_the_journal_no_longer_reaches_back(
     engine: Engine, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(vector_table, "JOURNAL_MAX_RUNS", 3)
+    monkeypatch.setattr(journal, "JOURNAL_MAX_RUNS", 3)
     ids = add_papers(engine, 20, clock.now())
     matrix = random_unit(20)
     store_all(engine, "m", ids[:10], matrix[:10])

@@ -132,6 +132,14 @@ class Settings(BaseSettings):
         description="Folder for cached index files (the HNSW graph), rebuilt from the "
         "database whenever missing or stale.",
     )
+    lexical_engine: Literal["auto", "tantivy", "database"] = Field(
+        "auto",
+        description="What ranks word matches: `tantivy` (a word index on disk under "
+        "PAPERFEED_INDEX_DIR, derived from the database and kept in step with it: about a "
+        "millisecond per query at 100 k papers), `database` (SQLite FTS5 or PostgreSQL "
+        "tsvector only: tens of milliseconds per 100 k papers) or `auto` (tantivy on SQLite, "
+        "the database on PostgreSQL, where several machines may serve one database).",
+    )
     search_fusion: Literal["normalised", "rrf"] = Field(
         "normalised",
         description="How hybrid search fuses the word and meaning lists: `normalised` "

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from paperfeed import __version__
 from paperfeed.config import Settings, load_settings
 from paperfeed.errors import InvalidInputError, NotFoundError, PaperfeedError
+from paperfeed.index.lexical_tantivy import WordIndex, word_index
 from paperfeed.index.semantic import SemanticIndex, semantic_index
 from paperfeed.models import StoredPaper, split_arxiv_id
 from paperfeed.store import papers as store
@@ -32,6 +33,8 @@ class Context:
         self.settings = settings
         self._engine: Engine | None = None
         self._semantic: SemanticIndex | None = None
+        self._words: WordIndex | None = None
+        self._words_made = False
 
     def paper(self, arxiv_id: str) -> StoredPaper:
         """A stored paper by arXiv id (any version suffix), or a clear error."""
@@ -49,6 +52,34 @@ class Context:
         if self._semantic is None:
             self._semantic = semantic_index(self.engine(), self.settings)
         return self._semantic
+
+    def words(self) -> WordIndex | None:
+        """The tantivy word index (None when the database ranks words). A command does
+        not build it in the background: it catches up small backlogs itself."""
+        if not self._words_made:
+            self._words = word_index(self.engine(), self.settings)
+            if self._words is not None:
+                self._words.background = False
+            self._words_made = True
+        return self._words
+
+    def refresh_words(self) -> int | None:
+        """Bring the tantivy word index in step (a bar on a terminal); papers indexed, or
+        None when there is none or another process is writing it."""
+        words = self.words()
+        if words is None:
+            return None
+        if not sys.stderr.isatty():
+            return words.refresh()
+        from tqdm import tqdm
+
+        with tqdm(desc="word index", unit=" papers", file=sys.stderr) as bar:
+
+            def advance(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            return words.refresh(advance)
 
     def engine(self, *, migrated: bool = True) -> Engine:
         if self._engine is None:

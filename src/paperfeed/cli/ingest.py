@@ -54,6 +54,7 @@ def run_ingest(
     finally:
         if bar:
             bar.close()
+    ctx.refresh_words()
     _print_report(report, as_json)
     if not report.completed:
         sys.exit(5)

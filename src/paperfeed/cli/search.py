@@ -59,6 +59,7 @@ def search_cmd(ctx: Context, query: str, mode: str, limit: int, as_json: bool) -
         mode=mode,
         limit=limit,
         fusion=Fusion.from_settings(ctx.settings),
+        words=ctx.words(),
     )
     rows = [_row(s, h.score) for h, s in zip(result.hits, result.papers, strict=True)]
     if as_json:
@@ -130,9 +131,22 @@ def index_status(ctx: Context, as_json: bool) -> None:
         per_model = vectors.count_vectors(conn)
         recorded = vectors.recorded_model(conn)
     embedder = semantic.embedder
+    word_index = ctx.words()
+    fast: dict[str, object] | None = None
+    if word_index is not None:
+        version, applied, behind = word_index.lag()
+        fast = {
+            "folder": str(word_index.folder),
+            "indexed": word_index.count(),
+            "journal_version": version,
+            "applied_version": applied,
+            "behind": behind,
+        }
     data = {
         "papers": papers,
         "lexical_indexed": words,
+        "lexical_engine": "tantivy" if word_index is not None else "database",
+        "tantivy": fast,
         "embedder_setting": ctx.settings.embedder,
         "embedder_model": embedder.name,
         "embedder_dim": embedder.dim,
@@ -146,6 +160,19 @@ def index_status(ctx: Context, as_json: bool) -> None:
         echo_json(data)
         return
     click.echo(f"papers: {papers:,}; in the word index: {words:,}")
+    if fast is not None:
+        state = (
+            "never built"
+            if fast["applied_version"] is None
+            else "in step"
+            if fast["behind"] == 0
+            else "needs a rebuild"
+            if fast["behind"] is None
+            else f"{fast['behind']:,} papers behind"
+        )
+        indexed = fast["indexed"]
+        shown = f"{indexed:,}" if isinstance(indexed, int) else "none"
+        click.echo(f"tantivy word index: {shown} papers, {state} ({fast['folder']})")
     click.echo(f"embedder: {ctx.settings.embedder} = {embedder.name} ({embedder.dim} dimensions)")
     for model, n in per_model.items():
         click.echo(f"vectors by {model}: {n:,}")
@@ -181,6 +208,15 @@ def index_update(ctx: Context) -> None:
         missing = vectors.missing_ids(conn, semantic.embedder.name)
     done = _embed_with_bar(ctx, missing)
     click.echo(f"embedded {done:,} papers with {semantic.embedder.name}")
+    _report_words(ctx)
+
+
+def _report_words(ctx: Context) -> None:
+    words = ctx.refresh_words()
+    if words is not None:
+        click.echo(f"word index (tantivy): {words:,} papers indexed")
+    elif ctx.words() is not None:
+        click.echo("word index (tantivy): another process is writing it; try again later")
 
 
 @index_group.command("rebuild")
@@ -205,6 +241,7 @@ def index_rebuild(ctx: Context, model: str | None) -> None:
         ids = store.all_ids(conn)
     ctx.semantic().reset()
     click.echo(f"word index rebuilt: {words:,} papers")
+    _report_words(ctx)
     done = _embed_with_bar(ctx, ids)
     click.echo(f"embedded {done:,} papers with {ctx.semantic().embedder.name}")
     if model is not None:

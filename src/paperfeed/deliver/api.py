@@ -177,6 +177,7 @@ def search_papers(
         limit=limit,
         offset=p * limit,
         fusion=Fusion.from_settings(hub.settings),
+        words=hub.words,
     )
     data = [
         {**paper_json(s), "score": h.score} for h, s in zip(result.hits, result.papers, strict=True)

@@ -23,6 +23,7 @@ from paperfeed.deliver import api, feed_routes, pages
 from paperfeed.deliver.hub import Hub
 from paperfeed.deliver.templating import make_templates
 from paperfeed.errors import PaperfeedError
+from paperfeed.index.lexical_tantivy import word_index
 from paperfeed.index.semantic import semantic_index
 from paperfeed.store.engine import make_engine
 from paperfeed.store.migrate import ensure_migrated
@@ -34,7 +35,13 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the app on ``settings``: engine, indexes, templates, routes, error translation."""
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     ensure_migrated(engine)
-    hub = Hub(settings, engine, semantic_index(engine, settings), settings.clock())
+    hub = Hub(
+        settings,
+        engine,
+        semantic_index(engine, settings),
+        settings.clock(),
+        words=word_index(engine, settings),
+    )
     templates = make_templates()
     app = FastAPI(
         title="paperfeed",

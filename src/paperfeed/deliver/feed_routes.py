@@ -127,7 +127,9 @@ def category_feed(
     category: Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z][A-Za-z.-]*$")],
     fmt: Format,
 ) -> Response:
-    result = search(hub.engine, hub.semantic, f"cat:{category}", limit=FEED_SIZE)
+    result = search(
+        hub.engine, hub.semantic, f"cat:{category}", limit=FEED_SIZE, words=hub.words
+    )
     meta = _meta(
         hub,
         request,
@@ -151,6 +153,8 @@ def search_feed(
     q: Annotated[str, Query(max_length=1000)],
     mode: Annotated[str, Query(max_length=10)] = "hybrid",
 ) -> Response:
-    result = search(hub.engine, hub.semantic, parse_query(q), mode=mode, limit=FEED_SIZE)
+    result = search(
+        hub.engine, hub.semantic, parse_query(q), mode=mode, limit=FEED_SIZE, words=hub.words
+    )
     meta = _meta(hub, request, f"Search: {q}", f"/search?{urlencode({'q': q})}", "search")
     return _respond(request, hub, fmt, meta, result.papers, f"search:{mode}:{q}")

@@ -1,5 +1,5 @@
 """What every request handler needs, built once by ``create_app()``: settings, the
-database engine, the semantic index, the clock and the trending rule."""
+database engine, the semantic and word indexes, the clock and the trending rule."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from paperfeed.clock import Clock
 from paperfeed.config import Settings
+from paperfeed.index.lexical_tantivy import WordIndex
 from paperfeed.index.semantic import SemanticIndex
 from paperfeed.rank.trending import TrendingRule
 
@@ -22,6 +23,8 @@ class Hub:
     engine: Engine
     semantic: SemanticIndex
     clock: Clock
+    #: The tantivy word index (None: the database ranks word matches).
+    words: WordIndex | None = None
 
     @property
     def zone(self) -> ZoneInfo:

@@ -206,6 +206,7 @@ def search_page(
             limit=20,
             offset=p * 20,
             fusion=Fusion.from_settings(hub.settings),
+            words=hub.words,
         )
     except InvalidInputError as exc:
         context["problem"] = str(exc)

@@ -3,7 +3,9 @@
 One interface, two engines: SQLite FTS5 (:mod:`paperfeed.index.lexical_sqlite`) and
 PostgreSQL tsvector + GIN (:mod:`paperfeed.index.lexical_postgres`). The index is
 written in the same transaction as the papers it indexes (``sync``), so it never
-disagrees with the store.
+disagrees with the store. Each write also appends the changed ids to the ``lexical``
+change journal, which the fast tantivy word index
+(:mod:`paperfeed.index.lexical_tantivy`) follows to answer ranked searches.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from datetime import date, datetime, time
 
 from sqlalchemy import ColumnElement, Connection, Select, and_, exists, func, or_, select
 
-from paperfeed.index import lexical_postgres, lexical_sqlite
+from paperfeed.index import journal, lexical_postgres, lexical_sqlite
+from paperfeed.index.lexical_tantivy import JOURNAL
 from paperfeed.index.query import Query
 from paperfeed.models import Hit
 from paperfeed.store.schema import paper_authors, paper_categories, papers
@@ -26,11 +29,14 @@ def _engine(conn: Connection):  # type: ignore[no-untyped-def]
 def sync(conn: Connection, paper_ids: Sequence[int]) -> None:
     """(Re)index these papers from the store; call inside the transaction that wrote them."""
     if paper_ids:
-        _engine(conn).sync(conn, sorted(set(paper_ids)))
+        ids = sorted(set(paper_ids))
+        _engine(conn).sync(conn, ids)
+        journal.append(conn, JOURNAL, ids)
 
 
 def rebuild(conn: Connection) -> int:
     """Index every paper again from scratch; returns the number indexed."""
+    journal.reset(conn, JOURNAL)
     return int(_engine(conn).rebuild(conn))
 
 
@@ -96,10 +102,24 @@ def _start_after(day: date) -> datetime:
 
 
 def search(conn: Connection, query: Query, *, limit: int) -> list[Hit]:
-    """Best lexical matches, best first (scores comparable within one result list only)."""
+    """Best lexical matches from FTS5 / tsvector, best first (scores comparable within one
+    result list only). The tantivy word index answers the same question faster when it is
+    in step (:meth:`WordIndex.search`); its hits then pass through :func:`constrain_hits`."""
     if not query.has_text:
         return []
     return list(_engine(conn).search(conn, query, filter_ids(query), limit=limit))
+
+
+def constrain_hits(conn: Connection, query: Query, hits: Sequence[Hit]) -> list[Hit]:
+    """The hits of a derived index (tantivy) that are still papers, hold every required
+    phrase and no excluded word, in order. A paper deleted straight from the table
+    (``ON DELETE CASCADE``, bypassing the journal) is dropped here."""
+    if not hits:
+        return []
+    by_id = {h.paper_id: h for h in hits}
+    present = set(conn.execute(select(papers.c.id).where(papers.c.id.in_(list(by_id)))).scalars())
+    ordered = [h.paper_id for h in hits if h.paper_id in present]
+    return [by_id[pid] for pid in constrain(conn, query, ordered)]
 
 
 def constrain(conn: Connection, query: Query, paper_ids: Sequence[int]) -> list[int]:

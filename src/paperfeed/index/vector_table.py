@@ -14,8 +14,8 @@ changed at each recent version, compressed into ``[first, last]`` runs::
 :func:`store_vectors` and :func:`delete_vectors` bump the version in the same
 transaction as the change, so a reader that saw version *v* learns exactly which
 ids changed after *v* with one primary-key read. Old entries are dropped once the
-journal holds more than :data:`JOURNAL_MAX_RUNS` runs; ``since`` then says which
-readers are too far behind and must compare everything instead. Papers deleted
+journal holds more than :data:`paperfeed.index.journal.JOURNAL_MAX_RUNS` runs; ``since``
+then says which readers are too far behind and must compare everything instead. Papers deleted
 directly (``ON DELETE CASCADE``) bypass the journal; readers find those by
 comparing id lists now and then.
 """
@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, delete, func, select
 
+from paperfeed.index import journal
+from paperfeed.index.journal import Journal, put_state
 from paperfeed.store.bulk import insert_rows
 from paperfeed.store.schema import index_state, paper_embeddings, papers
 
@@ -42,9 +41,6 @@ READ_CHUNK = 16_384
 
 #: Ids per ``IN (...)`` list: SQLite allows 32,766 bound parameters.
 IN_CHUNK = 900
-
-#: Most ``[first, last]`` runs kept in a model's journal (a few hundred KB of JSON).
-JOURNAL_MAX_RUNS = 10_000
 
 _DTYPE = np.dtype("<f4")
 
@@ -266,7 +262,7 @@ def count_vectors(conn: Connection) -> dict[str, int]:
 
 def record_model(conn: Connection, name: str, dim: int) -> None:
     """Remember which model (and dimension) the stored vectors come from."""
-    _put_state(conn, MODEL_KEY, {"name": name, "dim": int(dim)})
+    put_state(conn, MODEL_KEY, {"name": name, "dim": int(dim)})
 
 
 def recorded_model(conn: Connection) -> tuple[str, int] | None:
@@ -279,29 +275,7 @@ def recorded_model(conn: Connection) -> tuple[str, int] | None:
     return str(value["name"]), int(value["dim"])
 
 
-# --- index_state rows ------------------------------------------------------------------------
-
-
-def _insert_if_absent(conn: Connection, name: str, value: Any) -> None:
-    """INSERT the row unless one with this name exists (race-free on both databases)."""
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(index_state).on_conflict_do_nothing(
-            index_elements=[index_state.c.name]
-        )
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(index_state).on_conflict_do_nothing(index_elements=["name"])
-    else:  # pragma: no cover - make_engine accepts only these two
-        stmt = insert(index_state)
-    conn.execute(stmt.values(name=name, value=value))
-
-
-def _put_state(conn: Connection, name: str, value: Any) -> None:
-    _insert_if_absent(conn, name, value)
-    conn.execute(update(index_state).where(index_state.c.name == name).values(value=value))
-
-
-# --- the change journal ----------------------------------------------------------------------
+# --- the change journal (paperfeed.index.journal), one per model ---------------------------
 
 
 def journal_name(model: str) -> str:
@@ -312,85 +286,15 @@ def journal_name(model: str) -> str:
     return "vectors:#" + hashlib.sha256(model.encode()).hexdigest()[:40]
 
 
-@dataclass(frozen=True, slots=True)
-class Journal:
-    """A model's change journal as read: see the module docstring."""
-
-    version: int
-    since: int
-    entries: tuple[tuple[int, tuple[tuple[int, int], ...]], ...]
-
-    def changed_after(self, version: int) -> np.ndarray | None:
-        """Ids changed after ``version`` (sorted, unique), or None when the journal no
-        longer reaches back that far (the reader must compare everything)."""
-        if version < self.since or version > self.version:
-            return None
-        runs = [run for v, entry in self.entries if v > version for run in entry]
-        if not runs:
-            return np.empty(0, np.int64)
-        parts = [np.arange(first, last + 1, dtype=np.int64) for first, last in runs]
-        return np.unique(np.concatenate(parts))
-
-
-_EMPTY_JOURNAL = Journal(version=0, since=0, entries=())
-
-
 def read_journal(conn: Connection, model: str) -> Journal:
     """The model's journal (one primary-key read); an empty one if never written."""
-    value = conn.execute(
-        select(index_state.c.value).where(index_state.c.name == journal_name(model))
-    ).scalar_one_or_none()
-    if not isinstance(value, dict):
-        return _EMPTY_JOURNAL
-    entries = tuple(
-        (int(v), tuple((int(a), int(b)) for a, b in runs)) for v, runs in value["entries"]
-    )
-    return Journal(version=int(value["version"]), since=int(value["since"]), entries=entries)
-
-
-def _locked_journal(conn: Connection, model: str) -> dict[str, Any]:
-    """The journal's JSON, row-locked until the transaction ends (PostgreSQL ``FOR UPDATE``;
-    SQLite's write transaction already holds the database lock)."""
-    name = journal_name(model)
-    _insert_if_absent(conn, name, {"version": 0, "since": 0, "entries": []})
-    value = conn.execute(
-        select(index_state.c.value).where(index_state.c.name == name).with_for_update()
-    ).scalar_one()
-    return dict(value)
-
-
-def _runs(ids: Iterable[int]) -> list[list[int]]:
-    """Sorted unique ids as ``[first, last]`` runs of consecutive values."""
-    runs: list[list[int]] = []
-    for pid in sorted(set(ids)):
-        if runs and runs[-1][1] == pid - 1:
-            runs[-1][1] = pid
-        else:
-            runs.append([pid, pid])
-    return runs
+    return journal.read(conn, journal_name(model))
 
 
 def _journal_append(conn: Connection, model: str, ids: Sequence[int]) -> None:
-    state = _locked_journal(conn, model)
-    version = int(state["version"]) + 1
-    entries: list[Any] = [*state["entries"], [version, _runs(ids)]]
-    since = int(state["since"])
-    total = sum(len(runs) for _v, runs in entries)
-    while total > JOURNAL_MAX_RUNS and entries:
-        dropped_version, dropped = entries.pop(0)
-        total -= len(dropped)
-        since = int(dropped_version)
-    value = {"version": version, "since": since, "entries": entries}
-    conn.execute(
-        update(index_state).where(index_state.c.name == journal_name(model)).values(value=value)
-    )
+    journal.append(conn, journal_name(model), ids)
 
 
 def _journal_reset(conn: Connection, model: str) -> None:
     """Mark everything changed: readers behind this version compare everything."""
-    state = _locked_journal(conn, model)
-    version = int(state["version"]) + 1
-    value = {"version": version, "since": version, "entries": []}
-    conn.execute(
-        update(index_state).where(index_state.c.name == journal_name(model)).values(value=value)
-    )
+    journal.reset(conn, journal_name(model))

@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from paperfeed.errors import InvalidInputError, InvalidQueryError
 from paperfeed.index import lexical
+from paperfeed.index.lexical_tantivy import WordIndex
 from paperfeed.index.query import MAX_QUERY_CHARS
 from paperfeed.index.semantic import SemanticIndex
 from paperfeed.models import Paper
@@ -103,6 +104,8 @@ class Indexed:
     engine: Engine
     semantic: SemanticIndex
     to_doc: dict[int, str]
+    #: The tantivy word index, or None when FTS5 ranks the words.
+    words: WordIndex | None = None
 
 
 @contextmanager
@@ -112,8 +115,13 @@ def throwaway_store(
     embedder: str,
     embed: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
+    words: bool = True,
 ) -> Iterator[Indexed]:
-    """Index ``data``'s corpus (words, and meaning when ``embed``) into a temporary SQLite file."""
+    """Index ``data``'s corpus (words, and meaning when ``embed``) into a temporary SQLite file.
+
+    ``words``: rank word matches with the tantivy word index, as a SQLite hub does by
+    default (else with FTS5 alone).
+    """
     with tempfile.TemporaryDirectory(prefix="paperfeed-eval-") as tmp:
         engine = make_engine(f"sqlite:///{Path(tmp) / 'eval.db'}")
         try:
@@ -131,7 +139,11 @@ def throwaway_store(
                 semantic.embed_papers(
                     stored, (lambda n: progress("embedding", n, total)) if progress else None
                 )
-            yield Indexed(engine, semantic, dict(zip(stored, data.corpus, strict=True)))
+            word_index = None
+            if words:
+                word_index = WordIndex(engine, Path(tmp) / "index", background=False)
+                word_index.refresh()
+            yield Indexed(engine, semantic, dict(zip(stored, data.corpus, strict=True)), word_index)
         finally:
             engine.dispose()
 
@@ -149,10 +161,7 @@ def score_rankings(rankings: Mapping[str, Sequence[str]], data: Judged) -> dict[
 
 def rankings_for(indexed: Indexed, data: Judged, mode: str) -> dict[str, list[str]]:
     """paperfeed's top 100 for every judged query in ``mode``."""
-    return {
-        qid: _ranked(indexed.engine, indexed.semantic, data.queries[qid], mode, indexed.to_doc)
-        for qid in sorted(data.qrels)
-    }
+    return {qid: _ranked(indexed, data.queries[qid], mode) for qid in sorted(data.qrels)}
 
 
 def evaluate(
@@ -168,12 +177,17 @@ def evaluate(
         return {mode: score_rankings(rankings_for(indexed, data, mode), data) for mode in modes}
 
 
-def _ranked(
-    engine: Engine, semantic: SemanticIndex, text: str, mode: str, to_doc: Mapping[int, str]
-) -> list[str]:
+def _ranked(indexed: Indexed, text: str, mode: str) -> list[str]:
     """The top 100 document ids for a query (none when the query cannot be run)."""
     try:
-        result = search(engine, semantic, text[:MAX_QUERY_CHARS], mode=mode, limit=100)
+        result = search(
+            indexed.engine,
+            indexed.semantic,
+            text[:MAX_QUERY_CHARS],
+            mode=mode,
+            limit=100,
+            words=indexed.words,
+        )
     except InvalidQueryError:
         return []
-    return [to_doc[h.paper_id] for h in result.hits]
+    return [indexed.to_doc[h.paper_id] for h in result.hits]

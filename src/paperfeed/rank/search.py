@@ -1,8 +1,8 @@
 """``search()``: the one search of paperfeed, used by the CLI, the pages, the API and feeds.
 
-Hybrid search fuses the lexical list (FTS5 / tsvector) and the semantic list
-(embeddings) by a weighted combination of min-max normalised scores (docs/design.md
-gives the measurements behind the choice); filters
+Hybrid search fuses the lexical list (tantivy when in step, else FTS5 / tsvector) and
+the semantic list (embeddings) by a weighted combination of min-max normalised scores
+(docs/design.md gives the measurements behind the choice); filters
 (author, category, dates) restrict both lists before ranking, and required
 phrases and excluded words hold in every mode.
 """
@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 from paperfeed.config import Settings
 from paperfeed.errors import ConfigError, InvalidQueryError
 from paperfeed.index import lexical
+from paperfeed.index.lexical_tantivy import WordIndex
 from paperfeed.index.query import Query, parse_query
 from paperfeed.index.semantic import SemanticIndex
 from paperfeed.models import Hit, StoredPaper
@@ -84,8 +85,13 @@ def search(
     limit: int = 20,
     offset: int = 0,
     fusion: Fusion | None = None,
+    words: WordIndex | None = None,
 ) -> SearchResult:
-    """Search the papers. Raises :class:`InvalidQueryError` for any unusable input."""
+    """Search the papers. Raises :class:`InvalidQueryError` for any unusable input.
+
+    ``words`` is the fast tantivy word index; without it (or while it is not in step
+    with the database) FTS5 / tsvector rank the word matches.
+    """
     checked = _check(mode, limit, offset)
     parsed = parse_query(query) if isinstance(query, str) else query
     if not parsed.has_text and not parsed.has_filters:
@@ -103,8 +109,12 @@ def search(
     # Each step takes its own short-lived connection and none is held while the semantic
     # index checks out one of its own: holding one here deadlocked the pool under load.
     if checked in ("hybrid", "lexical"):
+        fast = words.search(parsed, limit=wanted) if words is not None else None
         with engine.connect() as conn:
-            lexical_hits = lexical.search(conn, parsed, limit=wanted)
+            if fast is None:
+                lexical_hits = lexical.search(conn, parsed, limit=wanted)
+            else:
+                lexical_hits = lexical.constrain_hits(conn, parsed, fast)
     if checked in ("hybrid", "semantic"):
         if semantic is None:
             raise ConfigError("search by meaning is not available here")

@@ -1,0 +1,439 @@
+"""The fast word index: a tantivy index on disk that answers ranked word searches.
+
+SQLite FTS5 ranks *every* paper that holds any query word before it can return the
+best ten, so an OR query of common words costs tens of milliseconds per 100 k papers
+(docs/benchmarks.md). tantivy skips the papers that cannot reach the top k (block-max
+WAND), so the same query costs about a millisecond. FTS5 (or tsvector) stays the
+authority, written in the ingest transaction; this index is *derived* from the database
+and never trusted unless it is in step with it:
+
+- every write of the word index appends the changed ids to the ``lexical`` change
+  journal (:mod:`paperfeed.index.journal`) in the same transaction;
+- the folder's ``state.json`` says which journal version the committed tantivy index
+  holds (written after each tantivy commit, so a crash between the two only replays
+  a few idempotent updates);
+- before each search the journal's version is read (one primary-key read). Equal: the
+  tantivy index answers. Behind by at most :data:`SYNC_CATCH_UP_MAX` papers: it catches
+  up first, in the request. Further behind (or a journal that no longer reaches back,
+  or a fresh folder): a background thread catches up or rebuilds, and until it is done
+  :meth:`WordIndex.search` returns ``None`` and the caller asks FTS5 / tsvector.
+
+Several processes may read one folder; one writes at a time (tantivy's writer lock): a
+process that finds the lock taken answers from FTS5 this time. The folder is named for
+the database's identity (a random id kept in ``index_state``) and the schema version,
+so two databases never share one. Author filters are left to SQL (``search`` returns
+``None`` for them).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import tantivy
+from sqlalchemy import Connection, Engine, func, select
+
+from paperfeed.config import Settings
+from paperfeed.index import journal
+from paperfeed.index.query import Query
+from paperfeed.models import Hit
+from paperfeed.store.engine import writing
+from paperfeed.store.schema import paper_authors, paper_categories, papers
+
+log = logging.getLogger(__name__)
+
+#: The ``index_state`` journal every write of the word index appends to.
+JOURNAL = "lexical"
+#: The ``index_state`` row holding the database's identity (names the folder).
+IDENTITY = "lexical:identity"
+#: Bumped when the tantivy schema or analyzer changes: older folders are rebuilt.
+SCHEMA_VERSION = 1
+#: A backlog up to this many papers is applied inside the search that finds it.
+SYNC_CATCH_UP_MAX = 2_000
+#: Column weights, as FTS5's bm25 weights (title above abstract and authors).
+FIELDS = (("title", 3.0), ("abstract", 1.0), ("authors", 1.0))
+#: Papers read from the database per chunk while (re)indexing.
+READ_CHUNK = 5_000
+_EPOCH = date(1970, 1, 1)
+
+#: Called with (papers done, papers in all) while (re)indexing.
+Progress = Callable[[int, int], None]
+
+
+def analyzer() -> tantivy.TextAnalyzer:
+    """Words as FTS5's ``porter unicode61 remove_diacritics`` sees them, near enough:
+    split on what is not a letter or digit, lower-cased, accents folded, English stems."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(60))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field("id", indexed=True, fast=True)
+    for name, _weight in FIELDS:
+        builder.add_text_field(name, tokenizer_name="paper", index_option="position")
+    builder.add_text_field("cats", tokenizer_name="raw", index_option="basic")
+    builder.add_integer_field("day", indexed=True, fast=True)
+    return builder.build()
+
+
+def _day_number(moment: datetime | None) -> int:
+    if moment is None:
+        return 0
+    return (moment.astimezone(UTC).date() - _EPOCH).days
+
+
+def category_terms(categories: Sequence[str]) -> set[str]:
+    """What the ``cats`` field holds for a paper: each category and each archive, so that
+    ``cat:cs.LG`` matches exactly and ``cat:cs`` matches every ``cs.*`` (as SQL does)."""
+    terms: set[str] = set()
+    for category in categories:
+        lowered = category.lower()
+        terms.add(lowered)
+        terms.add("archive:" + lowered.split(".", 1)[0])
+    return terms
+
+
+def filter_term(category: str) -> str:
+    lowered = category.lower()
+    return lowered if "." in lowered else "archive:" + lowered
+
+
+# --- reading papers for the index ------------------------------------------------------------
+
+
+def _rows(conn: Connection, first: int, last: int, only: Sequence[int] | None) -> list[Any]:
+    """Documents for the papers with ids in [first, last] (and in ``only`` when given)."""
+    where = [papers.c.id >= first, papers.c.id <= last]
+    if only is not None:
+        where.append(papers.c.id.in_(list(only)))
+    base = conn.execute(
+        select(
+            papers.c.id,
+            papers.c.title,
+            papers.c.abstract,
+            func.coalesce(papers.c.published_at, papers.c.first_seen_at),
+        )
+        .where(*where)
+        .order_by(papers.c.id)
+    ).all()
+    authors: dict[int, list[str]] = {}
+    cats: dict[int, list[str]] = {}
+    if base:
+        for pid, name in conn.execute(
+            select(paper_authors.c.paper_id, paper_authors.c.name)
+            .where(paper_authors.c.paper_id >= first, paper_authors.c.paper_id <= last)
+            .order_by(paper_authors.c.paper_id, paper_authors.c.position)
+        ):
+            authors.setdefault(int(pid), []).append(name)
+        for pid, category in conn.execute(
+            select(paper_categories.c.paper_id, paper_categories.c.category).where(
+                paper_categories.c.paper_id >= first, paper_categories.c.paper_id <= last
+            )
+        ):
+            cats.setdefault(int(pid), []).append(category)
+    out = []
+    for pid, title, abstract, day in base:
+        doc = tantivy.Document()
+        doc.add_integer("id", int(pid))
+        doc.add_text("title", title or "")
+        doc.add_text("abstract", abstract or "")
+        doc.add_text("authors", ", ".join(authors.get(int(pid), ())))
+        for term in sorted(category_terms(cats.get(int(pid), ()))):
+            doc.add_text("cats", term)
+        doc.add_integer("day", _day_number(day))
+        out.append((int(pid), doc))
+    return out
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+    ordered = sorted(set(int(i) for i in ids))
+    for start in range(0, len(ordered), READ_CHUNK):
+        yield ordered[start : start + READ_CHUNK]
+
+
+# --- the index -------------------------------------------------------------------------------
+
+
+class WordIndex:
+    """One process's handle on the tantivy word index of one database."""
+
+    def __init__(self, engine: Engine, folder: Path, *, background: bool = True) -> None:
+        self.engine = engine
+        self.root = folder
+        self.background = background
+        self._analyzer = analyzer()
+        self._schema = _schema()
+        self._index: tantivy.Index | None = None
+        self._searcher: tantivy.Searcher | None = None
+        self._folder: Path | None = None
+        self._loaded_version = -1
+        self._identity: str | None = None
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+
+    # -- state ---------------------------------------------------------------------------
+
+    def identity(self) -> str:
+        """The database's identity, created on first use."""
+        if self._identity is None:
+            with self.engine.connect() as conn:
+                found = journal.read_state(conn, IDENTITY)
+            if not isinstance(found, str):
+                with writing(self.engine) as conn:
+                    journal.insert_if_absent(conn, IDENTITY, uuid.uuid4().hex)
+                    found = journal.read_state(conn, IDENTITY)
+            self._identity = str(found)
+        return self._identity
+
+    @property
+    def folder(self) -> Path:
+        return self.root / f"words-{self.identity()[:16]}-v{SCHEMA_VERSION}"
+
+    def _state(self) -> dict[str, Any]:
+        try:
+            state = json.loads((self.folder / "state.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if state.get("schema") != SCHEMA_VERSION or state.get("identity") != self.identity():
+            return {}
+        return dict(state)
+
+    def _save_state(self, version: int) -> None:
+        path = self.folder / "state.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps({"schema": SCHEMA_VERSION, "identity": self.identity(), "version": version}),
+            encoding="utf-8",
+        )
+        os.replace(tmp, path)
+
+    def applied_version(self) -> int | None:
+        """The journal version the committed index holds (None: never built)."""
+        version = self._state().get("version")
+        return int(version) if version is not None else None
+
+    def _open(self) -> tantivy.Index:
+        folder = self.folder
+        if self._index is None or self._folder != folder:
+            # Never removed here: another process may be building into it. A folder whose
+            # state.json is missing is rebuilt in place (one atomic tantivy commit).
+            folder.mkdir(parents=True, exist_ok=True)
+            index = tantivy.Index(self._schema, path=str(folder), reuse=True)
+            index.register_tokenizer("paper", self._analyzer)
+            self._index, self._folder, self._searcher = index, folder, None
+            self._loaded_version = -1
+        return self._index
+
+    # -- keeping in step -----------------------------------------------------------------
+
+    def lag(self) -> tuple[int, int | None, int | None]:
+        """(database version, applied version, papers behind or None for "rebuild")."""
+        with self.engine.connect() as conn:
+            current = journal.read(conn, JOURNAL)
+        applied = self.applied_version()
+        if applied is None:
+            return current.version, None, None
+        if applied == current.version:
+            return current.version, applied, 0
+        changed = current.changed_after(applied)
+        return current.version, applied, None if changed is None else int(changed.size)
+
+    def work(self) -> int:
+        """Papers a refresh would (re)index now."""
+        _current, _applied, behind = self.lag()
+        if behind is not None:
+            return behind
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
+
+    def refresh(self, progress: Progress | None = None, *, wait: bool = True) -> int | None:
+        """Bring the index in step with the database; returns papers (re)indexed, or None
+        when another process holds the writer (``wait=False``: or this process does)."""
+        if not self._lock.acquire(blocking=wait):
+            return None
+        try:
+            return self._refresh(progress)
+        finally:
+            self._lock.release()
+
+    def _refresh(self, progress: Progress | None) -> int | None:
+        index = self._open()
+        try:
+            writer = index.writer(heap_size=64_000_000, num_threads=1)
+        except ValueError as exc:  # the writer lock is held elsewhere
+            log.info("word index busy (%s): FTS5 answers meanwhile", exc)
+            return None
+        # Read where the index stands only once the writer lock is ours.
+        applied = self.applied_version()
+        with self.engine.connect() as conn:
+            current = journal.read(conn, JOURNAL)
+            changed = None if applied is None else current.changed_after(applied)
+            if changed is None:
+                writer.delete_all_documents()
+                last = conn.execute(select(func.max(papers.c.id))).scalar_one() or 0
+                total = conn.execute(select(func.count()).select_from(papers)).scalar_one()
+                done = 0
+                for first in range(1, int(last) + 1, READ_CHUNK):
+                    for _pid, doc in _rows(conn, first, first + READ_CHUNK - 1, None):
+                        writer.add_document(doc)
+                        done += 1
+                    if progress:
+                        progress(done, int(total))
+            else:
+                done = 0
+                for chunk in _chunks(changed.tolist()):
+                    for pid in chunk:
+                        writer.delete_documents_by_term("id", pid)
+                    for _pid, doc in _rows(conn, chunk[0], chunk[-1], chunk):
+                        writer.add_document(doc)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, int(changed.size))
+        writer.commit()
+        writer.wait_merging_threads()
+        self._save_state(current.version)
+        return done
+
+    def _start_background(self) -> None:
+        if not self.background or (self._worker is not None and self._worker.is_alive()):
+            return
+
+        def run() -> None:
+            try:
+                self.refresh(wait=False)
+            except Exception:  # a failed background build is retried by the next search
+                log.exception("the background word-index build failed")
+
+        self._worker = threading.Thread(target=run, name="word-index", daemon=True)
+        self._worker.start()
+
+    def _ready(self) -> tantivy.Searcher | None:
+        """A searcher in step with the database, catching up first when cheap."""
+        with self.engine.connect() as conn:
+            version = journal.read_version(conn, JOURNAL)
+        if self._searcher is not None and self._loaded_version == version:
+            return self._searcher
+        if self.applied_version() != version:
+            if self.work() <= SYNC_CATCH_UP_MAX:
+                self.refresh()
+            if self.applied_version() != version:
+                self._start_background()
+                return None
+        index = self._open()
+        index.reload()
+        self._searcher = index.searcher()
+        self._loaded_version = version
+        return self._searcher
+
+    # -- searching -----------------------------------------------------------------------
+
+    def _unit(self, words: str) -> tantivy.Query | None:
+        tokens = self._analyzer.analyze(words)
+        if not tokens:
+            return None
+        per_field = []
+        for name, weight in FIELDS:
+            if len(tokens) == 1:
+                query = tantivy.Query.term_query(self._schema, name, tokens[0])
+            else:
+                phrase: list[str | tuple[int, str]] = list(tokens)
+                query = tantivy.Query.phrase_query(self._schema, name, phrase)
+            if weight != 1.0:
+                query = tantivy.Query.boost_query(query, weight)
+            per_field.append((tantivy.Occur.Should, query))
+        return tantivy.Query.boolean_query(per_field)
+
+    def compile(self, query: Query) -> tantivy.Query | None:
+        """The tantivy query for a parsed query: any term (ranked), every phrase, no
+        excluded word, the category and date filters. ``None`` when nothing can match."""
+        Occur = tantivy.Occur
+        clauses: list[tuple[Any, tantivy.Query]] = []
+        terms = [q for q in (self._unit(t) for t in query.terms) if q is not None]
+        if terms:
+            clauses.append(
+                (Occur.Must, tantivy.Query.boolean_query([(Occur.Should, q) for q in terms]))
+            )
+        for phrase in query.phrases:
+            unit = self._unit(phrase)
+            if unit is None:
+                return None
+            clauses.append((Occur.Must, unit))
+        if not clauses:
+            return None
+        for words in query.excluded:
+            unit = self._unit(words)
+            if unit is not None:
+                clauses.append((Occur.MustNot, unit))
+        if query.categories:
+            cats = tantivy.Query.term_set_query(
+                self._schema, "cats", sorted({filter_term(c) for c in query.categories})
+            )
+            clauses.append((Occur.Must, tantivy.Query.boost_query(cats, 0.0)))
+        if query.after is not None or query.before is not None:
+            days = tantivy.Query.range_query(
+                self._schema,
+                "day",
+                tantivy.FieldType.Integer,
+                (query.after - _EPOCH).days if query.after else None,
+                (query.before - _EPOCH).days if query.before else None,
+            )
+            clauses.append((Occur.Must, tantivy.Query.boost_query(days, 0.0)))
+        return tantivy.Query.boolean_query(clauses)
+
+    def search(self, query: Query, *, limit: int) -> list[Hit] | None:
+        """Best word matches, best first; ``None`` when this index cannot answer now (not
+        in step yet, or an author filter): the caller asks FTS5 / tsvector instead."""
+        if query.authors or not query.has_text:
+            return None
+        searcher = self._ready()
+        if searcher is None:
+            return None
+        compiled = self.compile(query)
+        if compiled is None:
+            return []
+        found = searcher.search(compiled, limit, count=False)
+        if not found.hits:
+            return []
+        ids = searcher.fast_field_values("id", [address for _score, address in found.hits])
+        return [
+            Hit(int(pid), float(score))
+            for (score, _address), pid in zip(found.hits, ids, strict=True)
+            if pid is not None
+        ]
+
+    def count(self) -> int | None:
+        """Papers in the committed index (None: never built)."""
+        if self.applied_version() is None:
+            return None
+        index = self._open()
+        index.reload()
+        return int(index.searcher().num_docs)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for a background build (tests, and the CLI before it exits)."""
+        if self._worker is not None:
+            self._worker.join(timeout)
+
+
+def word_index(engine: Engine, settings: Settings) -> WordIndex | None:
+    """The tantivy word index the settings ask for (None: the database ranks words)."""
+    chosen = settings.lexical_engine
+    if chosen == "auto":
+        chosen = "tantivy" if engine.dialect.name == "sqlite" else "database"
+    if chosen != "tantivy":
+        return None
+    return WordIndex(engine, Path(settings.index_dir))
