@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from paperfeed.cli import cli
+from paperfeed.store.migrate import head_revision
 from tests_support import FIXTURES
 
 NOW = "2026-11-23T15:00:00+00:00"
@@ -93,7 +94,7 @@ def test_unmigrated_database_is_reported(tmp_path: Path, monkeypatch: pytest.Mon
     assert "run `paperfeed migrate`" in result.output
     migrated = CliRunner().invoke(cli, ["migrate"])
     assert migrated.exit_code == 0
-    assert "migrated database from empty to 0002" in migrated.output
+    assert f"migrated database from empty to {head_revision()}" in migrated.output
     assert CliRunner().invoke(cli, ["stats"]).exit_code == 0
 
 

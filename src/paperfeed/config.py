@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -170,6 +170,65 @@ class Settings(BaseSettings):
     )
     trending_window_days: int = Field(
         7, ge=1, description="Only papers featured within this many days can trend."
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Secret that signs e-mailed links and CSRF tokens (32 characters or more). "
+        "When unset, one is generated once and kept in PAPERFEED_SECRET_FILE.",
+    )
+    secret_file: str = Field(
+        "data/secret.key",
+        description="Where the generated secret is kept when PAPERFEED_SECRET_KEY is unset "
+        "(created with mode 0600).",
+    )
+    session_days: int = Field(30, ge=1, description="How long a log-in session lasts (days).")
+    smtp_host: str = Field(
+        "",
+        description="SMTP server for account e-mail (and digests). Empty: no mail is sent and "
+        "each message is logged at WARNING instead (development only).",
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="Port of the SMTP server.")
+    smtp_user: str = Field("", description="SMTP user name; empty for no authentication.")
+    smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
+    smtp_tls: Literal["starttls", "ssl", "none"] = Field(
+        "starttls",
+        description="How to secure the SMTP connection: `starttls` (port 587), `ssl` "
+        "(implicit TLS, port 465) or `none` (a local relay only).",
+    )
+    mail_from: str = Field(
+        "paperfeed <paperfeed@localhost>", description="The From address of mail the hub sends."
+    )
+    verify_link_hours: int = Field(
+        48, ge=1, description="How long an e-mail confirmation link stays valid (hours)."
+    )
+    reset_link_hours: int = Field(
+        2, ge=1, description="How long a password reset link stays valid (hours)."
+    )
+    login_max_failures: int = Field(
+        5,
+        ge=1,
+        description="Failed log-ins on one account within PAPERFEED_LOCKOUT_MINUTES that lock "
+        "it until the oldest of them is that old.",
+    )
+    lockout_minutes: int = Field(
+        15, ge=1, description="Window of the log-in lockout and of the per-IP rate limits."
+    )
+    auth_ip_limit: int = Field(
+        30,
+        ge=1,
+        description="Log-in, sign-up and reset attempts allowed from one IP address per "
+        "PAPERFEED_LOCKOUT_MINUTES (each form counted separately).",
+    )
+    auth_account_limit: int = Field(
+        5,
+        ge=1,
+        description="Sign-up and reset requests allowed per e-mail address per "
+        "PAPERFEED_LOCKOUT_MINUTES.",
+    )
+    submission_max_age_days: int = Field(
+        14,
+        ge=1,
+        description="Members may submit papers whose arXiv date is at most this many days old.",
     )
     log_level: str = Field("WARNING", description="Logging level of the CLI and server.")
 

@@ -57,3 +57,35 @@ class StorageError(PaperfeedError):
 
     exit_code = 6
     http_status = 503
+
+
+class UnauthorizedError(PaperfeedError):
+    """The request needs a logged-in member or a valid API token."""
+
+    exit_code = 77
+    http_status = 401
+
+
+class ForbiddenError(PaperfeedError):
+    """The member is known, but their role or state does not allow this."""
+
+    exit_code = 77
+    http_status = 403
+
+
+class RateLimitedError(PaperfeedError):
+    """Too many attempts; ``retry_after`` says how many seconds to wait."""
+
+    exit_code = 75
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class MailError(PaperfeedError):
+    """A message could not be built (header injection) or the SMTP server refused it."""
+
+    exit_code = 5
+    http_status = 502

@@ -19,10 +19,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import __version__
 from paperfeed.config import Settings
-from paperfeed.deliver import api, feed_routes, pages
+from paperfeed.deliver import api, community, feed_routes, pages
 from paperfeed.deliver.hub import Hub
 from paperfeed.deliver.templating import make_templates
-from paperfeed.errors import PaperfeedError
+from paperfeed.errors import PaperfeedError, RateLimitedError
 from paperfeed.index.lexical_tantivy import word_index
 from paperfeed.index.semantic import semantic_index
 from paperfeed.store.engine import make_engine
@@ -51,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.hub = hub
     app.state.templates = templates
+    community.install(app, settings, engine, hub.clock, templates)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)
@@ -71,7 +72,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(PaperfeedError)
     async def on_paperfeed_error(request: Request, exc: PaperfeedError) -> Any:
-        return error(request, exc.http_status, str(exc))
+        response = error(request, exc.http_status, str(exc))
+        if isinstance(exc, RateLimitedError):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> Any:

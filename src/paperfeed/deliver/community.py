@@ -1,0 +1,28 @@
+"""Wires the research community into the app: accounts, the viewer middleware, the
+template globals and the community's routers (called once by ``create_app``)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+
+from paperfeed.clock import Clock
+from paperfeed.config import Settings
+from paperfeed.deliver import account_routes, security
+from paperfeed.deliver.accounts import Accounts
+from paperfeed.deliver.sessions import ViewerMiddleware, current_viewer
+
+ROUTERS = (account_routes.router,)
+
+
+def install(
+    app: FastAPI, settings: Settings, engine: Engine, clock: Clock, templates: Jinja2Templates
+) -> Accounts:
+    accounts = Accounts(settings, engine, clock, security.load_secret(settings))
+    app.state.accounts = accounts
+    templates.env.globals["viewer"] = current_viewer
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(ViewerMiddleware, accounts=accounts)
+    return accounts

@@ -1,0 +1,175 @@
+"""Fixtures and helpers of the community tests: a real SMTP server (aiosmtpd) on
+127.0.0.1, an app wired to it with a frozen clock, and members signed up through the
+real pages (or made directly, when a test is about something else)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from html import unescape
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
+
+from paperfeed.clock import FrozenClock
+from paperfeed.config import Settings, load_settings
+from paperfeed.deliver.app import create_app
+from paperfeed.store.users import Member, Role
+
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+SECRET = "test-secret-" + "x" * 40
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Inbox:
+    """Messages the test SMTP server received, newest last."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = message_from_bytes(envelope.content, policy=policy.default)
+        with self.lock:
+            self.messages.append(parsed)  # type: ignore[arg-type]
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if m["To"] == address]
+
+    def last_link(self, address: str) -> str:
+        found = self.to(address)
+        assert found, f"no mail to {address}"
+        body = found[-1].get_body(("plain",))
+        assert body is not None
+        match = re.search(r"https?://\S+", body.get_content())
+        assert match, body.get_content()
+        return match.group(0)
+
+
+def app_routes() -> list[Any]:
+    """Every API route of the app (the routers ``create_app`` includes)."""
+    from fastapi.routing import APIRoute
+
+    from paperfeed.deliver import api, community, feed_routes, pages
+
+    routers = (pages.router, api.router, api.health, feed_routes.router, *community.ROUTERS)
+    return [r for router in routers for r in router.routes if isinstance(r, APIRoute)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def community_settings(db_url: str, port: int, tmp_path: Any, **extra: Any) -> Settings:
+    return load_settings(
+        database_url=db_url,
+        frozen_time=NOW,
+        index_dir=str(tmp_path / "index"),
+        base_url="http://testserver",
+        secret_key=SECRET,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_tls="none",
+        mail_from="paperfeed <hub@paperfeed.test>",
+        **extra,
+    )
+
+
+@pytest.fixture
+def inbox(smtp: tuple[Inbox, int]) -> Inbox:
+    return smtp[0]
+
+
+@pytest.fixture
+def app_client(sqlite_url: str, smtp: tuple[Inbox, int], tmp_path: Any) -> Iterator[TestClient]:
+    app = create_app(community_settings(sqlite_url, smtp[1], tmp_path))
+    with TestClient(app) as client:
+        yield client
+
+
+def clock_of(client: TestClient) -> FrozenClock:
+    clock = client.app.state.hub.clock  # type: ignore[attr-defined]
+    assert isinstance(clock, FrozenClock)
+    return clock
+
+
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def csrf_of(client: TestClient, path: str = "/account/login") -> str:
+    page = client.get(path)
+    match = _CSRF.search(page.text)
+    assert match, page.text[:500]
+    return unescape(match.group(1))
+
+
+def post_form(client: TestClient, path: str, data: dict[str, str], *, page: str = "") -> Any:
+    token = csrf_of(client, page or "/account/login")
+    return client.post(path, data={"csrf": token, **data}, follow_redirects=False)
+
+
+def sign_up(client: TestClient, inbox: Inbox, email: str, username: str) -> None:
+    """Sign up, confirm through the mailed link, and log in: the whole flow."""
+    answer = post_form(
+        client, "/account/signup", {"email": email, "username": username, "password": PASSWORD}
+    )
+    assert answer.status_code == 200, answer.text
+    link = inbox.last_link(email)
+    path = link.removeprefix("http://testserver")
+    confirm = client.get(path)
+    token = re.search(r'name="token" value="([^"]+)"', confirm.text)
+    assert token
+    done = post_form(client, "/account/verify", {"token": unescape(token.group(1))})
+    assert done.status_code == 200 and "confirmed" in done.text, done.text
+    log_in(client, email)
+
+
+def log_in(client: TestClient, email: str, password: str = PASSWORD) -> Any:
+    answer = post_form(client, "/account/login", {"email": email, "password": password})
+    assert answer.status_code == 303, answer.text
+    return answer
+
+
+def make_member(client: TestClient, username: str, role: Role = "member") -> Member:
+    accounts = client.app.state.accounts  # type: ignore[attr-defined]
+    member: Member = accounts.create_user(
+        email=f"{username}@example.org", username=username, password=PASSWORD, role=role
+    )
+    return member
+
+
+def token_for(client: TestClient, member: Member) -> dict[str, str]:
+    token = client.app.state.accounts.create_token(member, "test")  # type: ignore[attr-defined]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def member_client(app_client: TestClient, username: str, role: Role = "member") -> TestClient:
+    """A second browser (own cookies) logged in as a new member."""
+    make_member(app_client, username, role)
+    other = TestClient(app_client.app)
+    log_in(other, f"{username}@example.org")
+    return other
