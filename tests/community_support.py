@@ -173,3 +173,24 @@ def member_client(app_client: TestClient, username: str, role: Role = "member") 
     other = TestClient(app_client.app)
     log_in(other, f"{username}@example.org")
     return other
+
+
+def add_paper(client: TestClient, arxiv_id: str = "2611.00001", **fields: Any) -> int:
+    """Store a paper featured today; its id."""
+    from paperfeed.models import Paper
+    from paperfeed.store import papers as store
+    from paperfeed.store.engine import writing
+
+    values: dict[str, Any] = {
+        "title": f"Paper {arxiv_id}",
+        "abstract": "An abstract.",
+        "arxiv_id": arxiv_id,
+        "featured_on": NOW.date(),
+        "published_at": NOW,
+        "source": "test",
+    }
+    values.update(fields)
+    engine = client.app.state.accounts.engine  # type: ignore[attr-defined]
+    with writing(engine) as conn:
+        (pid,) = store.insert_papers(conn, [Paper(**values).with_arxiv_links()], NOW)
+    return int(pid)

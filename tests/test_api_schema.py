@@ -55,6 +55,7 @@ OPERATIONS = (
     "GET /feeds/category/{category}.{fmt}",
     "GET /feeds/search.{fmt}",
     "GET /healthz",
+    "POST /api/papers/{paper_id}/upvote",
 )
 WITHOUT_PARAMETERS = {"GET /healthz"}
 

@@ -4,6 +4,7 @@ tokens. Every POST carries the CSRF token; every GET only shows a form."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -68,6 +69,15 @@ def _form(
     if isinstance(problem, RateLimitedError):
         response.headers["Retry-After"] = str(problem.retry_after)
     return response
+
+
+def back_to(request: Request, default: str = "/") -> str:
+    """Where a form should return to: the page it was posted from, if on this site."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc and referer.netloc != request.url.netloc:
+        return default
+    path = referer.path + (f"?{referer.query}" if referer.query else "")
+    return _safe_next(path) if path else default
 
 
 def _safe_next(target: str) -> str:

@@ -9,11 +9,11 @@ from sqlalchemy import Engine
 
 from paperfeed.clock import Clock
 from paperfeed.config import Settings
-from paperfeed.deliver import account_routes, security
+from paperfeed.deliver import account_routes, security, social, vote_routes
 from paperfeed.deliver.accounts import Accounts
 from paperfeed.deliver.sessions import ViewerMiddleware, current_viewer
 
-ROUTERS = (account_routes.router,)
+ROUTERS = (account_routes.router, vote_routes.pages, vote_routes.api)
 
 
 def install(
@@ -22,6 +22,8 @@ def install(
     accounts = Accounts(settings, engine, clock, security.load_secret(settings))
     app.state.accounts = accounts
     templates.env.globals["viewer"] = current_viewer
+    templates.env.globals["social"] = social.social
+    templates.env.globals["social_prefetch"] = social.social_prefetch
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(ViewerMiddleware, accounts=accounts)

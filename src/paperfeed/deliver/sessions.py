@@ -18,9 +18,10 @@ from http.cookies import SimpleCookie
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from paperfeed.deliver import security
+from paperfeed.deliver import security, social
 from paperfeed.deliver.accounts import Accounts
 from paperfeed.errors import ForbiddenError, UnauthorizedError
 from paperfeed.store.users import Member
@@ -85,6 +86,7 @@ class ViewerMiddleware:
         viewer = Viewer(member, security.csrf_token(self.accounts.secret, seed), seed, session)
         scope.setdefault("state", {})["viewer"] = viewer
         reset = _viewer.set(viewer)
+        cache = social.start(self.accounts.engine, member)
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start" and new_seed:
@@ -95,6 +97,7 @@ class ViewerMiddleware:
         try:
             await self.app(scope, receive, send_with_cookie)
         finally:
+            social.finish(cache)
             _viewer.reset(reset)
 
 
@@ -126,13 +129,17 @@ def csrf_checked(request: Request, viewer: ViewerDep, csrf: Annotated[str, Form(
 CsrfDep = Annotated[Viewer, Depends(csrf_checked)]
 
 
-def bearer_member(request: Request) -> Member:
+_BEARER = HTTPBearer(auto_error=False, description="An API token: pf_...")
+
+
+def bearer_member(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+) -> Member:
     """The member of the request's ``Authorization: Bearer`` token, else 401."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if credentials is None or not credentials.credentials.strip():
         raise UnauthorizedError("send an API token: Authorization: Bearer pf_...")
-    member = accounts_of(request).token_member(token.strip())
+    member = accounts_of(request).token_member(credentials.credentials.strip())
     if member is None:
         raise UnauthorizedError("the API token is not valid (revoked, or mistyped)")
     return member

@@ -18,8 +18,9 @@ from sqlalchemy import Engine
 
 from paperfeed.errors import InvalidInputError
 from paperfeed.models import Hit, StoredPaper
-from paperfeed.rank.trending import TrendingRule, rank_trending
+from paperfeed.rank.trending import TrendingRule, combined_votes, rank_trending
 from paperfeed.store import papers as store
+from paperfeed.store import votes as hub_votes
 
 Sort = Literal["votes", "publishedAt", "trending"]
 SORTS: tuple[Sort, ...] = ("votes", "publishedAt", "trending")
@@ -132,7 +133,10 @@ def period_list(
     with engine.connect() as conn:
         if checked == "trending":
             pool = store.featured_between(conn, period.first, period.last, limit=MAX_LIST)
-            hits = rank_trending(pool, now=now, zone=zone, rule=TrendingRule(rule.gravity, 10**5))
+            counted = combined_votes(pool, hub_votes.counts(conn, [s.id for s in pool]))
+            hits = rank_trending(
+                pool, now=now, zone=zone, rule=TrendingRule(rule.gravity, 10**5), votes=counted
+            )
             by_id = {s.id: s for s in pool}
             window = hits[offset : offset + limit]
             return ListPage(
@@ -176,7 +180,8 @@ def trending_list(
         pool = store.featured_between(
             conn, today - timedelta(days=rule.window_days), today, limit=MAX_LIST
         )
-    hits = rank_trending(pool, now=now, zone=zone, rule=rule)
+        counted = combined_votes(pool, hub_votes.counts(conn, [s.id for s in pool]))
+    hits = rank_trending(pool, now=now, zone=zone, rule=rule, votes=counted)
     by_id = {s.id: s for s in pool}
     window = hits[offset : offset + limit]
     return ListPage(

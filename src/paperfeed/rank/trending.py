@@ -2,8 +2,8 @@
 
     score = (votes + 1) / (age_hours + 2) ** gravity
 
-* ``votes``: the hub's upvotes of the paper (imported upvotes count until the
-  community features land);
+* ``votes``: the paper's upvotes: those imported from a source (Hugging Face) plus
+  the hub's own members' votes (:func:`combined_votes`);
 * ``age_hours``: hours since the paper was featured (midnight of its featured day
   in the hub's time zone), or since it was published when it was never featured;
 * ``gravity`` (setting ``PAPERFEED_TRENDING_GRAVITY``, default 1.8) makes old
@@ -38,6 +38,11 @@ def reference_time(stored: StoredPaper, zone: ZoneInfo) -> datetime | None:
     if paper.featured_on is not None:
         return datetime.combine(paper.featured_on, time.min, tzinfo=zone)
     return paper.published_at
+
+
+def combined_votes(papers: Sequence[StoredPaper], hub_votes: dict[int, int]) -> dict[int, int]:
+    """The votes the formula counts: imported upvotes plus the hub's own, per paper."""
+    return {s.id: (s.paper.upvotes or 0) + hub_votes.get(s.id, 0) for s in papers}
 
 
 def trending_score(votes: int, age_hours: float, gravity: float) -> float:

@@ -1,0 +1,25 @@
+"""Finding the paper a community action is about, by the ids the API and pages use."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from paperfeed.errors import NotFoundError
+from paperfeed.models import StoredPaper, split_arxiv_id
+from paperfeed.store import papers as store
+
+
+def find_paper(conn: Connection, ident: str) -> StoredPaper:
+    """A paper by arXiv id (any version suffix), ``pfN`` or its number ``N``."""
+    digits = ident[2:] if ident.startswith("pf") else ident
+    if digits.isdigit() and len(digits) < 12:
+        stored = store.get_by_id(conn, int(digits))
+    else:
+        try:
+            base, _ = split_arxiv_id(ident)
+        except ValueError as exc:
+            raise NotFoundError(f"not a paper id: {ident[:60]!r}") from exc
+        stored = store.get_by_arxiv_id(conn, base)
+    if stored is None:
+        raise NotFoundError(f"no paper {ident[:60]!r}")
+    return stored

@@ -1,0 +1,78 @@
+"""What the community adds to a paper card: its votes (imported plus the hub's own),
+whether the viewer upvoted it, who submitted it. Loaded once per page: templates call
+``social_prefetch(papers)`` before a list and ``social(stored)`` per card; a card whose
+paper was not prefetched loads its own."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from paperfeed.models import StoredPaper
+from paperfeed.store import submissions, votes
+from paperfeed.store.users import Member
+
+
+@dataclass(frozen=True)
+class Social:
+    votes: int
+    upvoted: bool
+    submitted_by: str | None
+
+
+@dataclass
+class SocialCache:
+    engine: Engine
+    member: Member | None
+    known: dict[int, Social]
+
+    def load(self, papers: Sequence[StoredPaper]) -> None:
+        wanted = [s for s in papers if s.id not in self.known]
+        if not wanted:
+            return
+        ids = [s.id for s in wanted]
+        with self.engine.connect() as conn:
+            counted = votes.counts(conn, ids)
+            mine = votes.voted(conn, self.member.id, ids) if self.member else set()
+            by = submissions.submitters(conn, ids)
+        for stored in wanted:
+            self.known[stored.id] = Social(
+                votes=total_votes(stored, counted.get(stored.id, 0)),
+                upvoted=stored.id in mine,
+                submitted_by=by.get(stored.id),
+            )
+
+
+def total_votes(stored: StoredPaper, hub_votes: int) -> int:
+    """The votes a paper shows: those imported from a source plus the hub's own."""
+    return (stored.paper.upvotes or 0) + hub_votes
+
+
+_cache: ContextVar[SocialCache | None] = ContextVar("paperfeed_social", default=None)
+
+
+def start(engine: Engine, member: Member | None) -> object:
+    return _cache.set(SocialCache(engine, member, {}))
+
+
+def finish(token: object) -> None:
+    _cache.reset(token)  # type: ignore[arg-type]
+
+
+def social_prefetch(papers: Sequence[StoredPaper]) -> str:
+    cache = _cache.get()
+    if cache is not None:
+        cache.load(papers)
+    return ""
+
+
+def social(stored: StoredPaper) -> Social:
+    cache = _cache.get()
+    if cache is None:
+        return Social(total_votes(stored, 0), False, None)
+    if stored.id not in cache.known:
+        cache.load([stored])
+    return cache.known[stored.id]
