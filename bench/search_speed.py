@@ -10,8 +10,10 @@ Corpus. For each size N, a fresh migrated SQLite file is filled with N synthetic
 in batches of 10 k: titles and abstracts are words resampled (by their frequency) from
 the real titles and abstracts of ../shared/data/seed_pages.jsonl, with lengths resampled
 from them too; authors are drawn from a small pool of made-up names. Each batch is one
-write transaction of the product's own calls: ``insert_papers``, ``lexical.sync`` (FTS5),
-``vectors.store_vectors`` + ``vectors.record_model``. Vectors come from the real embedder
+write transaction of the product's own calls: ``insert_papers``, ``lexical.sync`` (FTS5
+and the change journal), ``vectors.store_vectors`` + ``vectors.record_model``; then the
+tantivy word index is built from the file (``WordIndex.refresh``), as ``paperfeed ingest``
+does at the end of a run. Vectors come from the real embedder
 (``--embedder``, minilm by default) up to ``--real-vectors-max`` papers; larger corpora
 get random unit vectors of the embedder's dimension (384 for minilm), and the table says
 so. Random vectors have no neighbourhoods, so an HNSW graph built on them is slower to
@@ -32,10 +34,12 @@ Each step runs in its own subprocess, so each peak RSS (``ru_maxrss``) is its ow
    cache is timed too). Each query is embedded by the real model (one call per query,
    as search does): that is "query embedding", timed on its own and kept out of every
    search latency below, which use the precomputed vectors:
-   - lexical: ``lexical.search(conn, query, limit=100)`` (FTS5, bm25, OR of the terms);
+   - lexical: ``WordIndex.search(query, limit=100)`` (tantivy, bm25 with block-max
+     pruning: what search() uses on SQLite), and ``lexical.search(conn, query, limit=100)``
+     (FTS5, bm25, OR of the terms: the fallback, and what the web used before);
    - semantic: ``semantic.index().search(vector, 100)``;
    - hybrid: the product's ``search(engine, semantic, query, mode="hybrid", limit=20)``,
-     end to end (filters, constraint of phrases, fusion, loading the 20 papers), with
+     end to end (tantivy, filters, constraint of phrases, fusion, loading the 20 papers), with
      :class:`CachedQueryIndex`, a ``SemanticIndex`` whose ``query_vector`` returns the
      precomputed vector (the one test seam; nothing is monkeypatched). Its parts are
      also timed one by one, the way ``rank/search.py`` calls them;
@@ -308,6 +312,7 @@ def child_build(cfg: dict[str, Any]) -> dict[str, Any]:
     """Fill a fresh database with the product's write calls, batch by batch."""
     from paperfeed.index import lexical, vectors
     from paperfeed.index.embedder import load_embedder, paper_text
+    from paperfeed.index.lexical_tantivy import WordIndex
     from paperfeed.store.engine import make_engine, writing
     from paperfeed.store.migrate import migrate
     from paperfeed.store.papers import insert_papers
@@ -354,6 +359,9 @@ def child_build(cfg: dict[str, Any]) -> dict[str, Any]:
         done = start + count
         elapsed = time.perf_counter() - started
         progress(f"N={n:,}: {done:,} / {n:,} papers written ({elapsed:,.0f} s)")
+    progress(f"N={n:,}: building the tantivy word index")
+    words = WordIndex(engine, Path(cfg["words_dir"]), background=False)
+    t["tantivy_s"], _ = timed(words.refresh)
     total_s = time.perf_counter() - started
     wal_mb = file_mb(Path(f"{db}-wal"))
     engine.dispose()
@@ -394,9 +402,10 @@ def _make_cached_index() -> type:
 def child_serve(cfg: dict[str, Any]) -> dict[str, Any]:
     """Load the semantic index as a server does and time every search mode."""
     from paperfeed.index import lexical
+    from paperfeed.index.lexical_tantivy import WordIndex
     from paperfeed.index.query import fts5_match, parse_query
     from paperfeed.models import Hit
-    from paperfeed.rank.fusion import reciprocal_rank_fusion
+    from paperfeed.rank.fusion import normalised_combination
     from paperfeed.rank.search import search
     from paperfeed.store.engine import make_engine
     from paperfeed.store.papers import read_papers
@@ -413,6 +422,9 @@ def child_serve(cfg: dict[str, Any]) -> dict[str, Any]:
     progress(f"N={n:,}: loading the vector index (an HNSW graph is built above {EXACT_MAX:,})")
     out["index_load_s"], index = timed(semantic.index)
     out["index_kind"], out["index_origin"] = index.kind, index.origin
+    words = WordIndex(engine, cache_dir, background=False)
+    out["words_open_s"], _ = timed(lambda: words.search(parse_query("warm up"), limit=1))
+    assert words.work() == 0, "the word index built with the corpus is in step"
     progress(f"N={n:,}: vector index {index.kind} loaded in {out['index_load_s']:.1f} s")
 
     queries = [parse_query(q) for q in cfg["queries"]]
@@ -431,6 +443,7 @@ def child_serve(cfg: dict[str, Any]) -> dict[str, Any]:
         name: []
         for name in (
             "lexical",
+            "lexical_fts5",
             "semantic",
             "hybrid",
             "search_lexical",
@@ -445,17 +458,22 @@ def child_serve(cfg: dict[str, Any]) -> dict[str, Any]:
             "fts_count",
         )
     }
-    top: dict[str, list[list[int]]] = {"lexical": [], "semantic": []}
+    top: dict[str, list[list[int]]] = {"lexical": [], "lexical_fts5": [], "semantic": []}
     matches: list[int] = []
 
     def run_modes(measure: bool) -> None:
         order = range(len(queries)) if measure else range(min(WARMUP, len(queries)))
+        for i in order:
+            seconds, hits = timed(lambda q=queries[i]: words.search(q, limit=K) or [])
+            if measure:
+                lat["lexical"].append(seconds)
+                top["lexical"].append([h.paper_id for h in hits[:TOP]])
         with engine.connect() as conn:
             for i in order:
                 seconds, hits = timed(lambda q=queries[i], c=conn: lexical.search(c, q, limit=K))
                 if measure:
-                    lat["lexical"].append(seconds)
-                    top["lexical"].append([h.paper_id for h in hits[:TOP]])
+                    lat["lexical_fts5"].append(seconds)
+                    top["lexical_fts5"].append([h.paper_id for h in hits[:TOP]])
             for i in order:
                 seconds, found = timed(lambda v=vecs[i]: index.search(v, K))
                 if measure:
@@ -464,7 +482,9 @@ def child_serve(cfg: dict[str, Any]) -> dict[str, Any]:
         for mode, key in (("hybrid", "hybrid"), ("lexical", "search_lexical")):
             for i in order:
                 seconds, _ = timed(
-                    lambda q=queries[i], m=mode: search(engine, semantic, q, mode=m, limit=LIMIT)
+                    lambda q=queries[i], m=mode: search(
+                        engine, semantic, q, mode=m, limit=LIMIT, words=words
+                    )
                 )
                 if measure:
                     lat[key].append(seconds)
@@ -480,14 +500,14 @@ def child_serve(cfg: dict[str, Any]) -> dict[str, Any]:
         with engine.connect() as conn:
             for query, vec in zip(queries, vecs, strict=True):
                 t0 = time.perf_counter()
-                lex = lexical.search(conn, query, limit=K)
+                lex = lexical.constrain_hits(conn, query, words.search(query, limit=K) or [])
                 t1 = time.perf_counter()
                 found = [Hit(pid, s) for pid, s in semantic.index().search(vec, K)]
                 t2 = time.perf_counter()
                 kept = set(lexical.constrain(conn, query, [h.paper_id for h in found]))
                 sem = [h for h in found if h.paper_id in kept]
                 t3 = time.perf_counter()
-                fused = reciprocal_rank_fusion([lex, sem], k=60)
+                fused = normalised_combination(lex, sem, alpha=0.7)
                 t4 = time.perf_counter()
                 read_papers(conn, [h.paper_id for h in fused[:LIMIT]])
                 t5 = time.perf_counter()
@@ -679,7 +699,13 @@ def measure_size(size: int, args: argparse.Namespace, queries: list[str], work: 
     progress(f"N={size:,}: building ({'real' if real_vectors else 'random'} vectors)")
     build = run_child(
         "build",
-        {"size": size, "db": str(db), "embedder": args.embedder, "real_vectors": real_vectors},
+        {
+            "size": size,
+            "db": str(db),
+            "embedder": args.embedder,
+            "real_vectors": real_vectors,
+            "words_dir": str(folder / "index"),
+        },
         folder,
     )
     disk_after_build = {"db_mb": file_mb(db), "wal_mb": file_mb(Path(f"{db}-wal"))}
@@ -708,7 +734,9 @@ def measure_size(size: int, args: argparse.Namespace, queries: list[str], work: 
         "db_wal_mb": disk_after_build["db_mb"] + disk_after_build["wal_mb"],
         "wal_mb_while_open": build["wal_mb_while_open"],
         "parts_mb": build.pop("parts_mb"),
-        "hnsw_cache_mb": tree_mb(folder / "index"),
+        "tantivy_mb": sum(tree_mb(p) for p in (folder / "index").glob("words-*")),
+        "hnsw_cache_mb": tree_mb(folder / "index")
+        - sum(tree_mb(p) for p in (folder / "index").glob("words-*")),
     }
     lat = serve["latency_ms"]
     result = {
@@ -723,6 +751,7 @@ def measure_size(size: int, args: argparse.Namespace, queries: list[str], work: 
                 "random_vectors_s",
                 "papers_s",
                 "lexical_s",
+                "tantivy_s",
                 "vectors_s",
                 "commit_s",
                 "total_s",
@@ -731,7 +760,7 @@ def measure_size(size: int, args: argparse.Namespace, queries: list[str], work: 
         },
         "serve_s": {
             key: serve[key]
-            for key in ("model_load_s", "index_load_s", "index_reload_s")
+            for key in ("model_load_s", "index_load_s", "index_reload_s", "words_open_s")
             if key in serve
         },
         "vector_index": {
@@ -759,10 +788,12 @@ def measure_size(size: int, args: argparse.Namespace, queries: list[str], work: 
         },
         "ratios": {
             "lexical_vs_bm25s": lat["lexical"]["p50"] / bm25["latency_ms"]["p50"],
+            "fts5_vs_bm25s": lat["lexical_fts5"]["p50"] / bm25["latency_ms"]["p50"],
             "semantic_vs_floor": lat["semantic"]["p50"] / floor["latency_ms"]["p50"],
         },
         "semantic_recall_at_10": overlap(serve["top"]["semantic"], floor["top"]),
         "lexical_overlap_at_10_with_bm25s": overlap(serve["top"]["lexical"], bm25["top"]),
+        "fts5_overlap_at_10_with_bm25s": overlap(serve["top"]["lexical_fts5"], bm25["top"]),
         "lexical_matches": serve["lexical_matches"],
     }
     for path in folder.glob("papers.db*"):
@@ -839,6 +870,10 @@ def print_report(report: dict[str, Any]) -> None:
     )
     line("  insert_papers", each(lambda r: f"{r['build_s']['papers_s']:.1f}"))
     line("  lexical.sync (FTS5)", each(lambda r: f"{r['build_s']['lexical_s']:.1f}"))
+    line(
+        "  tantivy word index build",
+        each(lambda r: f"{r['build_s'].get('tantivy_s', float('nan')):.1f}"),
+    )
     line("  store_vectors", each(lambda r: f"{r['build_s']['vectors_s']:.1f}"))
     line("  commits", each(lambda r: f"{r['build_s']['commit_s']:.1f}"))
     line(
@@ -871,6 +906,7 @@ def print_report(report: dict[str, Any]) -> None:
         ),
     )
     line("  HNSW cache", each(lambda r: f"{r['disk']['hnsw_cache_mb']:,.0f}"))
+    line("  tantivy word index", each(lambda r: f"{r['disk'].get('tantivy_mb', 0):,.0f}"))
     print("peak RSS (MB)")
     for key, label in (
         ("serve", "  serve (model + indexes + queries)"),
@@ -885,7 +921,8 @@ def print_report(report: dict[str, Any]) -> None:
         each(lambda r: "{p50:.2f} / {p95:.2f}".format(**r["query_embedding_ms"])),
     )
     for key, label in (
-        ("lexical", "  lexical: lexical.search k=100"),
+        ("lexical", "  lexical: tantivy WordIndex k=100"),
+        ("lexical_fts5", "  lexical: FTS5 lexical.search k=100"),
         ("bm25s", "  lexical peer: bm25s k=100"),
         ("semantic", "  semantic: index().search k=100"),
         ("numpy_floor", "  semantic floor: NumPy brute force"),
@@ -894,21 +931,26 @@ def print_report(report: dict[str, Any]) -> None:
         ("search_semantic", "  search() mode=semantic"),
     ):
         line(label, each(lambda r, k=key: lat(r, k)))
-    line("  ratio lexical / bm25s (p50)", each(lambda r: f"{r['ratios']['lexical_vs_bm25s']:.1f}×"))
+    line("  ratio tantivy / bm25s (p50)", each(lambda r: f"{r['ratios']['lexical_vs_bm25s']:.1f}×"))
+    line("  ratio FTS5 / bm25s (p50)", each(lambda r: f"{r['ratios']['fts5_vs_bm25s']:.1f}×"))
     line(
         "  ratio semantic / floor (p50)", each(lambda r: f"{r['ratios']['semantic_vs_floor']:.2f}×")
     )
     line("  semantic recall@10 vs floor", each(lambda r: f"{r['semantic_recall_at_10']:.3f}"))
     line(
-        "  lexical top-10 overlap with bm25s",
+        "  tantivy top-10 overlap with bm25s",
         each(lambda r: f"{r['lexical_overlap_at_10_with_bm25s']:.3f}"),
+    )
+    line(
+        "  FTS5 top-10 overlap with bm25s",
+        each(lambda r: f"{r['fts5_overlap_at_10_with_bm25s']:.3f}"),
     )
     print("hybrid, part by part (ms, p50 / p95)")
     for key, label in (
-        ("part_lexical", "  lexical.search k=100"),
+        ("part_lexical", "  tantivy k=100 + constrain_hits"),
         ("part_vector", "  vector search k=100"),
         ("part_constrain", "  lexical.constrain (phrases)"),
-        ("part_fusion", "  reciprocal_rank_fusion"),
+        ("part_fusion", "  normalised_combination"),
         ("part_load", "  read_papers (20)"),
         ("parts_total", "  sum of the parts"),
     ):

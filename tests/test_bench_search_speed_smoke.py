@@ -69,16 +69,25 @@ def test_size_row_holds_positive_measurements(report: dict) -> None:
     assert row["vectors"] == "random"
     assert row["dim"] == 256
     assert row["vector_index"]["kind"] == "exact"
-    for key in ("generate_s", "papers_s", "lexical_s", "vectors_s", "total_s"):
+    for key in ("generate_s", "papers_s", "lexical_s", "tantivy_s", "vectors_s", "total_s"):
         assert _positive(row["build_s"][key]), key
     assert _positive(row["serve_s"]["index_load_s"])
     assert _positive(row["disk"]["db_wal_mb"])
+    assert _positive(row["disk"]["tantivy_mb"])
     for part in ("papers", "lexical", "vectors"):
         assert _positive(row["disk"]["parts_mb"][part]), part
     for process in ("build", "serve", "bm25s", "floor"):
         assert _positive(row["peak_rss_mb"][process]), process
     assert _positive(row["query_embedding_ms"]["p50"])
-    for mode in ("lexical", "semantic", "hybrid", "bm25s", "numpy_floor", "parts_total"):
+    for mode in (
+        "lexical",
+        "lexical_fts5",
+        "semantic",
+        "hybrid",
+        "bm25s",
+        "numpy_floor",
+        "parts_total",
+    ):
         latency = row["latency_ms"][mode]
         assert _positive(latency["p50"]) and latency["p95"] >= latency["p50"], mode
     assert _positive(row["ratios"]["lexical_vs_bm25s"])

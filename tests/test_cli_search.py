@@ -31,6 +31,10 @@ def test_ingest_embeds_then_search_and_similar(run) -> None:  # type: ignore[no-
     status = json.loads(run("index", "status", "--json").output)
     assert status["papers"] == status["lexical_indexed"] == 30
     assert status["missing_vectors"] == 0 and status["mismatch"] is None
+    # The ingest command left the tantivy word index in step before it exited.
+    assert status["lexical_engine"] == "tantivy"
+    assert status["tantivy"]["indexed"] == 30 and status["tantivy"]["behind"] == 0
+    assert "tantivy word index: 30 papers, in step" in run("index", "status").output
     found = json.loads(run("search", "speculative decoding", "--json", "--limit", "3").output)
     assert found["count"] == 3 and found["data"][0]["id"] == "2606.12243"
     assert {"id", "title", "score"} <= set(found["data"][0])
@@ -45,6 +49,7 @@ def test_no_embed_then_update(run) -> None:  # type: ignore[no-untyped-def]
     assert json.loads(run("index", "status", "--json").output)["missing_vectors"] == 30
     updated = run("index", "update")
     assert updated.exit_code == 0 and "embedded 30 papers" in updated.output
+    assert "word index (tantivy): 0 papers indexed" in updated.output  # already in step
     assert json.loads(run("index", "status", "--json").output)["missing_vectors"] == 0
 
 
@@ -57,6 +62,7 @@ def test_switching_models_is_reported_then_rebuilt(run, monkeypatch: pytest.Monk
     assert refused.exit_code == 78 and "index rebuild" in refused.output
     rebuilt = run("index", "rebuild")
     assert rebuilt.exit_code == 0 and "embedded 30 papers" in rebuilt.output
+    assert "word index (tantivy): 30 papers indexed" in rebuilt.output
     assert json.loads(run("index", "status", "--json").output)["mismatch"] is None
 
 

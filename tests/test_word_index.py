@@ -227,3 +227,15 @@ def test_any_text_compiles_or_is_an_invalid_query(words: WordIndex, text: str) -
         return
     hits = words.search(query, limit=10)
     assert hits is None or isinstance(hits, list)
+
+
+def test_reconcile_rebuilds_after_deletes_that_bypassed_the_journal(
+    hf: Engine, words: WordIndex
+) -> None:
+    assert words.reconcile() == 30
+    assert words.reconcile() == 0  # in step and the same count: nothing to do
+    with writing(hf) as conn:
+        conn.execute(delete(papers).where(papers.c.id <= 3))
+    assert words.count() == 30
+    assert words.reconcile() == 27
+    assert words.count() == 27

@@ -63,14 +63,16 @@ class Context:
             self._words_made = True
         return self._words
 
-    def refresh_words(self) -> int | None:
+    def refresh_words(self, *, reconcile: bool = False) -> int | None:
         """Bring the tantivy word index in step (a bar on a terminal); papers indexed, or
-        None when there is none or another process is writing it."""
+        None when there is none or another process is writing it. ``reconcile`` also
+        rebuilds it when its count differs from the database's."""
         words = self.words()
         if words is None:
             return None
+        step = words.reconcile if reconcile else words.refresh
         if not sys.stderr.isatty():
-            return words.refresh()
+            return step()
         from tqdm import tqdm
 
         with tqdm(desc="word index", unit=" papers", file=sys.stderr) as bar:
@@ -79,7 +81,7 @@ class Context:
                 bar.total = total
                 bar.update(done - bar.n)
 
-            return words.refresh(advance)
+            return step(advance)
 
     def engine(self, *, migrated: bool = True) -> Engine:
         if self._engine is None:

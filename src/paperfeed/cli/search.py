@@ -212,7 +212,7 @@ def index_update(ctx: Context) -> None:
 
 
 def _report_words(ctx: Context) -> None:
-    words = ctx.refresh_words()
+    words = ctx.refresh_words(reconcile=True)
     if words is not None:
         click.echo(f"word index (tantivy): {words:,} papers indexed")
     elif ctx.words() is not None:

@@ -260,17 +260,32 @@ class WordIndex:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
 
-    def refresh(self, progress: Progress | None = None, *, wait: bool = True) -> int | None:
+    def refresh(
+        self, progress: Progress | None = None, *, wait: bool = True, full: bool = False
+    ) -> int | None:
         """Bring the index in step with the database; returns papers (re)indexed, or None
-        when another process holds the writer (``wait=False``: or this process does)."""
+        when another process holds the writer (``wait=False``: or this process does).
+        ``full`` rebuilds from every paper instead of replaying the journal."""
         if not self._lock.acquire(blocking=wait):
             return None
         try:
-            return self._refresh(progress)
+            return self._refresh(progress, full)
         finally:
             self._lock.release()
 
-    def _refresh(self, progress: Progress | None) -> int | None:
+    def reconcile(self, progress: Progress | None = None) -> int | None:
+        """Catch up, then rebuild if the index holds another number of papers than the
+        database (papers deleted straight from the table bypass the journal)."""
+        done = self.refresh(progress)
+        if done is None:
+            return None
+        with self.engine.connect() as conn:
+            stored = int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
+        if self.count() != stored:
+            return self.refresh(progress, full=True)
+        return done
+
+    def _refresh(self, progress: Progress | None, full: bool) -> int | None:
         index = self._open()
         try:
             writer = index.writer(heap_size=64_000_000, num_threads=1)
@@ -281,7 +296,7 @@ class WordIndex:
         applied = self.applied_version()
         with self.engine.connect() as conn:
             current = journal.read(conn, JOURNAL)
-            changed = None if applied is None else current.changed_after(applied)
+            changed = None if applied is None or full else current.changed_after(applied)
             if changed is None:
                 writer.delete_all_documents()
                 last = conn.execute(select(func.max(papers.c.id))).scalar_one() or 0
