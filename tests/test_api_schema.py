@@ -56,6 +56,7 @@ OPERATIONS = (
     "GET /feeds/search.{fmt}",
     "GET /healthz",
     "POST /api/papers/{paper_id}/upvote",
+    "POST /api/papers/submit",
 )
 WITHOUT_PARAMETERS = {"GET /healthz"}
 

@@ -9,11 +9,17 @@ from sqlalchemy import Engine
 
 from paperfeed.clock import Clock
 from paperfeed.config import Settings
-from paperfeed.deliver import account_routes, security, social, vote_routes
+from paperfeed.deliver import account_routes, security, social, submission_routes, vote_routes
 from paperfeed.deliver.accounts import Accounts
 from paperfeed.deliver.sessions import ViewerMiddleware, current_viewer
 
-ROUTERS = (account_routes.router, vote_routes.pages, vote_routes.api)
+ROUTERS = (
+    account_routes.router,
+    vote_routes.pages,
+    vote_routes.api,
+    submission_routes.pages,
+    submission_routes.api,
+)
 
 
 def install(
