@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from html import unescape
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -194,3 +195,37 @@ def add_paper(client: TestClient, arxiv_id: str = "2611.00001", **fields: Any) -
     with writing(engine) as conn:
         (pid,) = store.insert_papers(conn, [Paper(**values).with_arxiv_links()], NOW)
     return int(pid)
+
+
+class _Elements(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, attrs))
+
+
+ACTIVE_TAGS = {"script", "img", "iframe", "svg", "object", "embed", "style", "math", "video"}
+
+
+def active_markup(html: str, *, allowed_scripts: set[str] | None = None) -> list[str]:
+    """What in ``html`` could run script: script-capable elements, ``on*`` handlers and
+    ``javascript:`` URLs. ``allowed_scripts``: the page's own ``<script src>`` values."""
+    parser = _Elements()
+    parser.feed(html)
+    problems = []
+    for tag, attrs in parser.found:
+        values = dict(attrs)
+        if tag == "script" and allowed_scripts is not None and values.get("src") in allowed_scripts:
+            continue
+        if tag in ACTIVE_TAGS:
+            problems.append(f"<{tag} {values}>")
+        for name, value in attrs:
+            if name.startswith("on"):
+                problems.append(f"<{tag} {name}={value!r}>")
+            if name in ("href", "src", "action") and (value or "").strip().lower().startswith(
+                ("javascript:", "data:", "vbscript:")
+            ):
+                problems.append(f"<{tag} {name}={value!r}>")
+    return problems

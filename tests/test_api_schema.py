@@ -57,6 +57,8 @@ OPERATIONS = (
     "GET /healthz",
     "POST /api/papers/{paper_id}/upvote",
     "POST /api/papers/submit",
+    "POST /api/papers/{paper_id}/comments",
+    "GET /api/papers/{paper_id}/comments",
 )
 WITHOUT_PARAMETERS = {"GET /healthz"}
 

@@ -9,8 +9,17 @@ from sqlalchemy import Engine
 
 from paperfeed.clock import Clock
 from paperfeed.config import Settings
-from paperfeed.deliver import account_routes, security, social, submission_routes, vote_routes
+from paperfeed.deliver import (
+    account_routes,
+    comment_routes,
+    security,
+    social,
+    submission_routes,
+    vote_routes,
+)
 from paperfeed.deliver.accounts import Accounts
+from paperfeed.deliver.discussion import Discussion
+from paperfeed.deliver.markdown import render_markdown
 from paperfeed.deliver.sessions import ViewerMiddleware, current_viewer
 
 ROUTERS = (
@@ -19,6 +28,8 @@ ROUTERS = (
     vote_routes.api,
     submission_routes.pages,
     submission_routes.api,
+    comment_routes.pages,
+    comment_routes.api,
 )
 
 
@@ -30,6 +41,10 @@ def install(
     templates.env.globals["viewer"] = current_viewer
     templates.env.globals["social"] = social.social
     templates.env.globals["social_prefetch"] = social.social_prefetch
+    templates.env.globals["comment_threads"] = social.comment_threads
+    templates.env.globals["can"] = social.can
+    templates.env.filters["markdown"] = render_markdown
+    app.state.discussion = Discussion(engine, clock)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(ViewerMiddleware, accounts=accounts)

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from paperfeed.deliver import permissions
+from paperfeed.deliver.discussion import Thread, threads
 from paperfeed.models import StoredPaper
-from paperfeed.store import submissions, votes
+from paperfeed.store import comments, submissions, votes
 from paperfeed.store.users import Member
 
 
@@ -76,3 +78,18 @@ def social(stored: StoredPaper) -> Social:
     if stored.id not in cache.known:
         cache.load([stored])
     return cache.known[stored.id]
+
+
+def comment_threads(stored: StoredPaper) -> list[Thread]:
+    """The paper's comment threads as the viewer may see them (templates call this)."""
+    cache = _cache.get()
+    if cache is None:
+        return []
+    with cache.engine.connect() as conn:
+        found = comments.thread(conn, stored.id)
+    return threads(found, moderator=permissions.allowed(cache.member, "hide"))
+
+
+def can(action: permissions.Action, owner_id: int | None = None) -> bool:
+    cache = _cache.get()
+    return permissions.allowed(cache.member if cache else None, action, owner_id)
