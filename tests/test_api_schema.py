@@ -59,6 +59,13 @@ OPERATIONS = (
     "POST /api/papers/submit",
     "POST /api/papers/{paper_id}/comments",
     "GET /api/papers/{paper_id}/comments",
+    "GET /api/collections",
+    "POST /api/collections",
+    "GET /api/collections/{collection_id}",
+    "DELETE /api/collections/{collection_id}",
+    "POST /api/collections/{collection_id}/papers",
+    "DELETE /api/collections/{collection_id}/papers/{paper_id}",
+    "GET /feeds/collections/{collection_id}.{fmt}",
 )
 WITHOUT_PARAMETERS = {"GET /healthz"}
 

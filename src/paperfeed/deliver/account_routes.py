@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperfeed.deliver import permissions
+from paperfeed.deliver.ids import RowId
 from paperfeed.deliver.sessions import (
     SESSION_COOKIE,
     AccountsDep,
@@ -328,7 +329,7 @@ def create_token(
 
 
 @router.post("/tokens/{token_id}/revoke")
-def revoke_token(token_id: int, viewer: CsrfDep, accounts: AccountsDep) -> Response:
+def revoke_token(token_id: RowId, viewer: CsrfDep, accounts: AccountsDep) -> Response:
     member = permissions.require(viewer.member, "manage_tokens")
     accounts.revoke_token(member, token_id)
     return RedirectResponse("/account/settings", status_code=303)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from paperfeed.deliver.account_routes import render
 from paperfeed.deliver.api_errors import WRITE_ERRORS
 from paperfeed.deliver.discussion import MAX_BODY, Discussion
+from paperfeed.deliver.ids import RowId
 from paperfeed.deliver.markdown import render_markdown
 from paperfeed.deliver.paper_ref import find_paper
 from paperfeed.deliver.render import paper_path
@@ -39,7 +40,7 @@ def _paper(accounts: AccountsDep, ident: str) -> StoredPaper:
         return find_paper(conn, ident)
 
 
-def _back(accounts: AccountsDep, paper_id: int, comment_id: int) -> Response:
+def _back(accounts: AccountsDep, paper_id: RowId, comment_id: RowId) -> Response:
     """Back to the comment on its paper's page."""
     stored = _paper(accounts, str(paper_id))
     return RedirectResponse(f"{paper_path(stored)}#c{comment_id}", status_code=303)
@@ -47,12 +48,12 @@ def _back(accounts: AccountsDep, paper_id: int, comment_id: int) -> Response:
 
 @pages.post("/papers/id/{paper_id}/comments")
 def post_comment(
-    paper_id: int,
+    paper_id: RowId,
     viewer: CsrfDep,
     accounts: AccountsDep,
     discussion: DiscussionDep,
     body: BodyField = "",
-    parent_id: Annotated[int | None, Form()] = None,
+    parent_id: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
     stored = _paper(accounts, str(paper_id))
     new_id = discussion.post(viewer.member, stored.id, body, parent_id)
@@ -61,7 +62,7 @@ def post_comment(
 
 @pages.get("/comments/{comment_id}/edit", response_class=HTMLResponse)
 def edit_page(
-    request: Request, comment_id: int, viewer: ViewerDep, discussion: DiscussionDep
+    request: Request, comment_id: RowId, viewer: ViewerDep, discussion: DiscussionDep
 ) -> Response:
     comment = discussion.editable(viewer.member, comment_id)
     return render(request, "comment_edit.html", {"comment": comment})
@@ -69,7 +70,7 @@ def edit_page(
 
 @pages.post("/comments/{comment_id}/edit")
 def edit_comment(
-    comment_id: int,
+    comment_id: RowId,
     viewer: CsrfDep,
     accounts: AccountsDep,
     discussion: DiscussionDep,
@@ -81,7 +82,7 @@ def edit_comment(
 
 @pages.post("/comments/{comment_id}/delete")
 def delete_comment(
-    comment_id: int, viewer: CsrfDep, accounts: AccountsDep, discussion: DiscussionDep
+    comment_id: RowId, viewer: CsrfDep, accounts: AccountsDep, discussion: DiscussionDep
 ) -> Response:
     comment = discussion.delete(viewer.member, comment_id)
     return _back(accounts, comment.paper_id, comment.id)
@@ -89,7 +90,7 @@ def delete_comment(
 
 @pages.post("/comments/{comment_id}/hide")
 def hide_comment(
-    comment_id: int,
+    comment_id: RowId,
     viewer: CsrfDep,
     accounts: AccountsDep,
     discussion: DiscussionDep,
@@ -102,7 +103,9 @@ def hide_comment(
 
 class CommentIn(BaseModel):
     body: str = Field(min_length=1, max_length=MAX_BODY, description="Markdown")
-    parent_id: int | None = Field(None, description="the top-level comment this replies to")
+    parent_id: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="the top-level comment this replies to"
+    )
 
 
 class CommentOut(BaseModel):

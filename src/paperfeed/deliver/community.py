@@ -11,6 +11,7 @@ from paperfeed.clock import Clock
 from paperfeed.config import Settings
 from paperfeed.deliver import (
     account_routes,
+    collection_routes,
     comment_routes,
     security,
     social,
@@ -18,6 +19,7 @@ from paperfeed.deliver import (
     vote_routes,
 )
 from paperfeed.deliver.accounts import Accounts
+from paperfeed.deliver.curation import Curation
 from paperfeed.deliver.discussion import Discussion
 from paperfeed.deliver.markdown import render_markdown
 from paperfeed.deliver.sessions import ViewerMiddleware, current_viewer
@@ -30,6 +32,9 @@ ROUTERS = (
     submission_routes.api,
     comment_routes.pages,
     comment_routes.api,
+    collection_routes.pages,
+    collection_routes.feeds,
+    collection_routes.api,
 )
 
 
@@ -43,8 +48,10 @@ def install(
     templates.env.globals["social_prefetch"] = social.social_prefetch
     templates.env.globals["comment_threads"] = social.comment_threads
     templates.env.globals["can"] = social.can
+    templates.env.globals["my_collections"] = social.my_collections
     templates.env.filters["markdown"] = render_markdown
     app.state.discussion = Discussion(engine, clock)
+    app.state.curation = Curation(engine, clock)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(ViewerMiddleware, accounts=accounts)

@@ -13,7 +13,8 @@ def find_paper(conn: Connection, ident: str) -> StoredPaper:
     """A paper by arXiv id (any version suffix), ``pfN`` or its number ``N``."""
     digits = ident[2:] if ident.startswith("pf") else ident
     if digits.isdigit() and len(digits) < 12:
-        stored = store.get_by_id(conn, int(digits))
+        number = int(digits)
+        stored = store.get_by_id(conn, number) if 0 < number < 2**31 else None
     else:
         try:
             base, _ = split_arxiv_id(ident)

@@ -129,12 +129,12 @@ def csrf_checked(request: Request, viewer: ViewerDep, csrf: Annotated[str, Form(
 CsrfDep = Annotated[Viewer, Depends(csrf_checked)]
 
 
-_BEARER = HTTPBearer(auto_error=False, description="An API token: pf_...")
+BEARER = HTTPBearer(auto_error=False, description="An API token: pf_...")
 
 
 def bearer_member(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
 ) -> Member:
     """The member of the request's ``Authorization: Bearer`` token, else 401."""
     if credentials is None or not credentials.credentials.strip():
@@ -146,6 +146,19 @@ def bearer_member(
 
 
 TokenMember = Annotated[Member, Depends(bearer_member)]
+
+
+def optional_member(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+) -> Member | None:
+    """The token's member when a token is sent (a wrong one is 401); None without one."""
+    if credentials is None:
+        return None
+    return bearer_member(request, credentials)
+
+
+MaybeTokenMember = Annotated[Member | None, Depends(optional_member)]
 
 
 def client_ip(request: Request) -> str:

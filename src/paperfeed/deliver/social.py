@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 from paperfeed.deliver import permissions
 from paperfeed.deliver.discussion import Thread, threads
 from paperfeed.models import StoredPaper
-from paperfeed.store import comments, submissions, votes
+from paperfeed.store import collections, comments, submissions, votes
+from paperfeed.store.collections import Collection
 from paperfeed.store.users import Member
 
 
@@ -93,3 +94,12 @@ def comment_threads(stored: StoredPaper) -> list[Thread]:
 def can(action: permissions.Action, owner_id: int | None = None) -> bool:
     cache = _cache.get()
     return permissions.allowed(cache.member if cache else None, action, owner_id)
+
+
+def my_collections() -> list[Collection]:
+    """The viewer's collections (for the paper page's "add to a collection" form)."""
+    cache = _cache.get()
+    if cache is None or cache.member is None:
+        return []
+    with cache.engine.connect() as conn:
+        return collections.of_user(conn, cache.member.id)

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from paperfeed.deliver import permissions
 from paperfeed.deliver.account_routes import back_to, render
 from paperfeed.deliver.api_errors import WRITE_ERRORS
+from paperfeed.deliver.ids import RowId
 from paperfeed.deliver.paper_ref import find_paper
 from paperfeed.deliver.sessions import AccountsDep, CsrfDep, TokenMember
 from paperfeed.deliver.social import Social, total_votes
@@ -54,7 +55,7 @@ def vote(
 @pages.post("/papers/id/{paper_id}/upvote", response_class=HTMLResponse)
 def upvote_form(
     request: Request,
-    paper_id: int,
+    paper_id: RowId,
     viewer: CsrfDep,
     accounts: AccountsDep,
     on: Annotated[str, Form()] = "",
