@@ -66,6 +66,9 @@ OPERATIONS = (
     "POST /api/collections/{collection_id}/papers",
     "DELETE /api/collections/{collection_id}/papers/{paper_id}",
     "GET /feeds/collections/{collection_id}.{fmt}",
+    "POST /api/papers/{paper_id}/hide",
+    "POST /api/comments/{comment_id}/hide",
+    "POST /api/subscriptions",
 )
 WITHOUT_PARAMETERS = {"GET /healthz"}
 

@@ -13,6 +13,7 @@ from paperfeed.deliver import (
     account_routes,
     collection_routes,
     comment_routes,
+    moderation_routes,
     security,
     social,
     submission_routes,
@@ -22,6 +23,7 @@ from paperfeed.deliver.accounts import Accounts
 from paperfeed.deliver.curation import Curation
 from paperfeed.deliver.discussion import Discussion
 from paperfeed.deliver.markdown import render_markdown
+from paperfeed.deliver.moderation import Moderation
 from paperfeed.deliver.sessions import ViewerMiddleware, current_viewer
 
 ROUTERS = (
@@ -35,6 +37,8 @@ ROUTERS = (
     collection_routes.pages,
     collection_routes.feeds,
     collection_routes.api,
+    moderation_routes.pages,
+    moderation_routes.api,
 )
 
 
@@ -49,9 +53,11 @@ def install(
     templates.env.globals["comment_threads"] = social.comment_threads
     templates.env.globals["can"] = social.can
     templates.env.globals["my_collections"] = social.my_collections
+    templates.env.globals["is_hidden"] = social.is_hidden
     templates.env.filters["markdown"] = render_markdown
     app.state.discussion = Discussion(engine, clock)
     app.state.curation = Curation(engine, clock)
+    app.state.moderation = Moderation(engine, clock)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(ViewerMiddleware, accounts=accounts)

@@ -14,6 +14,7 @@ from paperfeed.deliver.paper_ref import find_paper
 from paperfeed.errors import InvalidInputError, NotFoundError
 from paperfeed.models import StoredPaper
 from paperfeed.store import collections as store
+from paperfeed.store import moderation
 from paperfeed.store import papers as paper_store
 from paperfeed.store.collections import Collection, Item
 from paperfeed.store.engine import writing
@@ -82,6 +83,8 @@ class Curation:
                 raise NotFoundError(f"no collection {collection_id}")
             assert found is not None
             listed = store.items(conn, collection_id)
+            hidden = moderation.hidden_among(conn, [i.paper_id for i in listed])
+            listed = [i for i in listed if i.paper_id not in hidden]
             papers = paper_store.read_papers(conn, [i.paper_id for i in listed])
         return Shown(found, [(papers[i.paper_id], i) for i in listed if i.paper_id in papers])
 

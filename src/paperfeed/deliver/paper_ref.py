@@ -6,11 +6,13 @@ from sqlalchemy import Connection
 
 from paperfeed.errors import NotFoundError
 from paperfeed.models import StoredPaper, split_arxiv_id
+from paperfeed.store import moderation
 from paperfeed.store import papers as store
 
 
-def find_paper(conn: Connection, ident: str) -> StoredPaper:
-    """A paper by arXiv id (any version suffix), ``pfN`` or its number ``N``."""
+def find_paper(conn: Connection, ident: str, *, include_hidden: bool = False) -> StoredPaper:
+    """A paper by arXiv id (any version suffix), ``pfN`` or its number ``N``; one that
+    moderators hid is not found unless ``include_hidden``."""
     digits = ident[2:] if ident.startswith("pf") else ident
     if digits.isdigit() and len(digits) < 12:
         number = int(digits)
@@ -21,6 +23,6 @@ def find_paper(conn: Connection, ident: str) -> StoredPaper:
         except ValueError as exc:
             raise NotFoundError(f"not a paper id: {ident[:60]!r}") from exc
         stored = store.get_by_arxiv_id(conn, base)
-    if stored is None:
+    if stored is None or (not include_hidden and moderation.hidden_among(conn, [stored.id])):
         raise NotFoundError(f"no paper {ident[:60]!r}")
     return stored

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from paperfeed.deliver import permissions
 from paperfeed.deliver.discussion import Thread, threads
 from paperfeed.models import StoredPaper
-from paperfeed.store import collections, comments, submissions, votes
+from paperfeed.store import collections, comments, moderation, submissions, votes
 from paperfeed.store.collections import Collection
 from paperfeed.store.users import Member
 
@@ -103,3 +103,12 @@ def my_collections() -> list[Collection]:
         return []
     with cache.engine.connect() as conn:
         return collections.of_user(conn, cache.member.id)
+
+
+def is_hidden(stored: StoredPaper) -> bool:
+    """Whether moderators hid this paper (the paper page asks)."""
+    cache = _cache.get()
+    if cache is None:
+        return False
+    with cache.engine.connect() as conn:
+        return bool(moderation.hidden_among(conn, [stored.id]))

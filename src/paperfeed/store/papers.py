@@ -12,7 +12,13 @@ from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
 
 from paperfeed.models import Paper, StoredPaper, Version
 from paperfeed.store.bulk import allocate_ids, insert_rows
-from paperfeed.store.schema import paper_authors, paper_categories, paper_versions, papers
+from paperfeed.store.schema import (
+    hidden_papers,
+    paper_authors,
+    paper_categories,
+    paper_versions,
+    papers,
+)
 
 _PAPER_FIELDS = (
     "arxiv_id",
@@ -321,9 +327,15 @@ def featured_between(
         if first == last
         else papers.c.featured_on.between(first, last)
     )
+    # Papers moderators hid are left out of every list (and so of every feed).
+    shown = papers.c.id.not_in(select(hidden_papers.c.paper_id))
     ids = list(
         conn.execute(
-            select(papers.c.id).where(featured).order_by(*ordering).limit(limit).offset(offset)
+            select(papers.c.id)
+            .where(featured, shown)
+            .order_by(*ordering)
+            .limit(limit)
+            .offset(offset)
         ).scalars()
     )
     stored = read_papers(conn, ids)
