@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import __version__
 from paperfeed.config import Settings
-from paperfeed.deliver import api, community, feed_routes, pages
+from paperfeed.deliver import api, community, feed_routes, pages, subscription_routes
 from paperfeed.deliver.hub import Hub
 from paperfeed.deliver.templating import make_templates
 from paperfeed.errors import PaperfeedError, RateLimitedError
@@ -52,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.hub = hub
     app.state.templates = templates
     community.install(app, settings, engine, hub.clock, templates)
+    subscription_routes.install(app, settings, engine, hub.clock)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)
