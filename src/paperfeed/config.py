@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `paperfeed serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `paperfeed serve` listens on.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Worker processes of `paperfeed serve`, each with a listening socket of its "
+        "own on the same port (SO_REUSEPORT; more than one needs Linux). One per CPU core.",
+    )
     arxiv_api_url: str = Field(
         "https://export.arxiv.org/api/query", description="Base URL of the arXiv API."
     )

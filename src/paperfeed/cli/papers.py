@@ -149,22 +149,34 @@ def stats_cmd(ctx: Context, as_json: bool) -> None:
 @cli.command("serve")
 @click.option("--host", default=None, help="Address to listen on (default PAPERFEED_HOST).")
 @click.option("--port", default=None, type=int, help="Port (default PAPERFEED_PORT).")
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Worker processes, each with a listening socket of its own (SO_REUSEPORT, Linux); "
+    "default PAPERFEED_WORKERS.",
+)
 @pass_context
 @edge
-def serve_cmd(ctx: Context, host: str | None, port: int | None) -> None:
+def serve_cmd(ctx: Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the web app (checks that the database is migrated first).
 
-    Example: paperfeed serve --port 8000
-    """
-    import uvicorn
+    With --workers N, N processes serve the same port: the kernel spreads connections
+    over them, and a worker that dies is restarted. One per CPU core is a good start.
 
-    from paperfeed.deliver.app import create_app
+    Example: paperfeed serve --port 8000 --workers 2
+    """
+    from paperfeed.deliver.serving import serve
 
     ctx.engine()  # fail early, with a clear message, on an unmigrated database
-    app = create_app(ctx.settings)
     host = host or ctx.settings.host
     port = port or ctx.settings.port
+    workers = workers or ctx.settings.workers
+    plural = "s" if workers > 1 else ""
     click.echo(
-        f"paperfeed serving {ctx.settings.database_url} on http://{host}:{port} (Ctrl+C stops)"
+        f"paperfeed serving {ctx.settings.database_url} on http://{host}:{port} "
+        f"with {workers} worker{plural} (Ctrl+C stops)"
     )
-    uvicorn.run(app, host=host, port=port, log_level=ctx.settings.log_level.lower())
+    status = serve(ctx.settings, host=host, port=port, workers=workers)
+    if status:
+        raise SystemExit(status)

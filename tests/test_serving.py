@@ -1,0 +1,199 @@
+"""`paperfeed serve --workers N`: N processes with a listening socket each on one port,
+connections spread over all of them, Nagle off, a dead worker restarted, a clean stop,
+and a clear error when the port is taken."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from paperfeed.deliver.serving import listen_sockets
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _tcp(port: int, state: str) -> dict[int, int]:
+    """Socket inode -> remote port, of 127.0.0.1:port sockets in ``state`` (0A listen,
+    01 established)."""
+    needle = f"0100007F:{port:04X}"
+    rows = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == needle and fields[3] == state:
+            rows[int(fields[9])] = int(fields[2].split(":")[1], 16)
+    return rows
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    inodes = set()
+    fd_dir = Path(f"/proc/{pid}/fd")
+    for fd in fd_dir.iterdir() if fd_dir.exists() else ():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def _workers(supervisor: int, port: int) -> dict[int, set[int]]:
+    """Worker pid -> its socket inodes, for the supervisor's children listening on port."""
+    listening = set(_tcp(port, "0A"))
+    found = {}
+    for pid in _children(supervisor):
+        inodes = _socket_inodes(pid)
+        if inodes & listening:
+            found[pid] = inodes
+    return found
+
+
+def _wait(condition, timeout: float = 90) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting")
+
+
+def _get(sock: socket.socket, path: str = "/healthz") -> bytes:
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[
+            1
+        ]
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return body
+
+
+@pytest.fixture
+def server(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PAPERFEED_DATABASE_URL": sqlite_url,
+        "PAPERFEED_INDEX_DIR": str(tmp_path / "index"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "paperfeed", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait(lambda: len(_workers(process.pid, port)) == 2 or process.poll() is not None)
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        yield process, port
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_workers_each_listen_and_share_the_connections(
+    server: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    process, port = server
+    workers = _workers(process.pid, port)
+    assert len(workers) == 2 and len(_tcp(port, "0A")) == 2  # a socket each
+    connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
+    try:
+        for conn in connections:
+            _get(conn)
+        established = set(_tcp(port, "01"))
+        workers = _workers(process.pid, port)  # their sockets now, accepted ones included
+        per_worker = [len(inodes & established) for inodes in workers.values()]
+        assert sum(per_worker) == 32 and min(per_worker) > 0, per_worker
+        # Nagle is off: keep-alive answers (headers and body written apart) do not wait
+        # for the client's delayed ACK, ~40 ms each.
+        started = time.perf_counter()
+        for _ in range(20):
+            _get(connections[0])
+        assert (time.perf_counter() - started) / 20 < 0.02
+    finally:
+        for conn in connections:
+            conn.close()
+
+
+def test_a_dead_worker_is_replaced_and_a_stop_is_clean(
+    server: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    process, port = server
+    first = set(_workers(process.pid, port))
+    os.kill(min(first), signal.SIGKILL)
+    _wait(
+        lambda: len(_workers(process.pid, port)) == 2 and set(_workers(process.pid, port)) != first
+    )
+    survivors = set(_workers(process.pid, port))
+    assert max(first) in survivors and min(first) not in survivors
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        assert b'"ok":true' in _get(conn)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    assert not any(Path(f"/proc/{pid}").exists() for pid in survivors)
+    assert not _tcp(port, "0A")
+
+
+def test_a_taken_port_is_an_error_not_a_shared_port(sqlite_url: str) -> None:
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # even one that shares
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "paperfeed", "serve", "--port", str(port), "--workers", "2"],
+            env={**os.environ, "PAPERFEED_DATABASE_URL": sqlite_url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert out.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr, out.stderr
+
+
+def test_listen_sockets_bind_one_port_with_reuseport() -> None:
+    sockets = listen_sockets("127.0.0.1", 0, 3)
+    try:
+        ports = {s.getsockname()[1] for s in sockets}
+        assert len(ports) == 1
+        for s in sockets:
+            assert s.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+            assert s.proto == socket.IPPROTO_TCP
+    finally:
+        for s in sockets:
+            s.close()
