@@ -291,6 +291,11 @@ def read_journal(conn: Connection, model: str) -> Journal:
     return journal.read(conn, journal_name(model))
 
 
+def read_journal_version(conn: Connection, model: str) -> int:
+    """Only the version of the model's journal (0 if never written)."""
+    return journal.read_version(conn, journal_name(model))
+
+
 def _journal_append(conn: Connection, model: str, ids: Sequence[int]) -> None:
     journal.append(conn, journal_name(model), ids)
 

@@ -48,6 +48,7 @@ from paperfeed.index.vector_table import (
     load_vectors,
     missing_ids,
     read_journal,
+    read_journal_version,
     record_model,
     recorded_model,
     store_vectors,
@@ -548,11 +549,15 @@ class VectorIndex:
             self._lock.release()
 
     def _catch_up(self, conn: Connection, full: bool) -> int:
-        journal = read_journal(conn, self.model)
         due = full or (
             self.reconcile_seconds is not None
             and time.monotonic() - self._reconciled_at >= self.reconcile_seconds
         )
+        # The version alone first: the whole journal (up to a few hundred KB of JSON) is
+        # read and parsed only when something changed.
+        if not due and read_journal_version(conn, self.model) == self._version:
+            return 0
+        journal = read_journal(conn, self.model)
         if journal.version == self._version and not due:
             return 0
         changed = 0
