@@ -1,9 +1,10 @@
-"""Sending e-mail through the SMTP server in the settings (accounts now, digests later).
+"""Sending e-mail through the SMTP server in the settings (accounts and digests).
 
 Building a message is pure and refuses header injection: an address, subject or
 header value holding a line break (or a NUL) raises :class:`MailError` before any
 connection is made. :func:`send` opens one connection per call, secured as
-``PAPERFEED_SMTP_TLS`` says. With no ``PAPERFEED_SMTP_HOST`` the message is logged
+``PAPERFEED_SMTP_TLS`` says (:func:`connect`; digests reuse one connection per batch,
+see :mod:`.smtp_batch`). With no ``PAPERFEED_SMTP_HOST`` the message is logged
 at WARNING instead of sent, so a development hub works without a mail server.
 """
 
@@ -35,6 +36,8 @@ class Mail:
     text: str
     html: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    #: A Message-ID of the caller's (digests: one per subscriber and digest); else a new one.
+    message_id: str | None = None
 
 
 def _clean_header(name: str, value: str) -> str:
@@ -59,7 +62,7 @@ def build_message(mail: Mail, *, sender: str, now: datetime) -> EmailMessage:
     msg["Subject"] = _clean_header("Subject", mail.subject)
     msg["Date"] = format_datetime(now)
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-    msg["Message-ID"] = make_msgid(domain=domain)
+    msg["Message-ID"] = _clean_header("Message-ID", mail.message_id or make_msgid(domain=domain))
     for name, value in mail.headers.items():
         msg[_clean_header(name, name)] = _clean_header(name, value)
     msg.set_content(mail.text)
@@ -68,29 +71,39 @@ def build_message(mail: Mail, *, sender: str, now: datetime) -> EmailMessage:
     return msg
 
 
+def connect(settings: Settings) -> smtplib.SMTP:
+    """An open, secured and logged-in connection to the configured SMTP server (raises
+    smtplib's errors or ``OSError``; digests keep one open for a whole batch)."""
+    timeout = settings.http_timeout_seconds
+    smtp: smtplib.SMTP
+    if settings.smtp_tls == "ssl":
+        smtp = smtplib.SMTP_SSL(
+            settings.smtp_host,
+            settings.smtp_port,
+            timeout=timeout,
+            context=ssl.create_default_context(),
+        )
+    else:
+        smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
+    try:
+        if settings.smtp_tls == "starttls":
+            smtp.starttls(context=ssl.create_default_context())
+        if settings.smtp_user:
+            smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
 def send(settings: Settings, mail: Mail, *, now: datetime) -> None:
     """Send ``mail`` through the configured SMTP server (or log it when there is none)."""
     msg = build_message(mail, sender=settings.mail_from, now=now)
     if not settings.smtp_host:
         log.warning("no PAPERFEED_SMTP_HOST: not sending this message:\n%s", msg.as_string())
         return
-    timeout = settings.http_timeout_seconds
     try:
-        smtp: smtplib.SMTP
-        if settings.smtp_tls == "ssl":
-            smtp = smtplib.SMTP_SSL(
-                settings.smtp_host,
-                settings.smtp_port,
-                timeout=timeout,
-                context=ssl.create_default_context(),
-            )
-        else:
-            smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
-        with smtp:
-            if settings.smtp_tls == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
-            if settings.smtp_user:
-                smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
+        with connect(settings) as smtp:
             smtp.send_message(msg)
     except (smtplib.SMTPException, OSError) as exc:
         raise MailError(

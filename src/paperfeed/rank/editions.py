@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from paperfeed.config import Settings
 from paperfeed.errors import InvalidInputError
 
 Frequency = Literal["daily", "weekly"]
@@ -94,3 +95,14 @@ class DigestSchedule:
             found.extend(e for e in self.editions_on(day) if start < self.slot(e) <= end)
             day += timedelta(days=1)
         return found
+
+
+def schedule_of(settings: Settings) -> DigestSchedule:
+    """The digest schedule the settings describe."""
+    weekly = parse_days(settings.digest_weekly_day)
+    return DigestSchedule(
+        settings.zone,
+        parse_days(settings.digest_days),
+        min(weekly),
+        parse_time(settings.digest_time),
+    )

@@ -1,0 +1,107 @@
+"""What goes into each subscriber's digest: looked up here, composed by the pure
+:func:`paperfeed.rank.digest.compose`.
+
+* Trending: the trending list (``rank/lists.py``, the same as ``/trending``) as of the
+  edition's send time; looked up once per edition, shared by every subscriber.
+* Saved searches: the one ``search()`` (``rank/search.py``) with the query's own filters
+  plus an ``after:`` date window, keeping the papers the hub first saw since the previous
+  edition (:func:`~paperfeed.rank.digest.new_in_window`).
+* More sections come from *section providers*: ``provider(subscriber, edition)`` returns
+  sections to append (the recommendations issue, #7, registers one that returns a
+  ``Section("recommended", ...)`` for members). None is registered by default.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
+from paperfeed.errors import InvalidQueryError
+from paperfeed.index.lexical_tantivy import WordIndex
+from paperfeed.index.query import parse_query
+from paperfeed.index.semantic import SemanticIndex
+from paperfeed.models import StoredPaper
+from paperfeed.rank.digest import Digest, Section, compose, new_in_window
+from paperfeed.rank.editions import Edition, schedule_of
+from paperfeed.rank.lists import trending_list
+from paperfeed.rank.search import Fusion, search
+from paperfeed.rank.trending import TrendingRule
+from paperfeed.store.subscriptions import Subscriber
+
+log = logging.getLogger(__name__)
+
+SectionProvider = Callable[[Subscriber, Edition], Sequence[Section]]
+#: Papers published up to this many days before an edition's window can still be new to
+#: the hub in it (arXiv announces a day or two after submission; Hugging Face later).
+LOOKBACK_DAYS = 7
+
+
+class DigestContent:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        words: WordIndex | None = None,
+        semantic: SemanticIndex | None = None,
+        providers: Sequence[SectionProvider] = (),
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.words = words
+        self.semantic = semantic
+        self.providers = tuple(providers)
+        self.schedule = schedule_of(settings)
+        self._trending: dict[str, list[StoredPaper]] = {}
+
+    def trending(self, edition: Edition) -> list[StoredPaper]:
+        if edition.key not in self._trending:
+            rule = TrendingRule(self.settings.trending_gravity, self.settings.trending_window_days)
+            listed = trending_list(
+                self.engine,
+                now=self.schedule.slot(edition),
+                zone=self.settings.zone,
+                rule=rule,
+                limit=self.settings.digest_trending_count,
+            )
+            self._trending[edition.key] = listed.papers
+        return self._trending[edition.key]
+
+    def matches(
+        self, subscriber: Subscriber, edition: Edition
+    ) -> list[tuple[str, list[StoredPaper]]]:
+        start, end = self.schedule.window(edition)
+        after = start.astimezone(self.settings.zone).date() - timedelta(days=LOOKBACK_DAYS)
+        count = self.settings.digest_search_count
+        found: list[tuple[str, list[StoredPaper]]] = []
+        for text in subscriber.searches:
+            try:
+                query = parse_query(text)
+                query = query.with_filters(after=max(after, query.after or after))
+                result = search(
+                    self.engine,
+                    self.semantic,
+                    query,
+                    mode=self.settings.digest_search_mode,
+                    limit=min(100, max(20, count * 4)),
+                    fusion=Fusion.from_settings(self.settings),
+                    words=self.words,
+                )
+            except InvalidQueryError as exc:
+                log.info("saved search %r of subscriber %d skipped: %s", text, subscriber.id, exc)
+                continue
+            found.append((text, new_in_window(result.papers, start, end, count)))
+        return found
+
+    def digest_for(self, subscriber: Subscriber, edition: Edition) -> Digest:
+        extra = [s for provider in self.providers for s in provider(subscriber, edition)]
+        return compose(
+            edition,
+            trending=self.trending(edition),
+            matches=self.matches(subscriber, edition),
+            extra=extra,
+        )
