@@ -229,3 +229,27 @@ def active_markup(html: str, *, allowed_scripts: set[str] | None = None) -> list
             ):
                 problems.append(f"<{tag} {name}={value!r}>")
     return problems
+
+
+def _recorded_feed() -> str:
+    from tests_support import FIXTURES
+
+    return (FIXTURES / "arxiv_api_query_all-transformer_cat-cs.LG.atom.xml").read_text()
+
+
+def one_entry(arxiv_id: str) -> str:
+    """The recorded arXiv API feed cut down to the entry of ``arxiv_id``, as an ``id_list``
+    query answers."""
+    head, _, rest = _recorded_feed().partition("<entry>")
+    entries = ["<entry>" + e.split("</entry>")[0] + "</entry>" for e in rest.split("<entry>")]
+    (entry,) = [e for e in entries if f"/abs/{arxiv_id}v" in e]
+    head = re.sub(r"<opensearch:totalResults>\d+", "<opensearch:totalResults>1", head)
+    return f"{head}{entry}\n</feed>\n"
+
+
+def _empty_feed() -> str:
+    head = _recorded_feed().partition("<entry>")[0]
+    return re.sub(r"<opensearch:totalResults>\d+", "<opensearch:totalResults>0", head) + "</feed>\n"
+
+
+EMPTY_FEED = _empty_feed()

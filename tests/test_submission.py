@@ -3,7 +3,6 @@ on 127.0.0.1), featured today with "submitted by", featured once, only recent pa
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -12,9 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from community_support import (
+    EMPTY_FEED as EMPTY,
+)
+from community_support import (
     community_settings,
     log_in,
     make_member,
+    one_entry,
     post_form,
     smtp,
     token_for,
@@ -24,24 +27,10 @@ from paperfeed.errors import InvalidInputError
 from paperfeed.ingest.submission import age_problem, parse_reference
 from paperfeed.models import Paper
 from replay_server import ReplayServer, Reply, replay_server_fixture
-from tests_support import FIXTURES
 
 __all__ = ["replay_server_fixture", "smtp"]
 
 NOW = datetime(2026, 6, 13, 16, 0, tzinfo=UTC)  # two days after the recorded papers
-FEED = (FIXTURES / "arxiv_api_query_all-transformer_cat-cs.LG.atom.xml").read_text()
-HEAD, _, REST = FEED.partition("<entry>")
-ENTRIES = ["<entry>" + e.split("</entry>")[0] + "</entry>" for e in REST.split("<entry>")]
-
-
-def one_entry(arxiv_id: str) -> str:
-    """The recorded feed cut down to the entry of ``arxiv_id``, as ``id_list`` answers."""
-    (entry,) = [e for e in ENTRIES if f"/abs/{arxiv_id}v" in e]
-    head = re.sub(r"<opensearch:totalResults>\d+", "<opensearch:totalResults>1", HEAD)
-    return f"{head}{entry}\n</feed>\n"
-
-
-EMPTY = re.sub(r"<opensearch:totalResults>\d+", "<opensearch:totalResults>0", HEAD) + "</feed>\n"
 
 
 @pytest.fixture
