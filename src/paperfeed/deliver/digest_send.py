@@ -22,7 +22,7 @@ import smtplib
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -37,6 +37,8 @@ from paperfeed.deliver.mail import Mail, build_message
 from paperfeed.deliver.smtp_batch import SmtpBatch
 from paperfeed.deliver.subscriptions import Subscriptions
 from paperfeed.errors import ConfigError, MailError
+from paperfeed.index.lexical_tantivy import WordIndex
+from paperfeed.index.semantic import semantic_index
 from paperfeed.rank.editions import Edition
 from paperfeed.store import deliveries, subscriptions
 from paperfeed.store.engine import writing
@@ -340,10 +342,23 @@ class DigestSender:
             report.retry_later += 1
 
 
-def send_started(now: datetime, report: SendReport) -> str:
+def sender_from_settings(
+    settings: Settings, engine: Engine, clock: Clock, *, words: WordIndex | None = None
+) -> DigestSender:
+    """The sender the CLI and the scheduler use (search by meaning only when
+    ``PAPERFEED_DIGEST_SEARCH_MODE=hybrid``, which loads the embedder)."""
+    from paperfeed.deliver.security import load_secret
+
+    semantic = semantic_index(engine, settings) if settings.digest_search_mode == "hybrid" else None
+    subs = Subscriptions(settings, engine, clock, load_secret(settings))
+    content = DigestContent(settings, engine, words=words, semantic=semantic)
+    return DigestSender(settings, engine, clock, subs, content)
+
+
+def summary(report: SendReport) -> str:
     """One line for logs: what a run did."""
     return (
-        f"{now.isoformat()} {report.digest}: sent {report.sent}, skipped {report.skipped}, "
+        f"{report.digest}: sent {report.sent}, skipped {report.skipped}, "
         f"failed {report.failed}, retry later {report.retry_later}, unsent {report.unsent}, "
         f"uncertain {report.uncertain}" + (f"; stopped: {report.stopped}" if report.stopped else "")
     )

@@ -1,0 +1,161 @@
+"""``paperfeed digest preview|send`` and ``paperfeed schedule``."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import click
+
+from paperfeed.cli.base import Context, cli, echo_json, edge, pass_context
+from paperfeed.deliver.digest_send import SendReport, sender_from_settings, summary
+from paperfeed.deliver.scheduler import Job, Plan, run_schedule
+from paperfeed.errors import PaperfeedError
+from paperfeed.rank.daily import parse_day
+from paperfeed.rank.editions import Edition, schedule_of
+
+#: Exit status of a send that left digests unsent (the SMTP server was down): EX_TEMPFAIL.
+UNSENT_EXIT = 75
+
+
+def _day(ctx: Context, value: str | None) -> date:
+    chosen = parse_day(value, "--date")
+    return chosen or ctx.settings.clock().now().astimezone(ctx.settings.zone).date()
+
+
+def _sender(ctx: Context):  # type: ignore[no-untyped-def]
+    return sender_from_settings(ctx.settings, ctx.engine(), ctx.settings.clock(), words=ctx.words())
+
+
+@cli.group("digest")
+def digest_group() -> None:
+    """E-mail digests: preview one, send an edition."""
+
+
+@digest_group.command("preview")
+@click.option("--email", required=True, help="Whose digest (any address: a stand-in if unknown).")
+@click.option("--date", "day", metavar="YYYY-MM-DD", help="The edition's day (default today).")
+@click.option(
+    "--frequency", type=click.Choice(["daily", "weekly"]), default="daily", show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder for the .eml and .html files.",
+)
+@pass_context
+@edge
+def digest_preview(ctx: Context, email: str, day: str | None, frequency: str, out: Path) -> None:
+    """Write the digest an address would get as a .eml file (the whole message) and an
+    .html file (its HTML part, to open in a browser). Sends and records nothing.
+
+    Example: paperfeed digest preview --email ada@example.org --date 2026-11-23 --out previews
+    """
+    edition = Edition("weekly" if frequency == "weekly" else "daily", _day(ctx, day))
+    message = _sender(ctx).preview(email, edition)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"digest-{edition.key.replace(':', '-')}-" + re.sub(r"[^\w.@-]", "_", email)[:80]
+    eml, html = out / f"{stem}.eml", out / f"{stem}.html"
+    eml.write_bytes(bytes(message))
+    part = message.get_body(("html",))
+    html.write_text(part.get_content() if part is not None else "", encoding="utf-8")
+    click.echo(f"{message['Subject']}\n{eml}\n{html}")
+
+
+@digest_group.command("send")
+@click.option("--date", "day", metavar="YYYY-MM-DD", help="The editions' day (default today).")
+@click.option("--dry-run", is_flag=True, help="Compose every digest; record and send nothing.")
+@click.option(
+    "--resend-uncertain",
+    is_flag=True,
+    help="Also resend deliveries a crashed sender may or may not have handed over.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
+@pass_context
+@edge
+def digest_send(
+    ctx: Context, day: str | None, dry_run: bool, resend_uncertain: bool, as_json: bool
+) -> None:
+    """Send the editions that go out on a day (daily on PAPERFEED_DIGEST_DAYS, weekly on
+    PAPERFEED_DIGEST_WEEKLY_DAY) to every confirmed subscriber, each exactly once: run it
+    again after a crash or an SMTP outage and it sends only what is unsent. Exits 75 when
+    the SMTP server stopped the run with digests left unsent.
+
+    Example: paperfeed digest send --date 2026-11-23 --dry-run
+    """
+    chosen = _day(ctx, day)
+    editions = schedule_of(ctx.settings).editions_on(chosen)
+    if not editions:
+        click.echo(f"no digest goes out on {chosen.isoformat()} ({chosen:%A})")
+        return
+    sender = _sender(ctx)
+    reports: list[SendReport] = []
+    for edition in editions:
+        if dry_run:
+            reports.append(sender.dry_run(edition))
+        else:
+            reports.append(sender.send(edition, resend_uncertain=resend_uncertain))
+    if as_json:
+        echo_json([dict(r.as_dict(), dry_run=dry_run) for r in reports])
+    else:
+        for report in reports:
+            prefix = "dry run, would send: " if dry_run else ""
+            click.echo(prefix + summary(report))
+    if any(r.stopped or r.unsent for r in reports if not dry_run):
+        sys.exit(UNSENT_EXIT)
+
+
+def _ingest(config_file: str | None, args: str) -> None:
+    command = [sys.executable, "-m", "paperfeed"]
+    if config_file:
+        command += ["--config", config_file]
+    done = subprocess.run([*command, "ingest", *shlex.split(args)], check=False)
+    if done.returncode != 0:
+        click.echo(f"paperfeed ingest {args} exited {done.returncode}", err=True)
+
+
+@cli.command("schedule")
+@click.option(
+    "--interval", type=float, default=60.0, show_default=True, help="Seconds between checks."
+)
+@click.option(
+    "--once", is_flag=True, help="Run what is due now (or in the last 6 hours), then exit."
+)
+@click.pass_context
+@edge
+def schedule(click_ctx: click.Context, interval: float, once: bool) -> None:
+    """Run ingestion (PAPERFEED_SCHEDULE_INGEST at PAPERFEED_SCHEDULE_INGEST_TIME) and the
+    digests (at PAPERFEED_DIGEST_TIME) on their days, in PAPERFEED_TIMEZONE, until stopped.
+    Jobs of the last 6 hours that were missed run at start (they are safe to run twice).
+    docs/deploy.md has the cron and systemd-timer alternatives.
+
+    Example: paperfeed schedule
+    """
+    ctx = click_ctx.find_object(Context)
+    assert ctx is not None
+    config_file = click_ctx.parent.params.get("config_file") if click_ctx.parent else None
+    plan = Plan.from_settings(ctx.settings)
+    clock = ctx.settings.clock()
+
+    def run_job(job: Job) -> None:
+        if job.kind == "ingest":
+            _ingest(str(config_file) if config_file else None, job.args)
+            return
+        assert job.edition is not None
+        try:
+            report = _sender(ctx).send(job.edition)
+        except PaperfeedError as exc:
+            click.echo(f"{job.edition.key}: {exc}", err=True)
+            return
+        click.echo(summary(report))
+
+    jobs = run_schedule(plan, clock, run_job, interval=interval, rounds=1 if once else None)
+    if once and not jobs:
+        next_day = clock.now().astimezone(ctx.settings.zone).date() + timedelta(days=1)
+        click.echo(f"nothing due; next digests on or after {next_day.isoformat()}")
