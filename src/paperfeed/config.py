@@ -237,6 +237,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Members may submit papers whose arXiv date is at most this many days old.",
     )
+    response_cache_mb: int = Field(
+        32,
+        ge=0,
+        description="Memory per server worker for whole responses of the paper lists (the JSON "
+        "API), each kept until the next commit to the database; 0 turns the cache off.",
+    )
     log_level: str = Field("WARNING", description="Logging level of the CLI and server.")
     digest_days: str = Field(
         "sun,mon,tue,wed,thu",

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from paperfeed import __version__
-from paperfeed.deliver.hub import Hub, hub_of
+from paperfeed.deliver.hub import Hub, hub_dep
 from paperfeed.deliver.render import daily_item, paper_json
 from paperfeed.errors import InvalidInputError, NotFoundError, StorageError
 from paperfeed.index.query import parse_query
@@ -24,7 +26,7 @@ from paperfeed.rank.search import Fusion, search, similar
 from paperfeed.store import papers as store
 
 router = APIRouter(prefix="/api", tags=["papers"])
-HubDep = Annotated[Hub, Depends(hub_of)]
+HubDep = Annotated[Hub, Depends(hub_dep)]
 
 
 class ErrorOut(BaseModel):
@@ -116,7 +118,7 @@ def _period(date: str | None, week: str | None, month: str | None, hub: Hub) -> 
 
 
 @router.get("/daily_papers", response_model=DailyList, responses=ERRORS)
-def daily_papers(
+async def daily_papers(
     request: Request,
     hub: HubDep,
     date: Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD")] = None,
@@ -125,20 +127,30 @@ def daily_papers(
     sort: Annotated[Literal["votes", "publishedAt", "trending"], Query()] = "votes",
     p: Annotated[int, Query(ge=0, le=200)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-) -> dict[str, Any]:
-    """Papers featured on a day (default: the latest), an ISO week or a month."""
-    listed = period_list(
-        hub.engine,
-        _period(date, week, month, hub),
-        sort=sort,
-        limit=limit,
-        offset=p * limit,
-        now=hub.now(),
-        zone=hub.zone,
-        rule=hub.rule,
-    )
-    data = [daily_item(s) for s in listed.papers]
-    return {"data": data, "count": len(data), "next": _next(request, listed.more, p)}
+) -> Response:
+    """Papers featured on a day (default: the latest), an ISO week or a month.
+
+    Answers carry an ETag (``If-None-Match`` gets 304) and are cached until the next
+    commit to the database, except the trending order, which moves with the clock."""
+
+    def render() -> tuple[bytes, str]:
+        listed = period_list(
+            hub.engine,
+            _period(date, week, month, hub),
+            sort=sort,
+            limit=limit,
+            offset=p * limit,
+            now=hub.now(),
+            zone=hub.zone,
+            rule=hub.rule,
+        )
+        data = [daily_item(s) for s in listed.papers]
+        body = {"data": data, "count": len(data), "next": _next(request, listed.more, p)}
+        return orjson.dumps(body), "application/json"
+
+    # The default day is the latest up to today, so today is part of the key.
+    key = ("daily_papers", str(request.url), hub.today())
+    return await hub.responses.respond(request, key, render, cacheable=sort != "trending")
 
 
 @router.get("/papers/search", response_model=PaperList, responses=ERRORS)

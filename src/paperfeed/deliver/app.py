@@ -21,10 +21,12 @@ from paperfeed import __version__
 from paperfeed.config import Settings
 from paperfeed.deliver import api, community, feed_routes, pages, subscription_routes
 from paperfeed.deliver.hub import Hub
+from paperfeed.deliver.response_cache import ResponseCache
 from paperfeed.deliver.templating import make_templates
 from paperfeed.errors import PaperfeedError, RateLimitedError
 from paperfeed.index.lexical_tantivy import word_index
 from paperfeed.index.semantic import semantic_index
+from paperfeed.store.changes import change_marker
 from paperfeed.store.engine import make_engine
 from paperfeed.store.migrate import ensure_migrated
 
@@ -42,6 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
         settings.clock(),
         words=word_index(engine, settings),
     )
+    hub.responses = ResponseCache(change_marker(engine), settings.response_cache_mb * 2**20)
     templates = make_templates()
     app = FastAPI(
         title="paperfeed",

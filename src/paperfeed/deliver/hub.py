@@ -1,9 +1,10 @@
 """What every request handler needs, built once by ``create_app()``: settings, the
-database engine, the semantic and word indexes, the clock and the trending rule."""
+database engine, the semantic and word indexes, the clock, the trending rule and the
+cache of list responses."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ from sqlalchemy import Engine
 
 from paperfeed.clock import Clock
 from paperfeed.config import Settings
+from paperfeed.deliver.response_cache import ResponseCache
 from paperfeed.index.lexical_tantivy import WordIndex
 from paperfeed.index.semantic import SemanticIndex
 from paperfeed.rank.trending import TrendingRule
@@ -25,6 +27,8 @@ class Hub:
     clock: Clock
     #: The tantivy word index (None: the database ranks word matches).
     words: WordIndex | None = None
+    #: Whole list responses until the next commit (off unless create_app turns it on).
+    responses: ResponseCache = field(default_factory=lambda: ResponseCache(None, 0))
 
     @property
     def zone(self) -> ZoneInfo:
@@ -49,3 +53,9 @@ class Hub:
 def hub_of(request: Request) -> Hub:
     hub: Hub = request.app.state.hub
     return hub
+
+
+async def hub_dep(request: Request) -> Hub:
+    """``hub_of`` as a dependency that runs on the event loop: FastAPI runs a plain
+    function dependency in a worker thread, a hop per request."""
+    return hub_of(request)
