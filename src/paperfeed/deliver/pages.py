@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from paperfeed.deliver.hub import Hub, hub_of
+from paperfeed.deliver.hub import Hub, hub_dep
 from paperfeed.errors import InvalidInputError, InvalidQueryError, NotFoundError, PaperfeedError
 from paperfeed.index.query import Query as SearchQuery
 from paperfeed.index.query import parse_query
@@ -28,7 +29,7 @@ from paperfeed.rank.trending import FORMULA
 from paperfeed.store import papers as store
 
 router = APIRouter(include_in_schema=False)
-HubDep = Annotated[Hub, Depends(hub_of)]
+HubDep = Annotated[Hub, Depends(hub_dep)]
 PAGE_SIZE = 50
 
 
@@ -38,7 +39,16 @@ def _render(request: Request, name: str, context: dict[str, Any], status: int = 
     return response
 
 
-def _list_page(request: Request, hub: Hub, period: Period, sort: str, page: int) -> Response:
+def _list_page(
+    request: Request,
+    hub: Hub,
+    period: Period,
+    sort: str,
+    page: int,
+    latest: date | None = None,
+) -> Response:
+    """A day's, week's or month's list; ``latest`` (the latest featured day up to today)
+    is looked up unless the caller has it already."""
     if page < 0:
         raise InvalidInputError("p must be 0 or more")
     listed = period_list(
@@ -51,8 +61,9 @@ def _list_page(request: Request, hub: Hub, period: Period, sort: str, page: int)
         zone=hub.zone,
         rule=hub.rule,
     )
-    with hub.engine.connect() as conn:
-        latest = store.latest_featured_day(conn, on_or_before=hub.today())
+    if latest is None:
+        with hub.engine.connect() as conn:
+            latest = store.latest_featured_day(conn, on_or_before=hub.today())
     context = {
         "period": period,
         "listed": listed,
@@ -70,7 +81,7 @@ def _list_page(request: Request, hub: Hub, period: Period, sort: str, page: int)
 def home(request: Request, hub: HubDep, sort: str = "votes", p: int = 0) -> Response:
     with hub.engine.connect() as conn:
         latest = store.latest_featured_day(conn, on_or_before=hub.today())
-    return _list_page(request, hub, day_period(latest or hub.today()), sort, p)
+    return _list_page(request, hub, day_period(latest or hub.today()), sort, p, latest)
 
 
 @router.get("/papers/date")
