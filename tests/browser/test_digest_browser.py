@@ -6,7 +6,6 @@ go to test-output/screenshots/."""
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,15 +20,13 @@ if not os.environ.get("CI"):  # in CI a missing playwright fails the run instead
 
 from playwright.sync_api import Page, expect
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from digest_support import add_subscriber, digest_settings, sender_for  # noqa: E402
-from paperfeed.clock import FrozenClock  # noqa: E402
-from paperfeed.ingest.hf_daily import HfDailySource  # noqa: E402
-from paperfeed.ingest.pipeline import ingest  # noqa: E402
-from paperfeed.rank.editions import Edition  # noqa: E402
-from paperfeed.store.engine import make_engine  # noqa: E402
-from tests_support import FIXTURES  # noqa: E402
+from digest_support import add_subscriber, digest_settings, sender_for
+from paperfeed.clock import FrozenClock
+from paperfeed.ingest.hf_daily import HfDailySource
+from paperfeed.ingest.pipeline import ingest
+from paperfeed.rank.editions import Edition
+from paperfeed.store.engine import make_engine
+from tests_support import FIXTURES
 
 pytestmark = pytest.mark.browser
 SEEN = datetime(2026, 6, 12, 18, 0, tzinfo=UTC)  # the fixture's day, before its digest
