@@ -197,3 +197,18 @@ def test_listen_sockets_bind_one_port_with_reuseport() -> None:
     finally:
         for s in sockets:
             s.close()
+
+
+def test_request_threads_are_capped_per_worker(sqlite_url: str, tmp_path: Path) -> None:
+    import anyio.to_thread
+    from fastapi.testclient import TestClient
+
+    from paperfeed.config import load_settings
+    from paperfeed.deliver.app import create_app
+
+    settings = load_settings(database_url=sqlite_url, index_dir=str(tmp_path), server_threads=3)
+    with TestClient(create_app(settings)) as client:
+        assert client.portal is not None
+        limiter = client.portal.call(anyio.to_thread.current_default_thread_limiter)
+        assert limiter.total_tokens == 3
+        assert client.get("/healthz").status_code == 200

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
         description="Worker processes of `paperfeed serve`, each with a listening socket of its "
         "own on the same port (SO_REUSEPORT; more than one needs Linux). One per CPU core.",
     )
+    server_threads: int = Field(
+        4,
+        ge=1,
+        le=256,
+        description="Threads per server worker that run request handlers (database queries, "
+        "search, rendering). More than a few only queue on Python's GIL.",
+    )
     arxiv_api_url: str = Field(
         "https://export.arxiv.org/api/query", description="Base URL of the arXiv API."
     )

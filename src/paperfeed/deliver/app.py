@@ -8,9 +8,12 @@ page elsewhere, always with the right status.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -33,6 +36,26 @@ from paperfeed.store.migrate import ensure_migrated
 STATIC = Path(__file__).with_name("static")
 
 
+def _thread_limit(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A lifespan that caps the threads running request handlers (and any other blocking
+    call the framework hands to a thread) at ``threads`` in this process.
+
+    Many more threads than cores only queue on the GIL: every row SQLite fetches
+    releases and retakes it, and a thread waiting for it can lose the switch interval
+    (5 ms) each time. Measured in one worker under 32 connections to uncached
+    ``/api/daily_papers``: 40 threads (anyio's default) 77 requests/s, 4 threads 98,
+    1 thread 152 (docs/benchmarks.md). A few, not one, so that a slow search does not
+    hold up every other request of its worker.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
+    return lifespan
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the app on ``settings``: engine, indexes, templates, routes, error translation."""
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
@@ -51,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         description="A self-hostable daily-papers hub: daily lists, trending, search by "
         "words and meaning, feeds. Errors: `{ok: false, error, status}`.",
+        lifespan=_thread_limit(settings.server_threads),
     )
     app.state.hub = hub
     app.state.templates = templates
