@@ -57,6 +57,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/vector_speed.py
 	bash scripts/ensure_wrk.sh
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/community.py
 
 ## docs: regenerate docs/cli.md and docs/settings.md from the code
 docs: $(VENV)/.installed-dev
