@@ -97,6 +97,8 @@ class Accounts:
                 now,
                 "too many sign-ups for this e-mail address",
             )
+        # Hash first, whatever happens next, so a known address answers no faster.
+        hashed = hash_password(password)
         with self.engine.connect() as conn:
             existing = users.by_email(conn, email)
             taken = users.by_username(conn, username)
@@ -106,7 +108,6 @@ class Accounts:
             return
         if taken is not None:
             raise ConflictError(f"the user name {username} is taken; choose another")
-        hashed = hash_password(password)
         with writing(self.engine) as conn:
             member = users.create_user(
                 conn,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Form, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -163,7 +163,3 @@ MaybeTokenMember = Annotated[Member | None, Depends(optional_member)]
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-def context_of(viewer: Viewer, **extra: Any) -> dict[str, Any]:
-    return {"viewer": viewer, **extra}
