@@ -142,6 +142,22 @@ def test_fifty_members_through_the_api_at_once(app_client: TestClient) -> None:
     assert final.json()["upvotes"] == 50
 
 
+def test_one_member_through_the_api_fifty_times_at_once(app_client: TestClient) -> None:
+    add_paper(app_client)
+    auth = token_for(app_client, make_member(app_client, "solo"))
+
+    def up(_: int) -> dict[str, object]:
+        answer = app_client.post(
+            "/api/papers/2611.00001/upvote", headers=auth, json={"upvoted": True}
+        )
+        assert answer.status_code == 200
+        return dict(answer.json())
+
+    with ThreadPoolExecutor(50) as pool:
+        answers = list(pool.map(up, range(50)))
+    assert all(a == {"upvotes": 1, "upvoted": True} for a in answers)
+
+
 def test_upvote_form_without_javascript_and_with_htmx(app_client: TestClient) -> None:
     pid = add_paper(app_client, upvotes=3)
     home = app_client.get("/")
