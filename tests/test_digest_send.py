@@ -8,7 +8,6 @@ import re
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -163,11 +162,11 @@ class CrashingBatch(SmtpBatch):
         self.crash_at = crash_at
         self.count = 0
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, sender: str, recipient: str, data: bytes) -> None:
         self.count += 1
         if self.count == self.crash_at:
             raise Crash()
-        super().send(message)
+        super().send(sender, recipient, data)
 
 
 def test_sender_crash_mid_batch_then_a_rerun_sends_every_unsent_one_and_none_twice(

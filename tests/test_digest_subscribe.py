@@ -66,6 +66,13 @@ def test_home_page_has_the_call_to_action(app_client: TestClient) -> None:
     assert 'action="/digest/subscribe"' in page.text
 
 
+def test_subscribe_forms_need_the_csrf_token(app_client: TestClient, inbox: Inbox) -> None:
+    for data in ({"email": "x@example.org"}, {"email": "x@example.org", "csrf": "forged"}):
+        answer = app_client.post("/digest/subscribe", data=data)
+        assert answer.status_code == 403 and "security token" in answer.text
+    assert inbox.messages == []
+
+
 def test_double_opt_in_stores_consent_and_a_get_changes_nothing(
     app_client: TestClient, inbox: Inbox
 ) -> None:

@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 
 SectionProvider = Callable[[Subscriber, Edition], Sequence[Section]]
 #: Papers published up to this many days before an edition's window can still be new to
-#: the hub in it (arXiv announces a day or two after submission; Hugging Face later).
-LOOKBACK_DAYS = 7
+#: the hub in it (arXiv announces a day or two after submission). A wider window would let
+#: papers seen in earlier editions crowd new ones out of the search's candidates.
+LOOKBACK_DAYS = 3
 
 
 class DigestContent:
@@ -87,7 +88,7 @@ class DigestContent:
                     self.semantic,
                     query,
                     mode=self.settings.digest_search_mode,
-                    limit=min(100, max(20, count * 4)),
+                    limit=min(100, max(10, count * 2)),
                     fusion=Fusion.from_settings(self.settings),
                     words=self.words,
                 )

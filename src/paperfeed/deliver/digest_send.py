@@ -23,7 +23,9 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.utils import parseaddr
 from typing import Protocol
 
 from sqlalchemy import Engine
@@ -31,9 +33,10 @@ from sqlalchemy import Engine
 from paperfeed.clock import Clock
 from paperfeed.config import Settings
 from paperfeed.deliver import delivery_rules as rules
+from paperfeed.deliver import mime
 from paperfeed.deliver.digest_content import DigestContent
 from paperfeed.deliver.digest_mail import DigestMailer
-from paperfeed.deliver.mail import Mail, build_message
+from paperfeed.deliver.mail import Mail
 from paperfeed.deliver.smtp_batch import SmtpBatch
 from paperfeed.deliver.subscriptions import Subscriptions
 from paperfeed.errors import ConfigError, MailError
@@ -47,7 +50,7 @@ from paperfeed.store.subscriptions import Subscriber
 
 class Transport(Protocol):
     def connect(self) -> None: ...
-    def send(self, message: EmailMessage) -> None: ...
+    def send(self, sender: str, recipient: str, data: bytes) -> None: ...
     def close(self) -> None: ...
 
 
@@ -115,6 +118,7 @@ class DigestSender:
             settings.base_url, settings.mail_from, settings.unsubscribe_mailto, subs.secret
         )
         self.transport = transport or (lambda: SmtpBatch(settings, clock))
+        self.envelope_from = parseaddr(settings.mail_from)[1]
         self.worker = worker or worker_name()
 
     # -- composing --------------------------------------------------------------------------
@@ -131,8 +135,9 @@ class DigestSender:
         )
         return self.mailer.render(digest, email=sub.email, subscriber_id=sub.id, links=links)
 
-    def message(self, mail: Mail) -> EmailMessage:
-        return build_message(mail, sender=self.settings.mail_from, now=self.clock.now())
+    def encode(self, mail: Mail) -> bytes:
+        """The message's bytes (:class:`MailError` on header injection)."""
+        return mime.encode(mail, sender=self.settings.mail_from, now=self.clock.now())
 
     def preview(self, email: str, edition: Edition) -> EmailMessage:
         """The message ``email`` would get (a stand-in with no saved searches when the
@@ -160,7 +165,8 @@ class DigestSender:
         if mail is None:
             digest = self.content.digest_for(sub, edition)
             raise MailError(f"the {edition.key} digest of {email} would be empty: {digest.subject}")
-        return self.message(mail)
+        parsed: EmailMessage = message_from_bytes(self.encode(mail), policy=policy.default)
+        return parsed
 
     def dry_run(self, edition: Edition) -> SendReport:
         """Compose and render every digest of ``edition``; touch neither ledger nor SMTP."""
@@ -174,7 +180,7 @@ class DigestSender:
             if mail is None:
                 report.skipped += 1
             else:
-                self.message(mail)
+                self.encode(mail)
                 report.sent += 1
         return report
 
@@ -230,12 +236,12 @@ class DigestSender:
                     continue
                 try:
                     mail = self.mail_for(sub, edition)
-                    message = self.message(mail) if mail is not None else None
+                    data = self.encode(mail) if mail is not None else None
                 except MailError as exc:
                     self._outcome(key, sub.id, "failed", error=str(exc))
                     report.failed += 1
                     continue
-                if message is None:
+                if mail is None or data is None:
                     self._outcome(key, sub.id, "skipped", counted=False, error="empty")
                     report.skipped += 1
                     continue
@@ -245,13 +251,13 @@ class DigestSender:
                     continue
                 with writing(self.engine) as conn:
                     mine = deliveries.mark_sending(
-                        conn, key, sub.id, self.worker, str(message["Message-ID"]), self.clock.now()
+                        conn, key, sub.id, self.worker, mail.message_id or "", self.clock.now()
                     )
                 if not mine:
                     continue  # our claim lapsed and another sender has it
                 failure: rules.Failure | None = None
                 try:
-                    transport.send(message)
+                    transport.send(self.envelope_from, sub.email, data)
                 except (smtplib.SMTPException, OSError) as exc:
                     failure = rules.classify(exc)
                 self._record(key, sub, delivery.attempts, failure, report)

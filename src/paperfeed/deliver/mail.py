@@ -54,17 +54,26 @@ def _address(name: str, value: str) -> str:
     return value
 
 
+def checked_headers(mail: Mail, *, sender: str, now: datetime) -> list[tuple[str, str]]:
+    """The headers of ``mail`` in order, each checked; :class:`MailError` on injection."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    headers = [
+        ("From", _address("From", sender)),
+        ("To", _address("To", mail.to)),
+        ("Subject", _clean_header("Subject", mail.subject)),
+        ("Date", format_datetime(now)),
+        ("Message-ID", _clean_header("Message-ID", mail.message_id or make_msgid(domain=domain))),
+    ]
+    for name, value in mail.headers.items():
+        headers.append((_clean_header(name, name), _clean_header(name, value)))
+    return headers
+
+
 def build_message(mail: Mail, *, sender: str, now: datetime) -> EmailMessage:
     """The RFC 5322 message for ``mail``; raises :class:`MailError` on header injection."""
     msg = EmailMessage()
-    msg["From"] = _address("From", sender)
-    msg["To"] = _address("To", mail.to)
-    msg["Subject"] = _clean_header("Subject", mail.subject)
-    msg["Date"] = format_datetime(now)
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-    msg["Message-ID"] = _clean_header("Message-ID", mail.message_id or make_msgid(domain=domain))
-    for name, value in mail.headers.items():
-        msg[_clean_header(name, name)] = _clean_header(name, value)
+    for name, value in checked_headers(mail, sender=sender, now=now):
+        msg[name] = value
     msg.set_content(mail.text)
     if mail.html is not None:
         msg.add_alternative(mail.html, subtype="html")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import smtplib
-from email.message import EmailMessage
 from types import TracebackType
 
 from paperfeed.clock import Clock
@@ -31,14 +30,14 @@ class SmtpBatch:
             self._smtp = mail.connect(self.settings)
             self.connections += 1
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, sender: str, recipient: str, data: bytes) -> None:
         wait = pace_wait(self._last, self.clock.monotonic(), self.settings.smtp_rate_per_minute)
         if wait > 0:
             self.clock.sleep(wait)
         self.connect()
         assert self._smtp is not None
         try:
-            self._smtp.send_message(message)
+            self._smtp.sendmail(sender, [recipient], data)
         except smtplib.SMTPResponseException as exc:
             # smtplib has already reset the transaction after a refusal (RSET); a 421
             # means the server is closing the connection.
