@@ -1,24 +1,29 @@
 """Web serving under load: daily page, JSON API and search, with a static file as the ceiling.
 
     python bench/web.py [--papers 100000] [--days 30] [--duration 15] [--connections 32]
-                        [--db PATH] [--stock-uvicorn] [--json]
+                        [--db PATH] [--no-cache] [--stock-uvicorn] [--only home|api|search]
+                        [--json]
 
 1. Builds a SQLite database of N synthetic papers: titles and abstracts resampled
    word by word from the real ones in ../shared/data/seed_pages.jsonl (their length
    distributions too), synthetic authors, categories and heavy-tailed upvotes; the
    papers are featured evenly over the last ``--days`` days (100 k over 30 days is
    about 3,300 papers a day, an arXiv-sized day rather than a Hugging Face-sized one).
-   The lexical index is built with ``paperfeed.index.lexical.rebuild``. The vectors
+   The lexical index is built with ``paperfeed.index.lexical.rebuild``, and the tantivy
+   word index (``WordIndex.refresh``) in the server's index folder before it starts, as
+   ingestion keeps it (timed apart: ``word_index_s``). The vectors
    are *random unit vectors* (dimension 384) stored with ``store_vectors`` and
    ``record_model`` under the ``minilm`` embedder's name, so that hybrid search runs
    its whole path (the neighbours found are meaningless; the work is the same).
-2. Serves the app with 2 uvicorn worker processes on 127.0.0.1 (``paperfeed serve`` has
-   no workers option): each runs ``web:app`` from this file, a factory calling
-   ``create_app(load_settings())`` with the settings in ``PAPERFEED_*`` variables, on a
-   listening socket of its own (SO_REUSEPORT). ``--stock-uvicorn`` runs
-   ``python -m uvicorn --workers 2 --factory web:app`` instead, which on Linux leaves
-   Nagle's algorithm on and puts all of wrk's connections on one worker (see
-   :func:`serve`). Every worker is warmed up (index and model loaded) before timing.
+2. Serves the app as a hub would: ``paperfeed serve --workers 2`` on 127.0.0.1, with the
+   settings in ``PAPERFEED_*`` variables (2 worker processes, a listening socket each:
+   see ``paperfeed.deliver.serving``). ``--no-cache`` turns the response cache of the
+   list endpoints off (``PAPERFEED_RESPONSE_CACHE_MB=0``), to measure every request
+   rendered from the database. ``--stock-uvicorn`` runs
+   ``python -m uvicorn --workers 2 --factory web:app`` instead (``web:app`` is a factory
+   in this file calling ``create_app(load_settings())``), which on Linux leaves Nagle's
+   algorithm on and puts all of wrk's connections on one worker. Every worker is warmed
+   up (index and model loaded) before timing.
 3. Runs wrk (2 threads, 32 connections, ``--duration`` seconds each, ``--latency``,
    10 s socket timeout) on each target in turn, in the same run, each through the same
    Lua script (which also reports the counts as JSON):
@@ -124,6 +129,7 @@ TARGETS = (
         max_p99_ms=200,
     ),
 )
+BY_SHORT_NAME = {"home": TARGETS[1], "api": TARGETS[2], "search": TARGETS[3]}
 
 
 # --- the application factory uvicorn's workers import ----------------------------------------
@@ -231,6 +237,37 @@ def build(db: Path, n: int, days: int, today: date) -> dict[str, float]:
     return timings
 
 
+def build_word_index(db: Path, index_dir: Path) -> float | None:
+    """Build the tantivy word index the server will read, as ``paperfeed ingest`` keeps it
+    (a server finding none would build it in the background and answer from FTS5 until
+    then); seconds taken, None when the settings choose no word index."""
+    from paperfeed.config import load_settings
+    from paperfeed.index.lexical_tantivy import word_index
+    from paperfeed.store.engine import make_engine
+
+    engine = make_engine(f"sqlite:///{db}")
+    words = word_index(
+        engine, load_settings(database_url=f"sqlite:///{db}", index_dir=str(index_dir))
+    )
+    started = time.perf_counter()
+    if words is not None:
+        words.background = False
+        words.refresh()
+    engine.dispose()
+    return None if words is None else time.perf_counter() - started
+
+
+def migrate_kept(db: Path) -> dict[str, float]:
+    """Bring a kept database to the code's migrations (the server refuses an older one)."""
+    from paperfeed.store.engine import make_engine
+    from paperfeed.store.migrate import migrate
+
+    engine = make_engine(f"sqlite:///{db}")
+    migrate(engine)
+    engine.dispose()
+    return {}
+
+
 # --- the server ----------------------------------------------------------------------------------
 
 
@@ -241,7 +278,7 @@ def free_port() -> int:
 
 
 def start_server(
-    db: Path, index_dir: Path, port: int, frozen: datetime, log: Path, *, stock: bool
+    db: Path, index_dir: Path, port: int, frozen: datetime, log: Path, *, stock: bool, cache: bool
 ) -> list[subprocess.Popen[bytes]]:
     """The server's processes; their output (tracebacks included) goes to ``log``."""
     env = {
@@ -251,6 +288,8 @@ def start_server(
         "PAPERFEED_FROZEN_TIME": frozen.isoformat(),
         "PAPERFEED_TIMEZONE": HUB_ZONE,
     }
+    if not cache:
+        env["PAPERFEED_RESPONSE_CACHE_MB"] = "0"
     if stock:
         commands = [
             [
@@ -275,7 +314,20 @@ def start_server(
             ]
         ]
     else:
-        commands = [[sys.executable, __file__, "--serve", str(port)]] * WORKERS
+        commands = [
+            [
+                sys.executable,
+                "-m",
+                "paperfeed",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(WORKERS),
+            ]
+        ]
     processes = []
     for command in commands:
         with log.open("ab") as out:
@@ -287,43 +339,8 @@ def start_server(
     return processes
 
 
-def serve(port: int) -> None:
-    """One worker: uvicorn serving ``web:app`` on a listening socket of its own.
-
-    Why not ``uvicorn --workers 2`` (``--stock-uvicorn`` measures it), which shares one
-    listening socket between the workers:
-
-    - its socket is made with protocol 0, and asyncio turns Nagle's algorithm off
-      (TCP_NODELAY) only on sockets that say IPPROTO_TCP, so every keep-alive response
-      whose body leaves in a second write waits for the client's delayed ACK: +40 ms a
-      request, capping 32 connections at ~730 requests/s whatever the app does
-      (uvicorn issue #3149, open);
-    - the worker that wakes first accepts every pending connection, so wrk's 32
-      connections, opened at once, all land on one worker and the other stays idle.
-
-    Here each worker binds its own socket with SO_REUSEPORT and IPPROTO_TCP: the kernel
-    spreads connections over both, and TCP_NODELAY holds (``gunicorn --reuse-port`` or
-    a systemd socket per worker do the same in production).
-    """
-    import uvicorn
-
-    config = uvicorn.Config(
-        "web:app",
-        factory=True,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        timeout_graceful_shutdown=GRACE,
-    )
-    config.access_log = False
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(("127.0.0.1", port))
-    uvicorn.Server(config).run(sockets=[sock])
-
-
 def stop_server(processes: list[subprocess.Popen[bytes]]) -> None:
-    """Stop each process (uvicorn's supervisor stops its workers), then its group if need be."""
+    """Stop each process (a supervisor stops its workers), then its group if need be."""
     for process in processes:
         if process.poll() is None:
             process.terminate()
@@ -352,16 +369,20 @@ def get(url: str, timeout: float) -> int:
 
 
 def wait_ready(
-    base: str, port: int, processes: list[subprocess.Popen[bytes]], timeout: float = 120
+    base: str,
+    port: int,
+    processes: list[subprocess.Popen[bytes]],
+    sockets: int,
+    timeout: float = 120,
 ) -> None:
-    """Until every worker listens and /healthz answers."""
+    """Until ``sockets`` sockets listen on the port and /healthz answers."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for process in processes:
             if process.poll() is not None:
                 raise SystemExit(f"the server exited with status {process.returncode}")
         try:
-            if listening(port) == len(processes) and get(base + "/healthz", timeout=2) == 200:
+            if listening(port) == sockets and get(base + "/healthz", timeout=2) == 200:
                 return
         except OSError:
             pass
@@ -492,16 +513,24 @@ def main() -> None:
         "--db", type=Path, help="Keep the database here, and reuse it when it already exists."
     )
     parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="Turn the response cache of the list endpoints off (PAPERFEED_RESPONSE_CACHE_MB=0).",
+    )
+    parser.add_argument(
         "--stock-uvicorn",
         action="store_true",
-        help="Serve with `python -m uvicorn --workers 2` as it is (Nagle left on: see serve()).",
+        help="Serve with `python -m uvicorn --workers 2` as it is (Nagle left on, one busy "
+        "worker: see paperfeed.deliver.serving).",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(BY_SHORT_NAME),
+        help="Measure only this target (repeatable); the static ceiling is always measured.",
     )
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        serve(args.serve)
-        return
     if min(args.papers, args.days, args.duration, args.connections) < 1:
         parser.error("--papers, --days, --duration and --connections must be positive")
 
@@ -514,16 +543,26 @@ def main() -> None:
         db = args.db or work / "bench.db"
         # A kept database keeps its days: its latest featured day is still the home page's.
         reuse = args.db is not None and db.exists()
-        timings = {} if reuse else build(db, args.papers, args.days, today)
+        timings = migrate_kept(db) if reuse else build(db, args.papers, args.days, today)
+        word_index_s = build_word_index(db, work / "index")
         with sqlite3.connect(db) as conn:
             stored = int(conn.execute("SELECT count(*) FROM papers").fetchone()[0])
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         log = work / "server.log"
-        server = start_server(db, work / "index", port, frozen, log, stock=args.stock_uvicorn)
+        server = start_server(
+            db,
+            work / "index",
+            port,
+            frozen,
+            log,
+            stock=args.stock_uvicorn,
+            cache=not args.no_cache,
+        )
         try:
-            wait_ready(base, port, server)
+            wait_ready(base, port, server, sockets=1 if args.stock_uvicorn else WORKERS)
             warm_up(base)
+            chosen = (TARGETS[0], *(BY_SHORT_NAME[n] for n in args.only)) if args.only else TARGETS
             load_before = os.getloadavg()[0]
             results = {
                 t.name: run_wrk(
@@ -534,7 +573,7 @@ def main() -> None:
                     workdir=work,
                     log=log,
                 )
-                for t in TARGETS
+                for t in chosen
             }
         finally:
             stop_server(server)
@@ -552,8 +591,10 @@ def main() -> None:
         "workers": WORKERS,
         "threads": THREADS,
         "connections": args.connections,
-        "server": "uvicorn --workers" if args.stock_uvicorn else "uvicorn x2, SO_REUSEPORT",
+        "server": ("uvicorn --workers" if args.stock_uvicorn else "paperfeed serve --workers"),
+        "response_cache": not args.no_cache,
         "build": timings,
+        "word_index_s": word_index_s,
         # Other work on the machine skews every row; the ceiling row shows by how much.
         "cpus": os.cpu_count(),
         "load_before": load_before,
@@ -566,7 +607,9 @@ def main() -> None:
         return
     print(
         f"web serving: {stored:,} synthetic papers over {args.days} days, SQLite, "
-        f"uvicorn {WORKERS} workers; wrk {THREADS} threads, {args.connections} connections, "
+        f"{report['server']}, {WORKERS} workers, response cache "
+        f"{'on' if report['response_cache'] else 'off'}; "
+        f"wrk {THREADS} threads, {args.connections} connections, "
         f"{args.duration} s per target"
     )
     print(f"machine: {os.cpu_count()} CPUs, 1-minute load {load_before:.2f} before the run")
@@ -574,6 +617,8 @@ def main() -> None:
         print(
             "build: " + ", ".join(f"{k.removesuffix('_s')} {v:.1f} s" for k, v in timings.items())
         )
+    if word_index_s is not None:
+        print(f"tantivy word index built in {word_index_s:.1f} s before serving")
     header = ("target", "req/s", "p50 ms", "p99 ms", "× ceiling", "errors", "5xx", "goal", "")
     widths = (10, 8, 8, 10, 7, 6, 28, 4)
     print(

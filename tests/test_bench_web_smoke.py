@@ -52,6 +52,8 @@ def test_web_benchmark_runs() -> None:
     assert data["duration_s"] == 2
     assert (data["workers"], data["threads"], data["connections"]) == (2, 2, 32)
     assert set(data["build"]) == {"papers_s", "lexical_s", "vectors_s"}
+    assert data["word_index_s"] is None or data["word_index_s"] >= 0
+    assert data["server"] == "paperfeed serve --workers" and data["response_cache"] is True
     assert isinstance(data["pass"], bool)
     results = data["results"]
     assert set(results) == TARGETS
