@@ -1,0 +1,32 @@
+"""The recommendation quality bench stays runnable (smoke-run on its --quick size; the
+figures are not asserted, only their shape)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+METHODS = {"paperfeed", "tfidf_svm", "centroid", "popularity"}
+
+
+def test_recommend_quality_bench_runs() -> None:
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "recommend_quality.py"), "--quick", "--json", "--timing"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    data = json.loads(out.stdout)
+    assert {"topic_pages", "topic_pages_k1", "topic_pages_k10", "citeulike"} <= set(data)
+    for protocol, methods in data.items():
+        if protocol == "timing":
+            continue
+        assert set(methods) == METHODS
+        for values in methods.values():
+            assert 0.0 <= values["recall@20"] <= 1.0
+            assert 0.0 <= values["ndcg@20"] <= 1.0
+    assert data["timing"]["median_ms"] > 0
