@@ -60,12 +60,20 @@ def test_cli_page_is_current() -> None:
 
 
 def test_every_route_is_documented(sqlite_url: str) -> None:
-    from paperfeed.deliver import api, community, feed_routes, pages, subscription_routes
+    from paperfeed.deliver import (
+        api,
+        community,
+        feed_routes,
+        pages,
+        recommend_app,
+        subscription_routes,
+    )
 
     app = create_app(load_settings(database_url=sqlite_url))
     text = (DOCS / "api.md").read_text()
     routers = (pages.router, api.router, api.health, feed_routes.router, *community.ROUTERS)
     routers += (subscription_routes.pages, subscription_routes.api)
+    routers += recommend_app.ROUTERS
     paths = {
         r.path.replace(":path", "")
         for router in routers

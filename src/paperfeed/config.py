@@ -272,6 +272,18 @@ class Settings(BaseSettings):
     digest_max_searches: int = Field(
         10, ge=0, le=50, description="Saved searches a subscriber may have."
     )
+    recommend_half_life_days: float = Field(
+        180.0,
+        ge=0,
+        description="Recommendations: a signal (upvote, save, opened paper) weighs half as "
+        "much after this many days; 0 keeps every signal at full weight.",
+    )
+    recommend_count: int = Field(
+        30, ge=1, le=100, description="Papers on the \"For you\" page, API and private feed."
+    )
+    digest_recommend_count: int = Field(
+        5, ge=0, le=20, description="Papers in a member's digest \"For you\" section (0: none)."
+    )
     digest_search_mode: Literal["lexical", "hybrid"] = Field(
         "lexical",
         description="How saved searches are run: `lexical` (papers holding the words) or "

@@ -22,7 +22,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import __version__
 from paperfeed.config import Settings
-from paperfeed.deliver import api, community, feed_routes, pages, subscription_routes
+from paperfeed.deliver import (
+    api,
+    community,
+    feed_routes,
+    pages,
+    recommend_app,
+    subscription_routes,
+)
 from paperfeed.deliver.hub import Hub
 from paperfeed.deliver.response_cache import ResponseCache
 from paperfeed.deliver.templating import make_templates
@@ -80,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.templates = templates
     community.install(app, settings, engine, hub.clock, templates)
     subscription_routes.install(app, settings, engine, hub.clock)
+    recommend_app.install(app, settings, hub)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)

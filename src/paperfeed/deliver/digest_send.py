@@ -35,6 +35,7 @@ from paperfeed.config import Settings
 from paperfeed.deliver import delivery_rules as rules
 from paperfeed.deliver import mime
 from paperfeed.deliver.digest_content import DigestContent
+from paperfeed.deliver.digest_for_you import for_you_provider
 from paperfeed.deliver.digest_mail import DigestMailer
 from paperfeed.deliver.mail import Mail
 from paperfeed.deliver.smtp_batch import SmtpBatch
@@ -357,7 +358,8 @@ def sender_from_settings(
 
     semantic = semantic_index(engine, settings) if settings.digest_search_mode == "hybrid" else None
     subs = Subscriptions(settings, engine, clock, load_secret(settings))
-    content = DigestContent(settings, engine, words=words, semantic=semantic)
+    providers = [for_you_provider(settings, engine, semantic=semantic, words=words)]
+    content = DigestContent(settings, engine, words=words, semantic=semantic, providers=providers)
     return DigestSender(settings, engine, clock, subs, content)
 
 

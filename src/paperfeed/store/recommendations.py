@@ -9,7 +9,7 @@ the count and latest time of their votes and saves.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -21,6 +21,7 @@ from paperfeed.store.schema import (
     collection_items,
     collections,
     paper_votes,
+    papers,
     rec_exclusions,
     rec_settings,
     rec_signals,
@@ -217,6 +218,12 @@ def remove_topic(conn: Connection, *, user_id: int, query: str, now: datetime) -
     return bool(done.rowcount)
 
 
+def own_topics(conn: Connection, user_id: int) -> list[str]:
+    """The member's own topics (not their digest's saved searches), oldest first."""
+    query = select(rec_topics.c.query).where(rec_topics.c.user_id == user_id)
+    return list(conn.execute(query.order_by(rec_topics.c.at, rec_topics.c.query)).scalars())
+
+
 def topics_of(conn: Connection, user_id: int) -> tuple[str, ...]:
     """The member's own topics, then their digest's saved searches."""
     own = conn.execute(
@@ -232,7 +239,7 @@ def topics_of(conn: Connection, user_id: int) -> tuple[str, ...]:
 
 
 def _since(column: ColumnElement[datetime], reset_at: datetime | None) -> list[ColumnElement[bool]]:
-    return [column >= reset_at] if reset_at is not None else []
+    return [column > reset_at] if reset_at is not None else []
 
 
 def signals_of(conn: Connection, user_id: int) -> MemberSignals:
@@ -326,3 +333,23 @@ def user_by_feed_token(conn: Connection, token_hash: str) -> int | None:
         select(rec_settings.c.user_id).where(rec_settings.c.feed_token_hash == token_hash)
     ).scalar()
     return int(value) if value is not None else None
+
+
+def match_references(
+    conn: Connection,
+    *,
+    arxiv_ids: Sequence[str],
+    dois: Sequence[str],
+    title_keys: Sequence[str],
+) -> list[int]:
+    """Stored papers matching any of these arXiv ids, DOIs or normalised titles."""
+    found: set[int] = set()
+    for column, values in (
+        (papers.c.arxiv_id, list(arxiv_ids)),
+        (func.lower(papers.c.doi), [d.lower() for d in dois]),
+        (papers.c.title_key, list(title_keys)),
+    ):
+        for start in range(0, len(values), 500):
+            chunk = values[start : start + 500]
+            found.update(conn.execute(select(papers.c.id).where(column.in_(chunk))).scalars())
+    return sorted(found)
