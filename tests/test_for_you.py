@@ -272,3 +272,28 @@ def test_digest_for_you_section(client: TestClient) -> None:
     assert {s.id for s in sections[0].papers} <= set(topics(client)["speech"])
     anonymous = Subscriber(**{**found.__dict__, "user_id": None})
     assert provider(anonymous, edition) == []
+
+
+def test_opening_a_paper_is_a_weak_signal_recorded_once(client: TestClient) -> None:
+    from paperfeed.store import recommendations as rec
+
+    browser, user = login(client, "ada")
+    pid = topics(client)["graphs"][2]
+    assert browser.get(f"/papers/id/{pid}", follow_redirects=True).status_code == 200
+    engine = engine_of(client)
+    with engine.connect() as conn:
+        version = rec.signal_version(conn, user)
+        assert [(s.paper_id, s.kind) for s in rec.signals_of(conn, user).positives] == [
+            (pid, "view")
+        ]
+    browser.get(f"/papers/id/{pid}", follow_redirects=True)
+    TestClient(client.app).get(f"/papers/id/{pid}", follow_redirects=True)  # nobody: nothing
+    with engine.connect() as conn:
+        assert rec.signal_version(conn, user) == version
+
+
+def test_not_interested_is_on_every_card_for_members(client: TestClient) -> None:
+    browser, _ = login(client, "ada")
+    pid = topics(client)["speech"][0]
+    assert f'action="/papers/id/{pid}/not-interested"' in browser.get("/").text
+    assert "not-interested" not in TestClient(client.app).get("/").text

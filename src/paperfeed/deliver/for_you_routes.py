@@ -24,6 +24,8 @@ from paperfeed.deliver.sessions import (
     CsrfDep,
     MaybeTokenMember,
     ViewerDep,
+    accounts_of,
+    viewer_of,
 )
 from paperfeed.errors import NotFoundError
 from paperfeed.rank.recommend_feed import ForYou, ForYouItem, Recommender
@@ -221,3 +223,19 @@ def for_you_feed(request: Request, token: Annotated[str, PathParam(max_length=10
         media_type="application/atom+xml; charset=utf-8",
         headers={"Cache-Control": "private, max-age=300", "X-Robots-Tag": "noindex"},
     )
+
+
+def record_view(request: Request, paper_id: int) -> None:
+    """A logged-in member opened the paper's page: a weak positive signal, written once
+    (a read first, so repeated views take no write lock)."""
+    member = viewer_of(request).member
+    if member is None:
+        return
+    accounts = accounts_of(request)
+    with accounts.engine.connect() as conn:
+        if rec.has_signal(conn, user_id=member.id, paper_id=paper_id, kind="view"):
+            return
+    with writing(accounts.engine) as conn:
+        rec.add_signal(
+            conn, user_id=member.id, paper_id=paper_id, kind="view", now=accounts.clock.now()
+        )

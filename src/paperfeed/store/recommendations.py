@@ -110,6 +110,15 @@ def add_signal(
     return added
 
 
+def has_signal(conn: Connection, *, user_id: int, paper_id: int, kind: SignalKind) -> bool:
+    query = select(rec_signals.c.at).where(
+        rec_signals.c.user_id == user_id,
+        rec_signals.c.paper_id == paper_id,
+        rec_signals.c.kind == kind,
+    )
+    return conn.execute(query).first() is not None
+
+
 def remove_signal(
     conn: Connection, *, user_id: int, paper_id: int, kind: SignalKind, now: datetime
 ) -> bool:
