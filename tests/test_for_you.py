@@ -297,3 +297,60 @@ def test_not_interested_is_on_every_card_for_members(client: TestClient) -> None
     pid = topics(client)["speech"][0]
     assert f'action="/papers/id/{pid}/not-interested"' in browser.get("/").text
     assert "not-interested" not in TestClient(client.app).get("/").text
+
+
+def test_followed_authors_lead_and_names_that_collide_are_pinned(client: TestClient) -> None:
+    from datetime import timedelta
+
+    from paperfeed.models import Paper
+    from paperfeed.store import papers as store
+
+    browser, user = login(client, "ada")
+    upvote(client, user, topics(client)["speech"][:4])
+    audio = add_paper(
+        client,
+        "2611.09001",
+        title="Lee Wang on waveforms",
+        abstract="Speech audio.",
+        authors=("Lee Wang", "Bo 1"),
+        categories=("cs.SP",),
+    )
+    graphics = add_paper(
+        client,
+        "2611.09002",
+        title="Lee Wang on meshes",
+        abstract="Rendering meshes.",
+        authors=("Lee Wang", "Cy Other"),
+        categories=("cs.GR",),
+    )
+    with writing(engine_of(client)) as conn:
+        store.insert_papers(
+            conn,
+            [Paper(title="Old Lee Wang", abstract="Old.", authors=("Lee Wang",), source="t")],
+            NOW - timedelta(days=30),
+        )
+    token = csrf_of(browser, "/account/recommendations?author=Lee+Wang")
+    profile = browser.get("/account/recommendations?author=Lee+Wang").text
+    assert '<option value="cs.GR">cs.GR (1)</option>' in profile
+    assert '<option value="Cy Other">Cy Other (1)</option>' in profile
+    browser.post(
+        "/account/recommendations/authors",
+        data={"csrf": token, "name": "Lee Wang", "category": "cs.GR"},
+    )
+    data = browser.get("/api/me/recommendations").json()["data"]
+    assert data[0]["paper"]["paper_id"] == graphics
+    assert data[0]["source"] == "followed" and data[0]["reason"]["authors"] == ["Lee Wang"]
+    assert audio not in [i["paper"]["paper_id"] for i in data if i["source"] == "followed"]
+
+    with engine_of(client).connect() as conn:
+        from paperfeed.store import follows
+
+        (pinned,) = follows.follows_of(conn, user)
+    browser.post(
+        "/account/recommendations/authors/remove", data={"csrf": token, "follow_id": str(pinned.id)}
+    )
+    browser.post("/account/recommendations/authors", data={"csrf": token, "name": "Lee Wang"})
+    data = browser.get("/api/me/recommendations").json()["data"]
+    lead = [i["paper"]["paper_id"] for i in data if i["source"] == "followed"]
+    assert set(lead) == {audio, graphics}  # the 30-day-old one is not new
+    assert "new from an author you follow (Lee Wang)" in browser.get("/for-you").text

@@ -3,6 +3,7 @@ explanations (no database: features are made from synthetic topics)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from paperfeed.index.recommend_features import Features, build_features
 from paperfeed.rank.recommend import (
     CandidatePaper,
+    Recommendation,
     assemble,
     excluded,
     fit,
@@ -66,10 +68,10 @@ def feed(
     features: Features,
     papers: dict[int, CandidatePaper],
     sig: MemberSignals,
-    trending: list[int] = (),
-    followed: list[int] = (),
+    trending: Sequence[int] = (),
+    followed: dict[int, tuple[str, ...]] | None = None,
     limit: int = 20,
-):  # type: ignore[no-untyped-def,assignment]
+) -> list[Recommendation]:
     weights = positive_weights(sig.positives, NOW, 180)
     model = fit(features, weights, [s.paper_id for s in sig.negatives], seed=1)
     assert model is not None
@@ -82,7 +84,7 @@ def feed(
         candidates=papers,
         signals=sig,
         trending=trending,
-        followed=followed,
+        followed=followed or {},
         limit=limit,
     )
 
@@ -142,7 +144,7 @@ def test_exclusions_are_absolute_whatever_the_source() -> None:
     features, papers, by_topic = corpus()
     liked = by_topic["vision"][:5]
     trending = by_topic["speech"][:5]
-    followed = by_topic["graphs"][:2]
+    followed = {p: ("Author graphs 0",) for p in by_topic["graphs"][:2]}
     rules = Exclusions(
         keywords=("segmentation",), categories=("cs.SP",), authors=("author graphs 0",)
     )
@@ -157,7 +159,7 @@ def test_exclusions_are_absolute_whatever_the_source() -> None:
             not in (papers[rec.paper_id].title + papers[rec.paper_id].abstract).lower()
         )
     assert not any(r.source == "trending" for r in got)  # every trending paper is cs.SP
-    assert [r.paper_id for r in got if r.source == "followed"] == [followed[1]]
+    assert [r.paper_id for r in got if r.source == "followed"] == [by_topic["graphs"][1]]
 
 
 def test_followed_lead_and_exploration_mixes_trending_at_its_share() -> None:
@@ -165,9 +167,14 @@ def test_followed_lead_and_exploration_mixes_trending_at_its_share() -> None:
     liked = by_topic["vision"][:5]
     trending = by_topic["speech"][:10]
     got = feed(
-        features, papers, signals(liked, exploration=25), trending, by_topic["graphs"][:1], limit=9
+        features,
+        papers,
+        signals(liked, exploration=25),
+        trending,
+        {by_topic["graphs"][0]: ("Author graphs 0",)},
+        limit=9,
     )
-    assert got[0].source == "followed" and got[0].reason.kind == "followed"
+    assert got[0].source == "followed" and got[0].reason.authors == ("Author graphs 0",)
     rest = got[1:]
     assert sum(r.source == "trending" for r in rest) == 2
     assert rest[0].source == "model"
@@ -180,3 +187,26 @@ def test_mix_fills_with_trending_without_model_papers_and_never_repeats() -> Non
     got = mix([1, 2, 3], [2, 9], 50, 4)
     assert [p for p, _ in got].count(2) == 1
     assert len(got) == 4
+
+
+def test_followed_papers_need_the_name_the_pins_and_the_window() -> None:
+    from paperfeed.rank.recommend_follows import followed_papers
+    from paperfeed.store.follows import AuthoredPaper, Follow
+
+    def paper(
+        pid: int, days: float, authors: tuple[str, ...], cats: tuple[str, ...]
+    ) -> AuthoredPaper:
+        return AuthoredPaper(pid, NOW - timedelta(days=days), authors, cats)
+
+    found = [
+        paper(1, 1, ("Lee Wang", "Bo"), ("cs.SP",)),
+        paper(2, 2, ("Lee Wang", "Cy"), ("cs.GR",)),
+        paper(3, 20, ("Lee Wang",), ("cs.GR",)),
+        paper(4, 0.5, ("Lee Wangs",), ("cs.GR",)),
+    ]
+    assert followed_papers([Follow(1, "Lee Wang")], found, NOW) == {
+        1: ("Lee Wang",),
+        2: ("Lee Wang",),
+    }
+    assert list(followed_papers([Follow(1, "Lee Wang", category="cs.GR")], found, NOW)) == [2]
+    assert list(followed_papers([Follow(1, "Lee Wang", co_author="Bo")], found, NOW)) == [1]

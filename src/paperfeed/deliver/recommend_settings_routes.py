@@ -16,6 +16,7 @@ from paperfeed.deliver.for_you_routes import feed_token_hash
 from paperfeed.deliver.sessions import AccountsDep, CsrfDep, ViewerDep
 from paperfeed.errors import InvalidInputError
 from paperfeed.rank.recommend_seeds import parse_references
+from paperfeed.store import follows as follows_store
 from paperfeed.store import papers as store
 from paperfeed.store import recommendations as rec
 from paperfeed.store.engine import writing
@@ -36,9 +37,16 @@ def _member(viewer: object) -> Member:
 
 
 def _page(
-    request: Request, member: Member, accounts: AccountsDep, done: str = "", feed_url: str = ""
+    request: Request,
+    member: Member,
+    accounts: AccountsDep,
+    done: str = "",
+    feed_url: str = "",
+    author: str = "",
 ) -> Response:
     with accounts.engine.connect() as conn:
+        follows = follows_store.follows_of(conn, member.id)
+        profile = follows_store.name_profile(conn, author) if author else None
         signals = rec.signals_of(conn, member.id)
         has_feed = rec.has_feed_token(conn, member.id)
         seeds = [s.paper_id for s in signals.positives if s.kind == "seed"]
@@ -49,6 +57,8 @@ def _page(
         "has_feed": has_feed,
         "seed_papers": [seed_papers[p] for p in seeds if p in seed_papers],
         "own_topics": own_topics,
+        "follows": follows,
+        "profile": profile,
         "done": done,
         "feed_url": feed_url,
         "nav": "for-you",
@@ -58,9 +68,11 @@ def _page(
 
 @router.get(PATH, response_class=HTMLResponse)
 def settings_page(
-    request: Request, viewer: ViewerDep, accounts: AccountsDep, done: str = ""
+    request: Request, viewer: ViewerDep, accounts: AccountsDep, done: str = "", author: str = ""
 ) -> Response:
-    return _page(request, _member(viewer), accounts, done[:40])
+    """The steering page; ``?author=NAME`` shows who writes under that name (co-authors,
+    categories) so that a follow can be pinned to the right person."""
+    return _page(request, _member(viewer), accounts, done[:40], author=author[:MAX_VALUE])
 
 
 @router.post(PATH)
@@ -185,3 +197,42 @@ def feed_token(
     # Shown once, on this page (never put in a URL that history or logs would keep).
     url = request.app.state.hub.absolute(f"/feeds/for-you/{token}.atom")
     return _page(request, member, accounts, "feed", url)
+
+
+@router.post(PATH + "/authors")
+def follow_author(
+    viewer: CsrfDep,
+    accounts: AccountsDep,
+    name: Annotated[str, Form()],
+    co_author: Annotated[str, Form()] = "",
+    category: Annotated[str, Form()] = "",
+) -> Response:
+    """Follow an author by name, optionally only where a co-author and / or a category
+    also appear (for names two people share): their new papers lead "For you"."""
+    member = _member(viewer)
+    pinned_co = " ".join(co_author.split())[:MAX_VALUE]
+    pinned_cat = category.strip()[:64]
+    with writing(accounts.engine) as conn:
+        if follows_store.count_follows(conn, member.id) >= follows_store.MAX_FOLLOWS:
+            raise InvalidInputError(f"at most {follows_store.MAX_FOLLOWS} follows")
+        follows_store.follow(
+            conn,
+            user_id=member.id,
+            name=_value(name),
+            co_author=pinned_co,
+            category=pinned_cat,
+            now=accounts.clock.now(),
+        )
+    return _back("authors")
+
+
+@router.post(PATH + "/authors/remove")
+def unfollow_author(
+    viewer: CsrfDep, accounts: AccountsDep, follow_id: Annotated[int, Form(ge=1)]
+) -> Response:
+    member = _member(viewer)
+    with writing(accounts.engine) as conn:
+        follows_store.unfollow(
+            conn, user_id=member.id, follow_id=follow_id, now=accounts.clock.now()
+        )
+    return _back("authors")

@@ -192,7 +192,7 @@ def assemble(
     candidates: Mapping[int, CandidatePaper],
     signals: MemberSignals,
     trending: Sequence[int],
-    followed: Sequence[int],
+    followed: Mapping[int, tuple[str, ...]],
     limit: int,
 ) -> list[Recommendation]:
     """The feed: followed authors' papers first, then model papers mixed with trending
@@ -204,7 +204,7 @@ def assemble(
         return pid not in own and paper is not None and not excluded(paper, signals.exclusions)
 
     score_of = dict(scored)
-    lead = [pid for pid in dict.fromkeys(followed) if allowed(pid)][:limit]
+    lead = [pid for pid in followed if allowed(pid)][:limit]
     taken = set(lead)
     model_ids = [pid for pid, _ in scored if pid not in taken and allowed(pid)]
     trend = [pid for pid in trending if pid not in taken and allowed(pid)]
@@ -212,6 +212,6 @@ def assemble(
     order: list[tuple[int, Source]] = [(pid, "followed") for pid in lead] + rest
     out = []
     for pid, source in order:
-        reason = explain(model, features, pid, source, candidates[pid].authors)
+        reason = explain(model, features, pid, source, followed.get(pid, ()))
         out.append(Recommendation(pid, score_of.get(pid, 0.0), source, reason))
     return out

@@ -35,9 +35,11 @@ from paperfeed.rank.recommend import (
     ranked,
     with_topics,
 )
+from paperfeed.rank.recommend_follows import follow_since, followed_papers
 from paperfeed.rank.recommend_model import Model
 from paperfeed.rank.search import search
 from paperfeed.rank.trending import TrendingRule
+from paperfeed.store import follows as follows_store
 from paperfeed.store import moderation
 from paperfeed.store import papers as store
 from paperfeed.store import recommendations as rec
@@ -146,12 +148,16 @@ class Recommender:
         *,
         now: datetime,
         limit: int = 30,
-        followed: Sequence[int] = (),
     ) -> ForYou:
         limit = max(1, min(limit, MAX_LIMIT))
         with self.engine.connect() as conn:
             signals = rec.signals_of(conn, user_id)
             version = rec.signal_version(conn, user_id)
+            follows = follows_store.follows_of(conn, user_id)
+            found = follows_store.papers_by_names(
+                conn, sorted({f.name for f in follows}), since=follow_since(now)
+            )
+        followed = followed_papers(follows, found, now)
         trending = trending_list(self.engine, now=now, zone=self.zone, rule=self.rule, limit=50)
         trending_ids = [s.id for s in trending.papers]
         features = self.features()
@@ -166,7 +172,7 @@ class Recommender:
                 }
                 scored = ranked(model, features, skip=skip, limit=limit * 4 + 50)
         if paused:
-            followed = ()
+            followed = {}
         wanted = [pid for pid, _ in scored] + trending_ids + list(followed)
         with self.engine.connect() as conn:
             hidden = moderation.hidden_among(conn, wanted)
