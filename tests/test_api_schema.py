@@ -69,6 +69,9 @@ OPERATIONS = (
     "POST /api/papers/{paper_id}/hide",
     "POST /api/comments/{comment_id}/hide",
     "POST /api/subscriptions",
+    "GET /api/me/recommendations",
+    "POST /api/me/not-interested/{paper_id}",
+    "GET /feeds/for-you/{token}.atom",
 )
 WITHOUT_PARAMETERS = {"GET /healthz"}
 

@@ -279,17 +279,22 @@ def test_opening_a_paper_is_a_weak_signal_recorded_once(client: TestClient) -> N
 
     browser, user = login(client, "ada")
     pid = topics(client)["graphs"][2]
-    assert browser.get(f"/papers/id/{pid}", follow_redirects=True).status_code == 200
+    page = browser.get(f"/papers/id/{pid}", follow_redirects=True)
+    assert f'hx-post="/papers/id/{pid}/viewed"' in page.text
     engine = engine_of(client)
+    with engine.connect() as conn:
+        assert rec.signals_of(conn, user).positives == ()  # a GET changes nothing
+    token = csrf_of(browser, "/for-you")
+    assert browser.post(f"/papers/id/{pid}/viewed", data={"csrf": token}).status_code == 204
     with engine.connect() as conn:
         version = rec.signal_version(conn, user)
         assert [(s.paper_id, s.kind) for s in rec.signals_of(conn, user).positives] == [
             (pid, "view")
         ]
-    browser.get(f"/papers/id/{pid}", follow_redirects=True)
-    TestClient(client.app).get(f"/papers/id/{pid}", follow_redirects=True)  # nobody: nothing
+    assert browser.post(f"/papers/id/{pid}/viewed", data={"csrf": token}).status_code == 204
     with engine.connect() as conn:
         assert rec.signal_version(conn, user) == version
+    assert TestClient(client.app).post(f"/papers/id/{pid}/viewed").status_code in (401, 403)
 
 
 def test_not_interested_is_on_every_card_for_members(client: TestClient) -> None:

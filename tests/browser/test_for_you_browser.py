@@ -90,3 +90,8 @@ def test_a_member_upvotes_sees_reasons_and_steers(
     page.goto(f"{hub}/for-you")
     for text in page.locator(".for-you-item article").all_inner_texts():
         assert "gaussian" not in text.lower()
+
+    # Opening a paper's page tells the hub (a POST on load; the page's GET changes nothing).
+    with page.expect_response(lambda r: r.url.endswith("/viewed")) as viewed:
+        page.locator(".for-you-item article h2 a").first.click()
+    assert viewed.value.status == 204

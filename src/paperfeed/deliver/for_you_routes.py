@@ -14,18 +14,18 @@ from pydantic import BaseModel
 
 from paperfeed.deliver import permissions
 from paperfeed.deliver.account_routes import back_to, render
+from paperfeed.deliver.api import ErrorOut
 from paperfeed.deliver.api_errors import WRITE_ERRORS
 from paperfeed.deliver.feeds import FeedMeta, render_atom
 from paperfeed.deliver.hub import hub_of
 from paperfeed.deliver.ids import RowId
+from paperfeed.deliver.paper_ref import find_paper
 from paperfeed.deliver.render import paper_path
 from paperfeed.deliver.sessions import (
     AccountsDep,
     CsrfDep,
     MaybeTokenMember,
     ViewerDep,
-    accounts_of,
-    viewer_of,
 )
 from paperfeed.errors import NotFoundError
 from paperfeed.rank.recommend_feed import ForYou, ForYouItem, Recommender
@@ -178,12 +178,15 @@ def not_interested_api(
     token_member: MaybeTokenMember,
     viewer: ViewerDep,
     accounts: AccountsDep,
-    paper_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
+    paper_id: Annotated[str, PathParam(max_length=64)],
     undo: bool = False,
 ) -> dict[str, Any]:
+    """``{paper_id}`` is an arXiv id or ``pfN``, like the rest of the community API."""
     member = token_member or permissions.require(viewer.member, "read_collection")
-    mark(accounts, member, paper_id, not undo)
-    return {"ok": True, "paper_id": paper_id, "not_interested": not undo}
+    with accounts.engine.connect() as conn:
+        stored = find_paper(conn, paper_id)
+    mark(accounts, member, stored.id, not undo)
+    return {"ok": True, "paper_id": stored.id, "not_interested": not undo}
 
 
 def feed_token_hash(token: str) -> str:
@@ -194,7 +197,11 @@ def feed_token_hash(token: str) -> str:
     "/for-you/{token}.atom",
     summary='A member\'s private "For you" Atom feed (revocable token URL)',
     response_class=Response,
-    responses={404: {"description": "no such feed (the token was revoked or mistyped)"}},
+    responses={
+        200: {"description": "the feed", "content": {"application/atom+xml": {}}},
+        404: {"model": ErrorOut, "description": "no such feed (the token was revoked or mistyped)"},
+        422: {"model": ErrorOut, "description": "invalid parameter"},
+    },
 )
 def for_you_feed(request: Request, token: Annotated[str, PathParam(max_length=100)]) -> Response:
     hub = hub_of(request)
@@ -225,17 +232,18 @@ def for_you_feed(request: Request, token: Annotated[str, PathParam(max_length=10
     )
 
 
-def record_view(request: Request, paper_id: int) -> None:
-    """A logged-in member opened the paper's page: a weak positive signal, written once
-    (a read first, so repeated views take no write lock)."""
-    member = viewer_of(request).member
-    if member is None:
-        return
-    accounts = accounts_of(request)
+@pages.post("/papers/id/{paper_id}/viewed", status_code=204)
+def viewed(paper_id: RowId, viewer: CsrfDep, accounts: AccountsDep) -> Response:
+    """The paper page tells (htmx, on load) that a member opened it: a weak positive
+    signal, written once (a read first, so repeated views take no write lock)."""
+    member = permissions.require(viewer.member, "read_collection")
     with accounts.engine.connect() as conn:
         if rec.has_signal(conn, user_id=member.id, paper_id=paper_id, kind="view"):
-            return
+            return Response(status_code=204)
     with writing(accounts.engine) as conn:
+        if store.get_by_id(conn, paper_id) is None:
+            raise NotFoundError(f"no paper {paper_id}")
         rec.add_signal(
             conn, user_id=member.id, paper_id=paper_id, kind="view", now=accounts.clock.now()
         )
+    return Response(status_code=204)

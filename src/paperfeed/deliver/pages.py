@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from paperfeed.deliver import for_you_routes
 from paperfeed.deliver.hub import Hub, hub_dep
 from paperfeed.errors import InvalidInputError, InvalidQueryError, NotFoundError, PaperfeedError
 from paperfeed.index.query import Query as SearchQuery
@@ -137,7 +136,6 @@ def trending(request: Request, hub: HubDep, p: int = 0) -> Response:
 
 
 def _paper_page(request: Request, hub: HubDep, stored: StoredPaper) -> Response:
-    for_you_routes.record_view(request, stored.id)  # a weak signal for "For you" (#7)
     try:
         hits, neighbours = similar(hub.engine, hub.semantic, [stored.id], limit=6)
         similar_note = None

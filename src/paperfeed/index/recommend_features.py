@@ -30,6 +30,9 @@ class Features:
     dense: np.ndarray  # (n, d) float32, unit rows
     terms: sparse.csr_matrix | None  # (n, v) l2-normalised tf-idf rows
     vocabulary: Sequence[str] = ()
+    #: What the corpus was built from (the vector journal's version and the vector count):
+    #: a model trained on other features must not be used on these.
+    key: tuple[int, int] = (0, 0)
     _index: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -43,14 +46,16 @@ class Features:
         return self._index.get(paper_id)
 
 
-def build_features(ids: np.ndarray, dense: np.ndarray, texts: Sequence[str]) -> Features:
+def build_features(
+    ids: np.ndarray, dense: np.ndarray, texts: Sequence[str], key: tuple[int, int] = (0, 0)
+) -> Features:
     """Features of a corpus given its embeddings and its texts (row-aligned)."""
     norms = np.linalg.norm(dense, axis=1, keepdims=True)
     unit = (dense / np.where(norms > 0, norms, 1.0)).astype(np.float32)
     view = fit_terms(texts)
     if view is None:
-        return Features(np.asarray(ids, dtype=np.int64), unit, None, ())
-    return Features(np.asarray(ids, dtype=np.int64), unit, view.matrix, view.vocabulary)
+        return Features(np.asarray(ids, dtype=np.int64), unit, None, (), key)
+    return Features(np.asarray(ids, dtype=np.int64), unit, view.matrix, view.vocabulary, key)
 
 
 class FeatureCache:
@@ -68,11 +73,11 @@ class FeatureCache:
             key = (read_journal_version(conn, self.model), count_model(conn, self.model))
         with self._lock:
             if self._features is None or key != self._key:
-                self._features = self._load()
+                self._features = self._load(key)
                 self._key = key
             return self._features
 
-    def _load(self) -> Features:
+    def _load(self, key: tuple[int, int]) -> Features:
         with self.engine.connect() as conn:
             ids, matrix = load_vectors(conn, self.model)
             text: dict[int, str] = {}
@@ -87,4 +92,5 @@ class FeatureCache:
                     text[int(pid)] = paper_text(title, abstract)
         keep = [row for row, pid in enumerate(id_list) if pid in text]
         kept_ids = ids[keep]
-        return build_features(kept_ids, matrix[: len(ids)][keep], [text[int(p)] for p in kept_ids])
+        texts = [text[int(p)] for p in kept_ids]
+        return build_features(kept_ids, matrix[: len(ids)][keep], texts, key)

@@ -88,7 +88,9 @@ class Recommender:
         self.semantic = semantic
         self.words = words
         self._caches: dict[str, FeatureCache] = {}
-        self._models: OrderedDict[int, tuple[tuple[str, int], Model | None]] = OrderedDict()
+        self._models: OrderedDict[int, tuple[tuple[str, tuple[int, int]], Model | None]] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()
         #: Trainings done (tests check that the cache holds until a signal changes).
         self.trainings = 0
@@ -122,7 +124,7 @@ class Recommender:
     def model_for(
         self, signals: rec.MemberSignals, version: str, features: Features, now: datetime
     ) -> Model | None:
-        key = (version, id(features))
+        key = (version, features.key)
         with self._lock:
             cached = self._models.get(signals.user_id)
             if cached is not None and cached[0] == key:
