@@ -58,6 +58,7 @@ bench: $(VENV)/.installed-dev
 	bash scripts/ensure_wrk.sh
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/community.py
+	$(BIN)/python bench/digest.py
 
 ## docs: regenerate docs/cli.md and docs/settings.md from the code
 docs: $(VENV)/.installed-dev
