@@ -52,6 +52,8 @@ RESTART_SECONDS = 1.0
 #: Seconds a stopping worker waits for the requests in flight before it is killed.
 GRACEFUL_SECONDS = 5
 BACKLOG = 2048
+#: Thread counts of the numeric libraries, set to 1 in each worker.
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int) -> int:
@@ -120,7 +122,13 @@ def run_worker(settings: Settings, sock: socket.socket, supervisor: int) -> None
     It leaves the terminal's process group, so Ctrl+C reaches the supervisor alone (which
     then stops each worker once, gracefully), and asks the kernel for SIGTERM should the
     supervisor die, so no worker is left serving without it.
+
+    Its BLAS and OpenMP libraries run one thread each (unless the environment says
+    otherwise): the workers already share the cores, one per core, and a matrix-vector
+    product split over threads that other workers' threads preempt waits for the slowest.
     """
+    for name in BLAS_THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")  # before numpy and onnxruntime are imported
     import uvicorn
 
     from paperfeed.deliver.app import create_app
