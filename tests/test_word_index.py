@@ -47,7 +47,8 @@ def found(words: WordIndex, text: str, limit: int = 10) -> list[str]:
     with words.engine.connect() as conn:
         kept = lexical.constrain_hits(conn, query, hits)
         stored = store.read_papers(conn, [h.paper_id for h in kept])
-    return [stored[h.paper_id].paper.arxiv_id or "" for h in kept]
+    # As search() does: a paper deleted straight from the table is dropped on loading.
+    return [stored[h.paper_id].paper.arxiv_id or "" for h in kept if h.paper_id in stored]
 
 
 def from_sql(engine: Engine, text: str, limit: int = 10) -> list[str]:

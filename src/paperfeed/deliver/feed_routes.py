@@ -127,9 +127,7 @@ def category_feed(
     category: Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z][A-Za-z.-]*$")],
     fmt: Format,
 ) -> Response:
-    result = search(
-        hub.engine, hub.semantic, f"cat:{category}", limit=FEED_SIZE, words=hub.words
-    )
+    result = search(hub.engine, hub.semantic, f"cat:{category}", limit=FEED_SIZE, words=hub.words)
     meta = _meta(
         hub,
         request,

@@ -111,15 +111,14 @@ def search(conn: Connection, query: Query, *, limit: int) -> list[Hit]:
 
 
 def constrain_hits(conn: Connection, query: Query, hits: Sequence[Hit]) -> list[Hit]:
-    """The hits of a derived index (tantivy) that are still papers, hold every required
-    phrase and no excluded word, in order. A paper deleted straight from the table
-    (``ON DELETE CASCADE``, bypassing the journal) is dropped here."""
+    """The hits of a derived index (tantivy) that hold every required phrase and no
+    excluded word, in order. (A paper deleted straight from the table, bypassing the
+    journal, may still be among them: loading the page drops it, and ``index update``
+    rebuilds the word index when its count differs.)"""
     if not hits:
         return []
     by_id = {h.paper_id: h for h in hits}
-    present = set(conn.execute(select(papers.c.id).where(papers.c.id.in_(list(by_id)))).scalars())
-    ordered = [h.paper_id for h in hits if h.paper_id in present]
-    return [by_id[pid] for pid in constrain(conn, query, ordered)]
+    return [by_id[pid] for pid in constrain(conn, query, [h.paper_id for h in hits])]
 
 
 def constrain(conn: Connection, query: Query, paper_ids: Sequence[int]) -> list[int]:
