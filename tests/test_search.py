@@ -193,3 +193,33 @@ def test_a_search_needs_one_pooled_connection_at_a_time(hub, tmp_path) -> None: 
         results = list(pool.map(run, range(8)))
     assert all(arxiv_ids(engine, [r.hits[0].paper_id]) == ["2606.12243"] for r in results)
     one.dispose()
+
+
+def test_papers_hidden_by_a_moderator_are_never_found(hub, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    from paperfeed.store import moderation, users
+    from paperfeed.store.engine import writing
+
+    engine, semantic, words = hub
+    assert top(hub, "speculative decoding", "hybrid", 3)[0] == "2606.12243"
+    with engine.connect() as conn:
+        drafting = store.get_by_arxiv_id(conn, "2606.12243")
+        sparse = store.get_by_arxiv_id(conn, "2606.13392")
+    assert drafting is not None and sparse is not None
+    near, _ = similar(engine, semantic, [sparse.id], limit=29)
+    assert drafting.id in [h.paper_id for h in near]
+    with writing(engine) as conn:
+        mod = users.create_user(
+            conn,
+            email="mod@example.org",
+            username="mod",
+            password_hash="x",
+            role="moderator",
+            now=clock.now(),
+        )
+        moderation.hide_paper(conn, paper_id=drafting.id, by=mod.id, reason="spam", now=clock.now())
+    for mode in ("hybrid", "lexical", "semantic"):
+        assert "2606.12243" not in top(hub, "speculative decoding", mode, 10), mode
+    listed = search(engine, semantic, "cat:cs", limit=50, words=words)
+    assert drafting.id not in [h.paper_id for h in listed.hits]
+    near, _ = similar(engine, semantic, [sparse.id], limit=29)
+    assert drafting.id not in [h.paper_id for h in near] and len(near) == 28

@@ -23,6 +23,7 @@ from paperfeed.index.query import Query, parse_query
 from paperfeed.index.semantic import SemanticIndex
 from paperfeed.models import Hit, StoredPaper
 from paperfeed.rank.fusion import normalised_combination, reciprocal_rank_fusion
+from paperfeed.store import moderation
 from paperfeed.store import papers as store
 from paperfeed.store.schema import papers
 
@@ -137,8 +138,12 @@ def search(
         ranked = semantic_hits
     else:
         ranked = (fusion or Fusion()).fuse(lexical_hits, semantic_hits)
-    page = ranked[offset : offset + limit]
     with engine.connect() as conn:
+        # Papers hidden by a moderator are never found.
+        hidden = moderation.hidden_among(conn, [h.paper_id for h in ranked])
+        if hidden:
+            ranked = [h for h in ranked if h.paper_id not in hidden]
+        page = ranked[offset : offset + limit]
         loaded = store.read_papers(conn, [h.paper_id for h in page])
     page = [h for h in page if h.paper_id in loaded]
     return SearchResult(
@@ -167,6 +172,8 @@ def _filtered(engine: Engine, query: Query, mode: Mode, *, limit: int, offset: i
                 .limit(MAX_OFFSET + MAX_LIMIT + 1)
             ).scalars()
         )
+        hidden = moderation.hidden_among(conn, newest)
+        newest = [pid for pid in newest if pid not in hidden]
         ids = lexical.constrain(conn, query, newest)[offset : offset + limit + 1]
         loaded = store.read_papers(conn, ids[:limit])
     page = [pid for pid in ids[:limit] if pid in loaded]
@@ -209,8 +216,11 @@ def similar(
     with engine.connect() as conn:
         allowed = _allowed(conn, within) if within is not None else None
         known = set(conn.execute(select(papers.c.id).where(papers.c.id.in_(paper_ids))).scalars())
-    hits = semantic.similar([pid for pid in paper_ids if pid in known], limit, allowed=allowed)
+    # A few more than asked, so that papers hidden by a moderator leave none missing.
+    hits = semantic.similar([pid for pid in paper_ids if pid in known], limit + 10, allowed=allowed)
     with engine.connect() as conn:
+        hidden = moderation.hidden_among(conn, [h.paper_id for h in hits])
+        hits = [h for h in hits if h.paper_id not in hidden][:limit]
         loaded = store.read_papers(conn, [h.paper_id for h in hits])
     hits = [h for h in hits if h.paper_id in loaded]
     return hits, [loaded[h.paper_id] for h in hits]
