@@ -49,10 +49,11 @@ def _thread_limit(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManag
 
     Many more threads than cores only queue on the GIL: every row SQLite fetches
     releases and retakes it, and a thread waiting for it can lose the switch interval
-    (5 ms) each time. Measured in one worker under 32 connections to uncached
-    ``/api/daily_papers``: 40 threads (anyio's default) 77 requests/s, 4 threads 98,
-    1 thread 152 (docs/benchmarks.md). A few, not one, so that a slow search does not
-    hold up every other request of its worker.
+    (5 ms) each time. In one worker profiled under 32 connections to uncached
+    ``/api/daily_papers``, 40 threads (anyio's default) served 77 requests/s, 4 threads
+    98, 1 thread 152; with two workers the difference was within the noise
+    (docs/benchmarks.md). A few, not one, so that a slow search does not hold up every
+    other request of its worker.
     """
 
     @asynccontextmanager
