@@ -279,10 +279,10 @@ class Settings(BaseSettings):
         "much after this many days; 0 keeps every signal at full weight.",
     )
     recommend_count: int = Field(
-        30, ge=1, le=100, description="Papers on the \"For you\" page, API and private feed."
+        30, ge=1, le=100, description='Papers on the "For you" page, API and private feed.'
     )
     digest_recommend_count: int = Field(
-        5, ge=0, le=20, description="Papers in a member's digest \"For you\" section (0: none)."
+        5, ge=0, le=20, description='Papers in a member\'s digest "For you" section (0: none).'
     )
     digest_search_mode: Literal["lexical", "hybrid"] = Field(
         "lexical",
@@ -292,8 +292,7 @@ class Settings(BaseSettings):
     digest_link_days: int = Field(
         365,
         ge=1,
-        description="How long the unsubscribe and preferences links in a digest stay valid "
-        "(days).",
+        description="How long the unsubscribe and preferences links in a digest stay valid (days).",
     )
     digest_batch_size: int = Field(
         100, ge=1, le=10_000, description="Deliveries a sender claims per transaction."
