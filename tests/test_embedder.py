@@ -221,3 +221,29 @@ def test_embedders_benchmark_runs() -> None:
         assert 0.0 <= row["r_at_1"] <= row["mrr"] <= 1.0
         assert row["docs_per_s"] > 0
         assert row["peak_rss_mb"] > 0
+
+
+def test_query_vectors_are_computed_once_per_text(
+    sqlite_engine, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from paperfeed.index import semantic as semantic_module
+    from paperfeed.index.semantic import SemanticIndex
+
+    monkeypatch.setattr(semantic_module, "QUERY_CACHE_SIZE", 2)
+    index = SemanticIndex(sqlite_engine, embedder="static", exact_max=1000, cache_dir=None)
+    calls: list[list[str]] = []
+    real = index.embedder.embed
+
+    def counting(texts):  # type: ignore[no-untyped-def]
+        calls.append(list(texts))
+        return real(texts)
+
+    monkeypatch.setattr(index.embedder, "embed", counting)
+    first = index.query_vector("diffusion models")
+    again = index.query_vector("diffusion models")
+    assert again is first and len(calls) == 1
+    assert not first.flags.writeable  # shared between searches, so nobody may change it
+    index.query_vector("state space models")
+    index.query_vector("graph networks")  # evicts the oldest
+    index.query_vector("diffusion models")
+    assert len(calls) == 4

@@ -10,6 +10,7 @@ vectors were made by another model than the configured one, nothing is mixed:
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from paperfeed.store.schema import index_state, papers
 
 #: Papers embedded per model call and per write transaction.
 EMBED_CHUNK = 64
+#: Query vectors kept per process (1.5 KB each at 384 dimensions).
+QUERY_CACHE_SIZE = 2048
 
 
 class SemanticIndex:
@@ -50,6 +53,10 @@ class SemanticIndex:
         self._embedder: Embedder | None = None
         self._index: vectors.VectorIndex | None = None
         self._lock = threading.Lock()
+        # Recent query vectors: the next page of a search, or a query many readers type,
+        # costs no second model call. Keyed by the text, so it never goes stale.
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries_lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
@@ -138,7 +145,17 @@ class SemanticIndex:
         return self.embed_papers(missing, progress)
 
     def query_vector(self, text: str) -> np.ndarray:
+        with self._queries_lock:
+            cached = self._queries.get(text)
+            if cached is not None:
+                self._queries.move_to_end(text)
+                return cached
         vector: np.ndarray = self.embedder.embed([query_text(text)])[0]
+        vector.setflags(write=False)
+        with self._queries_lock:
+            self._queries[text] = vector
+            while len(self._queries) > QUERY_CACHE_SIZE:
+                self._queries.popitem(last=False)
         return vector
 
     def search(
