@@ -218,3 +218,25 @@ def test_a_fifty_paper_page_stays_under_100_kb(sqlite_url: str, tmp_path) -> Non
             page = client.get(path)
             assert page.text.count('class="paper"') == 50, path
             assert len(page.content) < 100_000, (path, len(page.content))
+
+
+def test_a_search_page_loads_its_cards_votes_in_one_go(client: TestClient) -> None:
+    """Regression: search and similar-paper cards each asked the database for their votes
+    and submitter (three queries a card); a page now prefetches them once."""
+    from sqlalchemy import event
+
+    engine = client.app.state.hub.engine  # type: ignore[attr-defined]
+    client.get("/search?q=models")  # warm: word index, vectors
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        page = client.get("/search?q=language+models&mode=lexical")
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert page.status_code == 200 and page.text.count('class="paper') >= 10
+    votes = [s for s in statements if "votes" in s.lower()]
+    assert len(votes) <= 2, votes
