@@ -11,7 +11,7 @@ import pytest
 import tantivy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, select
 
 from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings
@@ -240,3 +240,24 @@ def test_reconcile_rebuilds_after_deletes_that_bypassed_the_journal(
     assert words.count() == 30
     assert words.reconcile() == 27
     assert words.count() == 27
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'agents "web agent"',
+        "agents -safety",
+        '"on-policy distillation"',
+        "models -language -vision",
+    ],
+)
+def test_tantivy_constrains_candidates_as_fts5_does(
+    hf: Engine, words: WordIndex, text: str
+) -> None:
+    query = parse_query(text)
+    with hf.connect() as conn:
+        every = [int(i) for i in conn.execute(select(papers.c.id).order_by(papers.c.id)).scalars()]
+        expected = lexical.constrain(conn, query, every)
+    assert words.constrain(query, every) == expected
+    assert words.constrain(query, every[::-1]) == expected[::-1]  # order kept
+    assert words.constrain(parse_query("plain words"), every[:5]) == every[:5]

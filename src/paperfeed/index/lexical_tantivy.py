@@ -414,6 +414,32 @@ class WordIndex:
             clauses.append((Occur.Must, tantivy.Query.boost_query(days, 0.0)))
         return tantivy.Query.boolean_query(clauses)
 
+    def constrain(self, query: Query, paper_ids: Sequence[int]) -> list[int] | None:
+        """Those of ``paper_ids`` that hold every phrase and no excluded word, in order (what
+        :func:`paperfeed.index.lexical.constrain` answers with FTS5, without walking every
+        paper that holds the phrase); ``None`` when this index cannot answer now."""
+        if not paper_ids or not (query.phrases or query.excluded):
+            return list(paper_ids)
+        searcher = self._ready()
+        if searcher is None:
+            return None
+        Occur = tantivy.Occur
+        ids = tantivy.Query.term_set_query(self._schema, "id", [int(i) for i in paper_ids])
+        clauses: list[tuple[Any, tantivy.Query]] = [(Occur.Must, ids)]
+        for phrase in query.phrases:
+            unit = self._unit(phrase)
+            if unit is None:
+                return []
+            clauses.append((Occur.Must, unit))
+        for words in query.excluded:
+            unit = self._unit(words)
+            if unit is not None:
+                clauses.append((Occur.MustNot, unit))
+        found = searcher.search(tantivy.Query.boolean_query(clauses), len(paper_ids), count=False)
+        addresses = [address for _score, address in found.hits]
+        kept = set(searcher.fast_field_values("id", addresses)) if addresses else set()
+        return [pid for pid in paper_ids if pid in kept]
+
     def search(self, query: Query, *, limit: int) -> list[Hit] | None:
         """Best word matches, best first; ``None`` when this index cannot answer now (not
         in step yet, or an author filter): the caller asks FTS5 / tsvector instead."""

@@ -110,12 +110,13 @@ def search(
     # Each step takes its own short-lived connection and none is held while the semantic
     # index checks out one of its own: holding one here deadlocked the pool under load.
     if checked in ("hybrid", "lexical"):
+        # tantivy's hits already hold every phrase and no excluded word.
         fast = words.search(parsed, limit=wanted) if words is not None else None
-        with engine.connect() as conn:
-            if fast is None:
+        if fast is not None:
+            lexical_hits = fast
+        else:
+            with engine.connect() as conn:
                 lexical_hits = lexical.search(conn, parsed, limit=wanted)
-            else:
-                lexical_hits = lexical.constrain_hits(conn, parsed, fast)
     if checked in ("hybrid", "semantic"):
         if semantic is None:
             raise ConfigError("search by meaning is not available here")
@@ -128,8 +129,13 @@ def search(
             with engine.connect() as conn:
                 allowed = _allowed(conn, parsed)
             found = semantic.search(parsed.semantic_text, wanted, allowed=allowed)
-            with engine.connect() as conn:
-                kept = lexical.constrain(conn, parsed, [h.paper_id for h in found])
+            candidates = [h.paper_id for h in found]
+            quick = words.constrain(parsed, candidates) if words is not None else None
+            if quick is not None:
+                kept = quick
+            else:
+                with engine.connect() as conn:
+                    kept = lexical.constrain(conn, parsed, candidates)
             by_id = {h.paper_id: h for h in found}
             semantic_hits = [by_id[pid] for pid in kept]
     if checked == "lexical":
