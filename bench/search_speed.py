@@ -29,7 +29,7 @@ Each step runs in its own subprocess, so each peak RSS (``ru_maxrss``) is its ow
 1. ``build``: generate + insert + index as above (papers, lexical and vector store times);
    afterwards the on-disk size per part (``dbstat``) and of the file (+ -wal);
 2. ``serve``: what a server process holds: ``SemanticIndex(engine, embedder=...,
-   exact_max=300_000, cache_dir=...)``, its model load and its vector index load (an HNSW
+   exact_max=50_000, cache_dir=...)``, its model load and its vector index load (an HNSW
    graph is built above ``exact_max`` and saved to the cache; a second load from the
    cache is timed too). Each query is embedded by the real model (one call per query,
    as search does): that is "query embedding", timed on its own and kept out of every
@@ -94,7 +94,7 @@ EMBED_CHUNK = 64  # texts per embedder call (as SemanticIndex.embed_papers)
 K = 100  # candidates per engine (rank/search.py's CANDIDATES)
 LIMIT = 20  # results per page of search()
 TOP = 10  # recall / overlap depth
-EXACT_MAX = 300_000  # the vector_exact_max setting's default
+EXACT_MAX = 50_000  # the vector_exact_max setting's default
 VOCABULARY = 300  # frequent non-stopwords queries draw from
 WARMUP = 20
 TARGETS = (  # (what, size, limit, unit)

@@ -136,10 +136,12 @@ class Settings(BaseSettings):
         "and run `paperfeed index update` afterwards.",
     )
     vector_exact_max: int = Field(
-        300_000,
+        50_000,
         ge=0,
         description="Search vectors exactly (brute force) up to this many papers; above it an "
-        "HNSW graph answers (approximate, much faster on large corpora).",
+        "HNSW graph answers (approximate, much faster on large corpora; built once, about 40 s "
+        "at 100 k papers, then reloaded from PAPERFEED_INDEX_DIR). The default keeps hybrid "
+        "search within 10 ms at 100 k papers (docs/benchmarks.md).",
     )
     index_dir: str = Field(
         "data/index",
