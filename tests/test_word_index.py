@@ -16,7 +16,7 @@ from sqlalchemy import Engine, delete, select
 from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings
 from paperfeed.errors import InvalidQueryError
-from paperfeed.index import lexical, lexical_tantivy
+from paperfeed.index import lexical, lexical_tantivy, word_documents
 from paperfeed.index.lexical_tantivy import WordIndex, word_index
 from paperfeed.index.query import parse_query
 from paperfeed.ingest.hf_daily import HfDailySource
@@ -179,7 +179,7 @@ def test_a_busy_writer_means_the_database_answers(
         ListSource([Paper(title="Busy bees", abstract="Buzz.", arxiv_id="2611.00003")]),
         clock=clock,
     )
-    other = tantivy.Index(lexical_tantivy._schema(), path=str(words.folder))
+    other = tantivy.Index(word_documents.schema(), path=str(words.folder))
     holder = other.writer(heap_size=15_000_000, num_threads=1)  # another process's writer
     try:
         assert words.refresh() is None

@@ -32,20 +32,29 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import tantivy
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Engine, func, select
 
 from paperfeed.config import Settings
 from paperfeed.index import journal
 from paperfeed.index.query import Query
+from paperfeed.index.word_documents import (
+    EPOCH,
+    FIELDS,
+    READ_CHUNK,
+    analyzer,
+    chunks,
+    documents,
+    filter_term,
+    schema,
+)
 from paperfeed.models import Hit
 from paperfeed.store.engine import writing
-from paperfeed.store.schema import paper_authors, paper_categories, papers
+from paperfeed.store.schema import papers
 
 log = logging.getLogger(__name__)
 
@@ -57,117 +66,8 @@ IDENTITY = "lexical:identity"
 SCHEMA_VERSION = 2
 #: A backlog up to this many papers is applied inside the search that finds it.
 SYNC_CATCH_UP_MAX = 2_000
-#: The one ranked text field and its parts. The title is written TITLE_REPEATS times, which
-#: weighs its words like FTS5's bm25 column weight does (term frequencies add up before
-#: BM25 saturates them); separate fields with boosts ranked SciFact clearly worse
-#: (docs/design.md).
-FIELDS = (("text", 1.0),)
-TITLE_REPEATS = 3
-#: Papers read from the database per chunk while (re)indexing.
-READ_CHUNK = 5_000
-_EPOCH = date(1970, 1, 1)
-
 #: Called with (papers done, papers in all) while (re)indexing.
 Progress = Callable[[int, int], None]
-
-
-def analyzer() -> tantivy.TextAnalyzer:
-    """Words as FTS5's ``porter unicode61 remove_diacritics`` sees them, near enough:
-    split on what is not a letter or digit, lower-cased, accents folded, English stems."""
-    return (
-        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-        .filter(tantivy.Filter.remove_long(60))
-        .filter(tantivy.Filter.lowercase())
-        .filter(tantivy.Filter.ascii_fold())
-        .filter(tantivy.Filter.stemmer("english"))
-        .build()
-    )
-
-
-def _schema() -> tantivy.Schema:
-    builder = tantivy.SchemaBuilder()
-    builder.add_integer_field("id", indexed=True, fast=True)
-    for name, _weight in FIELDS:
-        builder.add_text_field(name, tokenizer_name="paper", index_option="position")
-    builder.add_text_field("cats", tokenizer_name="raw", index_option="basic")
-    builder.add_integer_field("day", indexed=True, fast=True)
-    return builder.build()
-
-
-def _day_number(moment: datetime | None) -> int:
-    if moment is None:
-        return 0
-    return (moment.astimezone(UTC).date() - _EPOCH).days
-
-
-def category_terms(categories: Sequence[str]) -> set[str]:
-    """What the ``cats`` field holds for a paper: each category and each archive, so that
-    ``cat:cs.LG`` matches exactly and ``cat:cs`` matches every ``cs.*`` (as SQL does)."""
-    terms: set[str] = set()
-    for category in categories:
-        lowered = category.lower()
-        terms.add(lowered)
-        terms.add("archive:" + lowered.split(".", 1)[0])
-    return terms
-
-
-def filter_term(category: str) -> str:
-    lowered = category.lower()
-    return lowered if "." in lowered else "archive:" + lowered
-
-
-# --- reading papers for the index ------------------------------------------------------------
-
-
-def _rows(conn: Connection, first: int, last: int, only: Sequence[int] | None) -> list[Any]:
-    """Documents for the papers with ids in [first, last] (and in ``only`` when given)."""
-    where = [papers.c.id >= first, papers.c.id <= last]
-    if only is not None:
-        where.append(papers.c.id.in_(list(only)))
-    base = conn.execute(
-        select(
-            papers.c.id,
-            papers.c.title,
-            papers.c.abstract,
-            func.coalesce(papers.c.published_at, papers.c.first_seen_at),
-        )
-        .where(*where)
-        .order_by(papers.c.id)
-    ).all()
-    authors: dict[int, list[str]] = {}
-    cats: dict[int, list[str]] = {}
-    if base:
-        for pid, name in conn.execute(
-            select(paper_authors.c.paper_id, paper_authors.c.name)
-            .where(paper_authors.c.paper_id >= first, paper_authors.c.paper_id <= last)
-            .order_by(paper_authors.c.paper_id, paper_authors.c.position)
-        ):
-            authors.setdefault(int(pid), []).append(name)
-        for pid, category in conn.execute(
-            select(paper_categories.c.paper_id, paper_categories.c.category).where(
-                paper_categories.c.paper_id >= first, paper_categories.c.paper_id <= last
-            )
-        ):
-            cats.setdefault(int(pid), []).append(category)
-    out = []
-    for pid, title, abstract, day in base:
-        doc = tantivy.Document()
-        doc.add_integer("id", int(pid))
-        for _ in range(TITLE_REPEATS):
-            doc.add_text("text", title or "")
-        doc.add_text("text", abstract or "")
-        doc.add_text("text", ", ".join(authors.get(int(pid), ())))
-        for term in sorted(category_terms(cats.get(int(pid), ()))):
-            doc.add_text("cats", term)
-        doc.add_integer("day", _day_number(day))
-        out.append((int(pid), doc))
-    return out
-
-
-def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
-    ordered = sorted(set(int(i) for i in ids))
-    for start in range(0, len(ordered), READ_CHUNK):
-        yield ordered[start : start + READ_CHUNK]
 
 
 # --- the index -------------------------------------------------------------------------------
@@ -181,7 +81,7 @@ class WordIndex:
         self.root = folder
         self.background = background
         self._analyzer = analyzer()
-        self._schema = _schema()
+        self._schema = schema()
         self._index: tantivy.Index | None = None
         self._searcher: tantivy.Searcher | None = None
         self._folder: Path | None = None
@@ -308,17 +208,17 @@ class WordIndex:
                 total = conn.execute(select(func.count()).select_from(papers)).scalar_one()
                 done = 0
                 for first in range(1, int(last) + 1, READ_CHUNK):
-                    for _pid, doc in _rows(conn, first, first + READ_CHUNK - 1, None):
+                    for _pid, doc in documents(conn, first, first + READ_CHUNK - 1, None):
                         writer.add_document(doc)
                         done += 1
                     if progress:
                         progress(done, int(total))
             else:
                 done = 0
-                for chunk in _chunks(changed.tolist()):
+                for chunk in chunks(changed.tolist()):
                     for pid in chunk:
                         writer.delete_documents_by_term("id", pid)
-                    for _pid, doc in _rows(conn, chunk[0], chunk[-1], chunk):
+                    for _pid, doc in documents(conn, chunk[0], chunk[-1], chunk):
                         writer.add_document(doc)
                     done += len(chunk)
                     if progress:
@@ -408,8 +308,8 @@ class WordIndex:
                 self._schema,
                 "day",
                 tantivy.FieldType.Integer,
-                (query.after - _EPOCH).days if query.after else None,
-                (query.before - _EPOCH).days if query.before else None,
+                (query.after - EPOCH).days if query.after else None,
+                (query.before - EPOCH).days if query.before else None,
             )
             clauses.append((Occur.Must, tantivy.Query.boost_query(days, 0.0)))
         return tantivy.Query.boolean_query(clauses)
