@@ -70,12 +70,10 @@ def fusion_rankings(indexed, data, method: str, alpha: float = 0.5) -> dict[str,
         except InvalidQueryError:
             out[qid] = []
             continue
-        fast = indexed.words.search(query, limit=100) if indexed.words else None
-        with indexed.engine.connect() as conn:
-            if fast is None:
+        lex = indexed.words.search(query, limit=100) if indexed.words else None
+        if lex is None:
+            with indexed.engine.connect() as conn:
                 lex = lexical.search(conn, query, limit=100)
-            else:
-                lex = lexical.constrain_hits(conn, query, fast)
         sem = indexed.semantic.search(query.semantic_text, 100)
         if method == "rrf":
             fused = reciprocal_rank_fusion([lex, sem], k=int(alpha))

@@ -40,12 +40,11 @@ def words(hf: Engine, tmp_path: Path) -> WordIndex:
 
 
 def found(words: WordIndex, text: str, limit: int = 10) -> list[str]:
-    """arXiv ids of the tantivy answer, as search() would use it (checked against SQL)."""
-    query = parse_query(text)
-    hits = words.search(query, limit=limit)
-    assert hits is not None, "the tantivy index did not answer"
+    """arXiv ids of the tantivy answer, as search() uses it (phrases and exclusions held by
+    tantivy itself)."""
+    kept = words.search(parse_query(text), limit=limit)
+    assert kept is not None, "the tantivy index did not answer"
     with words.engine.connect() as conn:
-        kept = lexical.constrain_hits(conn, query, hits)
         stored = store.read_papers(conn, [h.paper_id for h in kept])
     # As search() does: a paper deleted straight from the table is dropped on loading.
     return [stored[h.paper_id].paper.arxiv_id or "" for h in kept if h.paper_id in stored]

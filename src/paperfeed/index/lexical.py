@@ -104,21 +104,10 @@ def _start_after(day: date) -> datetime:
 def search(conn: Connection, query: Query, *, limit: int) -> list[Hit]:
     """Best lexical matches from FTS5 / tsvector, best first (scores comparable within one
     result list only). The tantivy word index answers the same question faster when it is
-    in step (:meth:`WordIndex.search`); its hits then pass through :func:`constrain_hits`."""
+    in step (:meth:`WordIndex.search`), phrases and exclusions included."""
     if not query.has_text:
         return []
     return list(_engine(conn).search(conn, query, filter_ids(query), limit=limit))
-
-
-def constrain_hits(conn: Connection, query: Query, hits: Sequence[Hit]) -> list[Hit]:
-    """The hits of a derived index (tantivy) that hold every required phrase and no
-    excluded word, in order. (A paper deleted straight from the table, bypassing the
-    journal, may still be among them: loading the page drops it, and ``index update``
-    rebuilds the word index when its count differs.)"""
-    if not hits:
-        return []
-    by_id = {h.paper_id: h for h in hits}
-    return [by_id[pid] for pid in constrain(conn, query, [h.paper_id for h in hits])]
 
 
 def constrain(conn: Connection, query: Query, paper_ids: Sequence[int]) -> list[int]:
