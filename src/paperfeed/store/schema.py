@@ -19,7 +19,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Table,
@@ -27,7 +26,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
 
+from paperfeed.store.pgvector_schema import INDEX_PREFIX as HNSW_INDEX_PREFIX
 from paperfeed.store.types import UTCDateTime
+from paperfeed.store.vector_type import Embedding
 
 metadata = MetaData(
     naming_convention={
@@ -141,7 +142,8 @@ paper_embeddings = Table(
     metadata,
     Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
     Column("model", String(64), nullable=False),
-    Column("vector", LargeBinary, nullable=False),
+    # Float32 bytes in Python; a BLOB on SQLite, a pgvector ``vector`` on PostgreSQL.
+    Column("vector", Embedding, nullable=False),
     # Loading one model's vectors, and "papers not yet embedded with this model".
     Index(None, "model", "paper_id"),
 )
@@ -483,6 +485,7 @@ def include_object_for(dialect: str) -> Callable[..., bool]:
             dialects = table.info.get("dialects") if table is not None else None
             if dialects and dialect not in dialects:
                 return False
-        return True
+        # HNSW indexes: one per embedding model, made at run time (store.pgvector_schema).
+        return not (type_ == "index" and reflected and (name or "").startswith(HNSW_INDEX_PREFIX))
 
     return include
