@@ -4,7 +4,7 @@ Errors from the library become one line on stderr and an exit code (see
 ``paperfeed.errors``); ``--json`` prints data for scripts.
 """
 
-from paperfeed.cli import accounts, digest, ingest, papers, search  # noqa: F401 (each module registers its commands)
+from paperfeed.cli import accounts, db, digest, ingest, papers, search  # noqa: F401 (each module registers its commands)
 from paperfeed.cli.base import cli, main
 
 __all__ = ["cli", "main"]

@@ -1,0 +1,442 @@
+"""`paperfeed db copy`: SQLite <-> PostgreSQL round trips verified by checksums, resuming
+after a SIGKILL, refusing targets it must not touch, and the app working on the copy."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, func, insert, select, text
+
+from paperfeed.cli import cli
+from paperfeed.clock import FrozenClock
+from paperfeed.config import load_settings
+from paperfeed.deliver.app import create_app
+from paperfeed.errors import ConflictError
+from paperfeed.index import lexical
+from paperfeed.ingest.hf_daily import HfDailySource
+from paperfeed.ingest.pipeline import ingest
+from paperfeed.ingest.sample import SampleSource
+from paperfeed.ingest.snapshot import SnapshotSource
+from paperfeed.store import collections, comments, deliveries, recommendations, subscriptions
+from paperfeed.store import users as user_store
+from paperfeed.store import votes as vote_store
+from paperfeed.store.checksum import canonical, digest_rows
+from paperfeed.store.copy import PROGRESS_TABLE, Start, copied_tables, decide_start, verify
+from paperfeed.store.engine import make_engine, writing
+from paperfeed.store.schema import index_state, paper_embeddings, papers
+from tests_support import FIXTURES
+
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+SNAPSHOT = "kaggle_arxiv-metadata-oai-snapshot_first200.jsonl"
+#: Papers in the populated database: 660 sample, 30 Hugging Face, 200 from the snapshot.
+PAPERS = 890
+
+
+def populate(url: str) -> None:
+    """A deployment with a bit of everything: papers from two sources, vectors, members,
+    sessions, votes, comments with a reply, collections, subscribers, a digest's ledger,
+    recommendation signals and index state."""
+    engine = make_engine(url)
+    clock = FrozenClock(NOW)
+    ingest(engine, SampleSource(NOW.date(), days=14), clock=clock)
+    ingest(engine, HfDailySource(FIXTURES / "hf_daily_papers_api.json"), clock=clock)
+    ingest(engine, SnapshotSource(FIXTURES / SNAPSHOT), clock=clock)
+    with writing(engine) as conn:
+        ids = [int(i) for i in conn.execute(select(papers.c.id).order_by(papers.c.id)).scalars()]
+        rng = np.random.default_rng(7)
+        conn.execute(
+            insert(paper_embeddings),
+            [
+                {"paper_id": i, "model": "test", "vector": rng.random(8, np.float32).tobytes()}
+                for i in ids[:300]
+            ],
+        )
+        conn.execute(insert(index_state).values(name="copy-test", value={"a": [1, 2.5, None]}))
+        members = [
+            user_store.create_user(
+                conn,
+                email=f"m{n}@example.org",
+                username=f"member{n}",
+                password_hash="x" * 20,
+                role="admin" if n == 0 else "member",
+                now=NOW - timedelta(days=n),
+                verified=n != 2,
+            )
+            for n in range(3)
+        ]
+        user_store.create_session(
+            conn,
+            token_hash="a" * 64,
+            user_id=members[0].id,
+            now=NOW,
+            expires_at=NOW + timedelta(days=30),
+        )
+        for n, member in enumerate(members):
+            for paper_id in ids[n : n + 20]:
+                vote_store.set_vote(conn, paper_id=paper_id, user_id=member.id, on=True, now=NOW)
+        top = comments.add(
+            conn, paper_id=ids[0], user_id=members[0].id, parent_id=None, body="Nice $x^2$", now=NOW
+        )
+        comments.add(
+            conn, paper_id=ids[0], user_id=members[1].id, parent_id=top, body="Agreed", now=NOW
+        )
+        shelf = collections.create(
+            conn, user_id=members[1].id, title="Reading", description="é ü", public=True, now=NOW
+        )
+        for paper_id in ids[5:9]:
+            collections.put_item(conn, shelf, paper_id, "note ✓", NOW)
+        sid = subscriptions.create(
+            conn, email="reader@example.org", frequency="daily", link_key="k" * 32, now=NOW
+        )
+        subscriptions.change(conn, sid, status="confirmed", confirmed_at=NOW)
+        subscriptions.set_searches(conn, sid, ["diffusion", "author:Ada"])
+        deliveries.plan(conn, "daily:2026-11-23", [sid], NOW)
+        recommendations.add_signal(
+            conn, user_id=members[0].id, paper_id=ids[3], kind="view", now=NOW
+        )
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Path:
+    """A populated SQLite database, built once; tests copy the file."""
+    path = tmp_path_factory.mktemp("populated") / "source.db"
+    path.write_bytes(sqlite_template.read_bytes())
+    populate(f"sqlite:///{path}")
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def source_url(populated: Path, tmp_path: Path) -> str:
+    path = tmp_path / "source.db"
+    path.write_bytes(populated.read_bytes())
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PAPERFEED_DATABASE_URL", f"sqlite:///{tmp_path / 'unused.db'}")
+    monkeypatch.delenv("PAPERFEED_CONFIG", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def _engine(url: str) -> Iterator[Engine]:
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def _digests(url: str) -> dict[str, tuple[int, str]]:
+    engine = make_engine(url)
+    try:
+        tables = copied_tables("sqlite", "postgresql")
+        reports = verify(engine, engine, tables)
+    finally:
+        engine.dispose()
+    return {r.name: (r.rows, r.source.digest if r.source else "") for r in reports}
+
+
+@pytest.mark.postgres_only
+def test_round_trip_sqlite_postgres_sqlite_keeps_every_row(  # type: ignore[no-untyped-def]
+    run, source_url: str, postgres_url: str, tmp_path: Path
+) -> None:
+    result = run("db", "copy", "--from", source_url, "--to", postgres_url, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["checksums_ok"] is True
+    assert summary["start"] == "fresh"
+    assert summary["papers"] == PAPERS
+    assert summary["rows"] == summary["copied_rows"] > PAPERS * 2
+    assert {t["table"] for t in summary["per_table"]} >= {"papers", "paper_votes", "comments"}
+    assert "tantivy" in summary["not_copied"]
+    assert f"copy papers: {PAPERS} / {PAPERS} rows" in result.stderr
+
+    back = f"sqlite:///{tmp_path / 'back' / 'again.db'}"  # a new file: created and migrated
+    again = run("db", "copy", "--from", postgres_url, "--to", back)
+    assert again.exit_code == 0, again.output
+    assert "checksums match" in again.stdout
+
+    first, last = _digests(source_url), _digests(back)
+    assert first == last
+    assert first["papers"][0] == PAPERS and first["paper_embeddings"][0] == 300
+    assert first["comments"][0] == 2 and first["collection_items"][0] == 4
+
+    # The engines' own full-text tables were rebuilt from the copied papers.
+    for url in (postgres_url, back):
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            assert lexical.count_indexed(conn) == PAPERS
+        engine.dispose()
+
+
+@pytest.mark.postgres_only
+def test_the_app_works_on_the_copy(  # type: ignore[no-untyped-def]
+    run, source_url: str, postgres_url: str, tmp_path: Path
+) -> None:
+    assert run("db", "copy", "--from", source_url, "--to", postgres_url).exit_code == 0
+    engine = make_engine(postgres_url)
+    with writing(engine) as conn:  # ids go on after the copied ones (sequences were reset)
+        member = user_store.create_user(
+            conn,
+            email="new@example.org",
+            username="newbie",
+            password_hash="x" * 20,
+            role="member",
+            now=NOW,
+        )
+        assert member.id == 4
+        newest = conn.execute(select(func.max(papers.c.id))).scalar_one()
+    engine.dispose()
+    settings = load_settings(
+        database_url=postgres_url, frozen_time=NOW, index_dir=str(tmp_path / "index")
+    )
+    with TestClient(create_app(settings)) as client:
+        day = client.get("/api/daily_papers", params={"date": "2026-11-23"})
+        assert day.status_code == 200 and day.json()["count"] > 10
+        found = client.get("/api/papers/search", params={"q": "transformer", "mode": "lexical"})
+        assert found.status_code == 200, found.text
+        assert found.json()["data"]
+        page = client.get("/")
+        assert page.status_code == 200 and "<html" in page.text
+        paper = client.get(f"/api/papers/{day.json()['data'][0]['paper']['id']}")
+        assert paper.status_code == 200, paper.text
+        results = client.get("/search", params={"q": "transformer"})
+        assert results.status_code == 200 and "transformer" in results.text.lower()
+        assert newest == PAPERS
+
+
+def _hold_row(url: str, paper_id: int) -> tuple[Engine, object]:
+    """Insert (uncommitted) a paper with this id in the target: a copy that reaches it
+    waits on the row lock until the holder rolls back."""
+    engine = make_engine(url)
+    conn = engine.connect()
+    conn.begin()
+    conn.execute(
+        insert(papers).values(
+            id=paper_id,
+            title="holder",
+            title_key="holder",
+            abstract="",
+            keywords=[],
+            source="test",
+            first_seen_at=NOW,
+            changed_at=NOW,
+        )
+    )
+    return engine, conn
+
+
+def _copy_process(source: str, target: str, *extra: str) -> subprocess.Popen[str]:
+    env = dict(os.environ, PAPERFEED_DATABASE_URL=source, PAPERFEED_SQLITE_BUSY_TIMEOUT_MS="60000")
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "paperfeed",
+            "db",
+            "copy",
+            "--from",
+            source,
+            "--to",
+            target,
+            "--batch-size",
+            "25",
+            *extra,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _progress(url: str) -> dict[str, tuple[int, int]]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text(f"SELECT name, rows, done FROM {PROGRESS_TABLE}")).all()
+    finally:
+        engine.dispose()
+    return {r.name: (int(r.rows), int(r.done)) for r in rows}
+
+
+def _wait(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.postgres_only
+def test_a_copy_killed_mid_table_resumes_without_duplicates(  # type: ignore[no-untyped-def]
+    run, source_url: str, postgres_url: str
+) -> None:
+    holder_engine, holder = _hold_row(postgres_url, 400)
+    process = _copy_process(source_url, postgres_url)
+    try:
+        admin = create_engine(make_engine(postgres_url).url, isolation_level="AUTOCOMMIT")
+
+        def waiting_on_the_row() -> bool:
+            with admin.connect() as conn:
+                return bool(
+                    conn.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                            "AND datname = current_database()"
+                        )
+                    ).scalar_one()
+                )
+
+        _wait(waiting_on_the_row)
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+    finally:
+        holder.rollback()  # type: ignore[attr-defined]
+        holder.close()  # type: ignore[attr-defined]
+        holder_engine.dispose()
+    assert process.returncode == -signal.SIGKILL
+    state = _progress(postgres_url)
+    assert state["papers"][1] == 0 and 0 < state["papers"][0] < 400  # stopped mid-table
+    assert state["*"][1] == 0
+
+    result = run("db", "copy", "--from", source_url, "--to", postgres_url, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["start"] == "resume" and summary["checksums_ok"] is True
+    assert summary["copied_rows"] == summary["rows"] - state["papers"][0] - sum(
+        rows for name, (rows, _) in state.items() if name not in ("*", "papers")
+    )
+    assert _digests(source_url) == _digests(postgres_url)
+    # A rerun of a finished copy only verifies it.
+    done = run("db", "copy", "--from", source_url, "--to", postgres_url, "--json")
+    assert json.loads(done.stdout)["start"] == "done" and done.exit_code == 0
+
+
+def test_a_copy_to_sqlite_killed_mid_way_resumes(  # type: ignore[no-untyped-def]
+    run, source_url: str, tmp_path: Path
+) -> None:
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+    process = _copy_process(source_url, target)
+    assert process.stderr is not None
+    for line in process.stderr:
+        if line.startswith("copy paper_authors:"):
+            break
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+    state = _progress(target)
+    assert state["papers"] == (PAPERS, 1)
+    assert state["paper_authors"][1] == 0 and state["*"][1] == 0
+    result = run("db", "copy", "--from", source_url, "--to", target, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["start"] == "resume"
+    assert _digests(source_url) == _digests(target)
+
+
+@pytest.mark.postgres_only
+def test_refuses_targets_it_must_not_touch(  # type: ignore[no-untyped-def]
+    run, source_url: str, postgres_url: str, tmp_path: Path
+) -> None:
+    populate(postgres_url)  # a live deployment, not a copy
+    refused = run("db", "copy", "--from", source_url, "--to", postgres_url)
+    assert refused.exit_code == ConflictError.exit_code
+    assert "not empty" in refused.stderr and "--force" in refused.stderr
+    assert "Traceback" not in refused.output
+
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert run("db", "copy", "--from", source_url, "--to", other).exit_code == 0
+    second = tmp_path / "second.db"
+    second.write_bytes(Path(source_url.removeprefix("sqlite:///")).read_bytes())
+    foreign = run("db", "copy", "--from", f"sqlite:///{second}", "--to", other)
+    assert foreign.exit_code == ConflictError.exit_code
+    assert "copy of another database" in foreign.stderr
+
+    forced = run("db", "copy", "--from", source_url, "--to", postgres_url, "--force", "--json")
+    assert forced.exit_code == 0, forced.output
+    assert json.loads(forced.stdout)["start"] == "replace"
+    assert _digests(source_url) == _digests(postgres_url)
+
+
+def test_clear_errors_for_bad_sources_and_targets(  # type: ignore[no-untyped-def]
+    run, source_url: str, tmp_path: Path
+) -> None:
+    cases = [
+        (["--from", source_url, "--to", source_url], "same database"),
+        (["--from", f"sqlite:///{tmp_path / 'missing.db'}", "--to", source_url], "no SQLite"),
+        (["--from", source_url, "--to", "postgresql://pf@127.0.0.1:9/pf"], "target:"),
+        (["--from", source_url, "--to", "mysql://x@localhost/y"], "unsupported database"),
+    ]
+    empty = tmp_path / "empty.db"
+    make_engine(f"sqlite:///{empty}").dispose()
+    with make_engine(f"sqlite:///{empty}").connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x)")
+    cases.append(
+        (
+            ["--from", f"sqlite:///{empty}", "--to", f"sqlite:///{tmp_path / 'x.db'}"],
+            "no paperfeed schema",
+        )
+    )
+    for args, message in cases:
+        result = run("db", "copy", *args)
+        assert result.exit_code not in (0, 1), (args, result.output)
+        assert message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_checksums_normalise_values_and_ignore_order() -> None:
+    aware = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    assert canonical(aware) == canonical(aware.replace(tzinfo=None))
+    assert canonical(memoryview(b"\x00\xff")) == canonical(b"\x00\xff") == "x:00ff"
+    assert canonical({"b": 1, "a": [1.5]}) == canonical({"a": [1.5], "b": 1})
+    assert canonical(True) != canonical(1)
+    assert canonical(0.1) == "f:0x1.999999999999ap-4"
+    assert canonical(date(2026, 1, 2)) != canonical("2026-01-02")
+    rows = [(1, "a", aware), (2, "b", None), (3, "c", aware)]
+    assert digest_rows(rows) == digest_rows(list(reversed(rows)))
+    assert digest_rows(rows) != digest_rows([*rows[:2], (3, "c", None)])
+    assert digest_rows(rows) != digest_rows([*rows, rows[0]])
+
+
+def test_decide_start() -> None:
+    src = "sqlite:////a.db"
+    fresh = decide_start(
+        recorded_source=None, finished=False, has_rows=False, source=src, force=False
+    )
+    assert fresh is Start.FRESH
+    assert (
+        decide_start(recorded_source=src, finished=False, has_rows=True, source=src, force=False)
+        is Start.RESUME
+    )
+    assert (
+        decide_start(recorded_source=src, finished=True, has_rows=True, source=src, force=False)
+        is Start.DONE
+    )
+    assert (
+        decide_start(recorded_source="x", finished=False, has_rows=True, source=src, force=True)
+        is Start.REPLACE
+    )
+    with pytest.raises(ConflictError):
+        decide_start(recorded_source=None, finished=False, has_rows=True, source=src, force=False)
+    with pytest.raises(ConflictError):
+        decide_start(recorded_source="x", finished=True, has_rows=True, source=src, force=False)
