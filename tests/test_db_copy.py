@@ -157,7 +157,7 @@ def _digests(url: str) -> dict[str, tuple[int, str]]:
     return {r.name: (r.rows, r.source.digest if r.source else "") for r in reports}
 
 
-@pytest.mark.postgres_only
+@pytest.mark.postgres
 def test_round_trip_sqlite_postgres_sqlite_keeps_every_row(  # type: ignore[no-untyped-def]
     run, source_url: str, postgres_url: str, tmp_path: Path
 ) -> None:
@@ -190,7 +190,7 @@ def test_round_trip_sqlite_postgres_sqlite_keeps_every_row(  # type: ignore[no-u
         engine.dispose()
 
 
-@pytest.mark.postgres_only
+@pytest.mark.postgres
 def test_the_app_works_on_the_copy(  # type: ignore[no-untyped-def]
     run, source_url: str, postgres_url: str, tmp_path: Path
 ) -> None:
@@ -288,7 +288,7 @@ def _wait(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-
         time.sleep(0.05)
 
 
-@pytest.mark.postgres_only
+@pytest.mark.postgres
 def test_a_copy_killed_mid_table_resumes_without_duplicates(  # type: ignore[no-untyped-def]
     run, source_url: str, postgres_url: str
 ) -> None:
@@ -353,7 +353,7 @@ def test_a_copy_to_sqlite_killed_mid_way_resumes(  # type: ignore[no-untyped-def
     assert _digests(source_url) == _digests(target)
 
 
-@pytest.mark.postgres_only
+@pytest.mark.postgres
 def test_refuses_targets_it_must_not_touch(  # type: ignore[no-untyped-def]
     run, source_url: str, postgres_url: str, tmp_path: Path
 ) -> None:
