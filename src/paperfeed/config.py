@@ -143,6 +143,14 @@ class Settings(BaseSettings):
         "at 100 k papers, then reloaded from PAPERFEED_INDEX_DIR). The default keeps hybrid "
         "search within 10 ms at 100 k papers (docs/benchmarks.md).",
     )
+    vector_backend: Literal["auto", "memory", "database"] = Field(
+        "auto",
+        description="Where nearest-neighbour search runs: `memory` (each process loads the "
+        "vectors and searches them itself, exactly or by an HNSW graph, see "
+        "PAPERFEED_VECTOR_EXACT_MAX), `database` (pgvector's HNSW index inside PostgreSQL, "
+        "shared by every worker and machine: nothing to load or build per process; "
+        "PostgreSQL only) or `auto` (the database on PostgreSQL, memory on SQLite).",
+    )
     index_dir: str = Field(
         "data/index",
         description="Folder for cached index files (the HNSW graph), rebuilt from the "
