@@ -75,7 +75,14 @@ class SendReport:
     @property
     def unsent(self) -> int:
         """Deliveries still to do (queued, or waiting for a retry)."""
-        return sum(self.ledger.get(s, 0) for s in ("queued", "retry", "claimed"))
+        return sum(self.ledger.get(s, 0) for s in ("queued", "retry"))
+
+    @property
+    def in_flight(self) -> int:
+        """Deliveries another sender held when this run ended: a run settles every claim of
+        its own, so these are a peer's (sending them is its job, or, once its claim lapses
+        because it died, the next run's)."""
+        return sum(self.ledger.get(s, 0) for s in ("claimed", "sending"))
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -90,6 +97,7 @@ class SendReport:
             "newly_failing": self.newly_failing,
             "stopped": self.stopped,
             "unsent": self.unsent,
+            "in_flight": self.in_flight,
             "ledger": self.ledger,
         }
 
@@ -368,5 +376,7 @@ def summary(report: SendReport) -> str:
     return (
         f"{report.digest}: sent {report.sent}, skipped {report.skipped}, "
         f"failed {report.failed}, retry later {report.retry_later}, unsent {report.unsent}, "
-        f"uncertain {report.uncertain}" + (f"; stopped: {report.stopped}" if report.stopped else "")
+        f"uncertain {report.uncertain}"
+        + (f", held by other senders {report.in_flight}" if report.in_flight else "")
+        + (f"; stopped: {report.stopped}" if report.stopped else "")
     )
