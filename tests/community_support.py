@@ -106,8 +106,8 @@ def inbox(smtp: tuple[Inbox, int]) -> Inbox:
 
 
 @pytest.fixture
-def app_client(sqlite_url: str, smtp: tuple[Inbox, int], tmp_path: Any) -> Iterator[TestClient]:
-    app = create_app(community_settings(sqlite_url, smtp[1], tmp_path))
+def app_client(db_url: str, smtp: tuple[Inbox, int], tmp_path: Any) -> Iterator[TestClient]:
+    app = create_app(community_settings(db_url, smtp[1], tmp_path))
     with TestClient(app) as client:
         yield client
 

@@ -60,11 +60,11 @@ def test_cookies_are_http_only_and_same_site(app_client: TestClient) -> None:
     assert cookie.startswith("pf_session=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_secure_flag_on_https(sqlite_url: str, smtp, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_secure_flag_on_https(db_url: str, smtp, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from community_support import community_settings
     from paperfeed.deliver.app import create_app
 
-    settings = community_settings(sqlite_url, smtp[1], tmp_path).model_copy(
+    settings = community_settings(db_url, smtp[1], tmp_path).model_copy(
         update={"base_url": "https://hub.example"}
     )
     with TestClient(create_app(settings), base_url="https://testserver") as client:
@@ -144,11 +144,11 @@ def test_lockout_after_failures_expires(app_client: TestClient) -> None:
     assert log_in(app_client, "gus@example.org").status_code == 303
 
 
-def test_rate_limit_per_ip(sqlite_url: str, smtp, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_rate_limit_per_ip(db_url: str, smtp, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from community_support import community_settings
     from paperfeed.deliver.app import create_app
 
-    settings = community_settings(sqlite_url, smtp[1], tmp_path, auth_ip_limit=3)
+    settings = community_settings(db_url, smtp[1], tmp_path, auth_ip_limit=3)
     with TestClient(create_app(settings)) as client:
         for n in range(3):
             answer = post_form(client, "/account/forgot", {"email": f"p{n}@example.org"})

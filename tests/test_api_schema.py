@@ -16,10 +16,8 @@ has (AttributeError). The operations are listed here instead, and
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,7 +38,7 @@ from paperfeed.config import load_settings
 from paperfeed.deliver.app import create_app
 from paperfeed.store.engine import make_engine
 from paperfeed.store.schema import papers
-from tests_support import seed_hf
+from tests_support import NewDatabase, seed_hf
 
 NOW = datetime(2026, 6, 13, 16, 0, tzinfo=UTC)  # the day after the fixture's daily list
 
@@ -120,11 +118,9 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def api(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+def api(new_database: NewDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     folder = tmp_path_factory.mktemp("api-schema")
-    db = folder / "paperfeed.db"
-    shutil.copyfile(sqlite_template, db)
-    url = f"sqlite:///{db}"
+    url = new_database(folder)
     engine = make_engine(url)
     seed_hf(engine, FrozenClock(NOW))
     with engine.connect() as conn:

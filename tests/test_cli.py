@@ -9,15 +9,16 @@ import pytest
 from click.testing import CliRunner, Result
 
 from paperfeed.cli import cli
-from paperfeed.store.migrate import head_revision
+from paperfeed.store.engine import make_engine
+from paperfeed.store.migrate import current_revision, head_revision
 from tests_support import FIXTURES
 
 NOW = "2026-11-23T15:00:00+00:00"
 
 
 @pytest.fixture
-def run(sqlite_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("PAPERFEED_DATABASE_URL", sqlite_url)
+def run(db_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PAPERFEED_DATABASE_URL", db_url)
     monkeypatch.setenv("PAPERFEED_FROZEN_TIME", NOW)
     monkeypatch.delenv("PAPERFEED_CONFIG", raising=False)
     runner = CliRunner()
@@ -87,8 +88,10 @@ def test_errors_are_one_line_with_an_exit_code(run) -> None:  # type: ignore[no-
     assert both.exit_code == 2
 
 
-def test_unmigrated_database_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PAPERFEED_DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
+def test_unmigrated_database_is_reported(
+    empty_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAPERFEED_DATABASE_URL", empty_db_url)
     result = CliRunner().invoke(cli, ["stats"])
     assert result.exit_code == 6
     assert "run `paperfeed migrate`" in result.output
@@ -105,11 +108,14 @@ def test_bad_settings_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "PAPERFEED_TIMEZONE" in result.output
 
 
-def test_config_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    db = tmp_path / "from-config.db"
+def test_config_file_is_read(
+    empty_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = tmp_path / "paperfeed.toml"
-    config.write_text(f'database_url = "sqlite:///{db}"\n')
+    config.write_text(f'database_url = "{empty_db_url}"\n')
     monkeypatch.delenv("PAPERFEED_DATABASE_URL", raising=False)
     result = CliRunner().invoke(cli, ["--config", str(config), "migrate"])
     assert result.exit_code == 0, result.output
-    assert db.exists()
+    engine = make_engine(empty_db_url)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()

@@ -13,11 +13,11 @@ from paperfeed.store.engine import make_engine
 
 
 @pytest.fixture
-def env(sqlite_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> str:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("PAPERFEED_DATABASE_URL", sqlite_url)
+def env(db_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> str:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PAPERFEED_DATABASE_URL", db_url)
     monkeypatch.setenv("PAPERFEED_SECRET_FILE", str(tmp_path / "secret.key"))
     monkeypatch.delenv("PAPERFEED_CONFIG", raising=False)
-    return sqlite_url
+    return db_url
 
 
 def test_user_create_then_token_create(env: str, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -14,10 +14,10 @@ from tests_support import FIXTURES
 
 
 @pytest.fixture
-def run(sqlite_url: str, replay_server: ReplayServer, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def run(db_url: str, replay_server: ReplayServer, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     base = replay_server.url
     for name, value in {
-        "DATABASE_URL": sqlite_url,
+        "DATABASE_URL": db_url,
         "FROZEN_TIME": "2026-11-23T15:00:00+00:00",
         "ARXIV_API_URL": f"{base}/api/query",
         "ARXIV_OAI_URL": f"{base}/oai",

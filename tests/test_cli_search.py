@@ -13,8 +13,8 @@ from tests_support import FIXTURES, SHARED
 
 
 @pytest.fixture
-def run(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("PAPERFEED_DATABASE_URL", sqlite_url)
+def run(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PAPERFEED_DATABASE_URL", db_url)
     monkeypatch.setenv("PAPERFEED_EMBEDDER", "static")
     monkeypatch.setenv("PAPERFEED_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("PAPERFEED_FROZEN_TIME", "2026-06-13T12:00:00+00:00")

@@ -22,7 +22,7 @@ from paperfeed.store.schema import (
     paper_versions,
     papers,
 )
-from tests_support import FIXTURES
+from tests_support import FIXTURES, NewDatabase
 
 LINES = 24_000
 
@@ -79,15 +79,12 @@ def _dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
 
 
 @pytest.mark.slow
-def test_killed_ingest_reruns_to_the_same_database(tmp_path: Path, sqlite_template: Path) -> None:
-    import shutil
-
+def test_killed_ingest_reruns_to_the_same_database(
+    tmp_path: Path, new_database: NewDatabase
+) -> None:
     file = _snapshot(tmp_path / "snapshot.jsonl")
-    clean_db = tmp_path / "clean.db"
-    crashed_db = tmp_path / "crashed.db"
-    shutil.copyfile(sqlite_template, clean_db)
-    shutil.copyfile(sqlite_template, crashed_db)
-    clean_url, crashed_url = f"sqlite:///{clean_db}", f"sqlite:///{crashed_db}"
+    clean_url = new_database(tmp_path / "clean")
+    crashed_url = new_database(tmp_path / "crashed")
 
     done = _ingest(clean_url, file)
     assert done.returncode == 0, done.stderr

@@ -67,9 +67,9 @@ def sink() -> Iterator[Sink]:
 
 
 @pytest.fixture
-def hub(sqlite_url: str, sink: Sink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
+def hub(db_url: str, sink: Sink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
     env = {
-        "PAPERFEED_DATABASE_URL": sqlite_url,
+        "PAPERFEED_DATABASE_URL": db_url,
         "PAPERFEED_FROZEN_TIME": "2026-11-23T15:00:00+00:00",
         "PAPERFEED_INDEX_DIR": str(tmp_path / "index"),
         "PAPERFEED_LEXICAL_ENGINE": "database",
@@ -85,7 +85,7 @@ def hub(sqlite_url: str, sink: Sink, tmp_path: Path, monkeypatch: pytest.MonkeyP
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("PAPERFEED_CONFIG", raising=False)
-    engine = make_engine(sqlite_url)
+    engine = make_engine(db_url)
     add_papers(engine, ["Diffusion models for video", "Training-free adaptation"])
     add_subscriber(engine, "ada@example.org", searches=("diffusion",))
     add_subscriber(engine, "bo@example.org", frequency="weekly")

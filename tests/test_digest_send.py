@@ -42,10 +42,10 @@ def sink() -> Iterator[Sink]:
 
 
 @pytest.fixture
-def db(sqlite_url: str) -> Iterator[tuple[str, Engine]]:
-    engine = make_engine(sqlite_url)
+def db(db_url: str) -> Iterator[tuple[str, Engine]]:
+    engine = make_engine(db_url)
     add_papers(engine, TITLES)
-    yield sqlite_url, engine
+    yield db_url, engine
     engine.dispose()
 
 

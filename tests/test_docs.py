@@ -59,7 +59,7 @@ def test_cli_page_is_current() -> None:
     assert (DOCS / "cli.md").read_text() == module.render(), "run `make docs`"  # type: ignore[attr-defined]
 
 
-def test_every_route_is_documented(sqlite_url: str) -> None:
+def test_every_route_is_documented(db_url: str) -> None:
     from paperfeed.deliver import (
         api,
         community,
@@ -69,7 +69,7 @@ def test_every_route_is_documented(sqlite_url: str) -> None:
         subscription_routes,
     )
 
-    app = create_app(load_settings(database_url=sqlite_url))
+    app = create_app(load_settings(database_url=db_url))
     text = (DOCS / "api.md").read_text()
     routers = (pages.router, api.router, api.health, feed_routes.router, *community.ROUTERS)
     routers += (subscription_routes.pages, subscription_routes.api)

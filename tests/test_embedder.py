@@ -223,14 +223,12 @@ def test_embedders_benchmark_runs() -> None:
         assert row["peak_rss_mb"] > 0
 
 
-def test_query_vectors_are_computed_once_per_text(
-    sqlite_engine, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+def test_query_vectors_are_computed_once_per_text(engine, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     from paperfeed.index import semantic as semantic_module
     from paperfeed.index.semantic import SemanticIndex
 
     monkeypatch.setattr(semantic_module, "QUERY_CACHE_SIZE", 2)
-    index = SemanticIndex(sqlite_engine, embedder="static", exact_max=1000, cache_dir=None)
+    index = SemanticIndex(engine, embedder="static", exact_max=1000, cache_dir=None)
     calls: list[list[str]] = []
     real = index.embedder.embed
 

@@ -40,8 +40,8 @@ TOPICS = {
 
 
 @pytest.fixture
-def client(sqlite_url: str, smtp: tuple[Inbox, int], tmp_path: Any) -> Iterator[TestClient]:
-    app = create_app(community_settings(sqlite_url, smtp[1], tmp_path, embedder="static"))
+def client(db_url: str, smtp: tuple[Inbox, int], tmp_path: Any) -> Iterator[TestClient]:
+    app = create_app(community_settings(db_url, smtp[1], tmp_path, embedder="static"))
     with TestClient(app) as c:
         ids: dict[str, list[int]] = {t: [] for t in TOPICS}
         n = 0

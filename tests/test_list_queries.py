@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, inspect
 
 from paperfeed.models import Paper
@@ -52,6 +53,7 @@ def test_the_day_list_orders_by_votes_then_publication_then_id(engine: Engine) -
     assert [s.paper.arxiv_id for s in second_page] == order[2:4]
 
 
+@pytest.mark.sqlite_only
 def test_the_day_list_reads_its_index_in_order_on_sqlite(sqlite_engine: Engine) -> None:
     from sqlalchemy import select
 

@@ -45,14 +45,14 @@ def _papers(n: int, start: int = 0) -> list[Paper]:
 
 
 @pytest.fixture
-def app_and_url(sqlite_url: str, tmp_path) -> Iterator[tuple[TestClient, str]]:  # type: ignore[no-untyped-def]
-    engine = make_engine(sqlite_url)
+def app_and_url(db_url: str, tmp_path) -> Iterator[tuple[TestClient, str]]:  # type: ignore[no-untyped-def]
+    engine = make_engine(db_url)
     with writing(engine) as conn:
         store.insert_papers(conn, _papers(5), NOW)
     engine.dispose()
-    settings = load_settings(database_url=sqlite_url, frozen_time=NOW, index_dir=str(tmp_path))
+    settings = load_settings(database_url=db_url, frozen_time=NOW, index_dir=str(tmp_path))
     with TestClient(create_app(settings)) as client:
-        yield client, sqlite_url
+        yield client, db_url
 
 
 def _get(client: TestClient, url: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
@@ -81,11 +81,14 @@ def test_a_list_is_rendered_once_until_the_next_commit(
     assert [i["paper"]["upvotes"] for i in first.json()["data"]] == [4, 3, 2, 1, 0]
 
     # Another process commits a vote count: the very next request sees it.
-    script = (
-        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
-        "c.execute(\"UPDATE papers SET upvotes = 99 WHERE arxiv_id = '2606.00000'\"); c.commit()"
-    )
-    subprocess.run([sys.executable, "-c", script, url.removeprefix("sqlite:///")], check=True)
+    script = """if True:
+        import sys
+        from sqlalchemy import text
+        from paperfeed.store.engine import make_engine, writing
+        with writing(make_engine(sys.argv[1])) as conn:
+            conn.execute(text("UPDATE papers SET upvotes = 99 WHERE arxiv_id = '2606.00000'"))
+    """
+    subprocess.run([sys.executable, "-c", script, url], check=True)
     changed = _get(client, "/api/daily_papers")
     assert changed.json()["data"][0]["paper"]["upvotes"] == 99
     assert changed.headers["etag"] != first.headers["etag"]
@@ -129,9 +132,9 @@ def test_credentials_and_trending_bypass_the_cache(app_and_url: tuple[TestClient
     assert (cache.misses, cache.hits) == (1, 0)
 
 
-def test_the_cache_can_be_turned_off(sqlite_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_cache_can_be_turned_off(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings = load_settings(
-        database_url=sqlite_url, frozen_time=NOW, index_dir=str(tmp_path), response_cache_mb=0
+        database_url=db_url, frozen_time=NOW, index_dir=str(tmp_path), response_cache_mb=0
     )
     with TestClient(create_app(settings)) as client:
         assert _get(client, "/api/daily_papers").status_code == 200
@@ -212,5 +215,6 @@ def test_the_marker_moves_with_every_commit(engine: Engine) -> None:
     marker.close()
 
 
+@pytest.mark.sqlite_only
 def test_no_marker_for_an_in_memory_database() -> None:
     assert change_marker(make_engine("sqlite://")) is None

@@ -102,11 +102,11 @@ def _get(sock: socket.socket, path: str = "/healthz") -> bytes:
 
 
 @pytest.fixture
-def server(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+def server(db_url: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = _free_port()
     env = {
         **os.environ,
-        "PAPERFEED_DATABASE_URL": sqlite_url,
+        "PAPERFEED_DATABASE_URL": db_url,
         "PAPERFEED_INDEX_DIR": str(tmp_path / "index"),
     }
     process = subprocess.Popen(
@@ -169,7 +169,7 @@ def test_a_dead_worker_is_replaced_and_a_stop_is_clean(
     assert not _tcp(port, "0A")
 
 
-def test_a_taken_port_is_an_error_not_a_shared_port(sqlite_url: str) -> None:
+def test_a_taken_port_is_an_error_not_a_shared_port(db_url: str) -> None:
     with socket.socket() as taken:
         taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # even one that shares
         taken.bind(("127.0.0.1", 0))
@@ -177,7 +177,7 @@ def test_a_taken_port_is_an_error_not_a_shared_port(sqlite_url: str) -> None:
         port = taken.getsockname()[1]
         out = subprocess.run(
             [sys.executable, "-m", "paperfeed", "serve", "--port", str(port), "--workers", "2"],
-            env={**os.environ, "PAPERFEED_DATABASE_URL": sqlite_url},
+            env={**os.environ, "PAPERFEED_DATABASE_URL": db_url},
             capture_output=True,
             text=True,
             timeout=60,
@@ -199,14 +199,14 @@ def test_listen_sockets_bind_one_port_with_reuseport() -> None:
             s.close()
 
 
-def test_request_threads_are_capped_per_worker(sqlite_url: str, tmp_path: Path) -> None:
+def test_request_threads_are_capped_per_worker(db_url: str, tmp_path: Path) -> None:
     import anyio.to_thread
     from fastapi.testclient import TestClient
 
     from paperfeed.config import load_settings
     from paperfeed.deliver.app import create_app
 
-    settings = load_settings(database_url=sqlite_url, index_dir=str(tmp_path), server_threads=3)
+    settings = load_settings(database_url=db_url, index_dir=str(tmp_path), server_threads=3)
     with TestClient(create_app(settings)) as client:
         assert client.portal is not None
         limiter = client.portal.call(anyio.to_thread.current_default_thread_limiter)

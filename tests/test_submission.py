@@ -35,10 +35,10 @@ NOW = datetime(2026, 6, 13, 16, 0, tzinfo=UTC)  # two days after the recorded pa
 
 @pytest.fixture
 def client(
-    sqlite_url: str, smtp: Any, tmp_path: Any, replay_server: ReplayServer
+    db_url: str, smtp: Any, tmp_path: Any, replay_server: ReplayServer
 ) -> Iterator[TestClient]:
     settings = community_settings(
-        sqlite_url,
+        db_url,
         smtp[1],
         tmp_path,
         arxiv_api_url=f"{replay_server.url}/api/query",
@@ -90,10 +90,10 @@ def test_a_paper_is_featured_once(client: TestClient, replay_server: ReplayServe
 
 
 def test_old_papers_and_unknown_ids_are_refused(
-    sqlite_url: str, smtp: Any, tmp_path: Any, replay_server: ReplayServer
+    db_url: str, smtp: Any, tmp_path: Any, replay_server: ReplayServer
 ) -> None:
     settings = community_settings(
-        sqlite_url,
+        db_url,
         smtp[1],
         tmp_path,
         arxiv_api_url=f"{replay_server.url}/api/query",

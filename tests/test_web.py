@@ -23,8 +23,8 @@ NOW = datetime(2026, 6, 13, 16, 0, tzinfo=UTC)  # the day after the fixture's da
 
 
 @pytest.fixture
-def client(sqlite_url: str, tmp_path) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    engine: Engine = make_engine(sqlite_url)
+def client(db_url: str, tmp_path) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    engine: Engine = make_engine(db_url)
     seed_hf(engine, FrozenClock(NOW))
     hostile = Paper(
         title="<script>alert('x')</script> & Escaped",
@@ -37,7 +37,7 @@ def client(sqlite_url: str, tmp_path) -> Iterator[TestClient]:  # type: ignore[n
         store.insert_papers(conn, [hostile.with_arxiv_links()], NOW)
     engine.dispose()
     settings = load_settings(
-        database_url=sqlite_url,
+        database_url=db_url,
         frozen_time=NOW,
         index_dir=str(tmp_path),
         base_url="https://hub.test",
@@ -201,15 +201,15 @@ def test_static_assets_and_health(client: TestClient) -> None:
     assert client.get("/healthz").json()["ok"] is True
 
 
-def test_a_fifty_paper_page_stays_under_100_kb(sqlite_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_fifty_paper_page_stays_under_100_kb(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from paperfeed.ingest.pipeline import ingest
     from paperfeed.ingest.sample import SampleSource
 
-    engine = make_engine(sqlite_url)
+    engine = make_engine(db_url)
     ingest(engine, SampleSource(datetime(2026, 11, 23).date()))
     engine.dispose()
     settings = load_settings(
-        database_url=sqlite_url,
+        database_url=db_url,
         frozen_time=datetime(2026, 11, 23, 15, tzinfo=UTC),
         index_dir=str(tmp_path),
     )

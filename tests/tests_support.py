@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +12,10 @@ from paperfeed.models import Paper, Parsed, Rejection
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 FIXTURES = SHARED / "fixtures"
+
+#: ``new_database(directory) -> url`` (a conftest fixture): a fresh migrated database of the
+#: pass's kind; on SQLite a file in ``directory``.
+NewDatabase = Callable[[Path], str]
 
 
 def hf_vectors():  # type: ignore[no-untyped-def]
