@@ -1,5 +1,10 @@
-"""The semantic index of one process: the configured embedder plus the in-memory
-vector index, kept in step with the vectors stored in the database.
+"""The semantic index of one process: the configured embedder plus the vector index,
+kept in step with the vectors stored in the database.
+
+The vector index is the in-memory :class:`~paperfeed.index.vectors.VectorIndex` or, on
+PostgreSQL, pgvector inside the database (:class:`~paperfeed.index.vectors_pgvector.
+PgVectorIndex`), chosen by ``PAPERFEED_VECTOR_BACKEND`` (``auto``: the database on
+PostgreSQL, memory on SQLite). Both answer the same calls.
 
 Vectors are stored with the name of the model that made them. When the stored
 vectors were made by another model than the configured one, nothing is mixed:
@@ -23,8 +28,9 @@ from sqlalchemy import Engine, delete, select
 
 from paperfeed.config import Settings
 from paperfeed.errors import ConfigError
-from paperfeed.index import vectors
+from paperfeed.index import vectors, vectors_pgvector
 from paperfeed.index.embedder import Embedder, load_embedder, paper_text, query_text
+from paperfeed.index.vectors_pgvector import PgVectorIndex
 from paperfeed.models import Hit
 from paperfeed.store.engine import writing
 from paperfeed.store.schema import index_state, papers
@@ -33,6 +39,24 @@ from paperfeed.store.schema import index_state, papers
 EMBED_CHUNK = 64
 #: Query vectors kept per process (1.5 KB each at 384 dimensions).
 QUERY_CACHE_SIZE = 2048
+#: What PAPERFEED_VECTOR_BACKEND may be.
+BACKENDS = ("auto", "memory", "database")
+
+
+def resolve_backend(backend: str, dialect: str) -> str:
+    """``memory`` or ``database`` for a PAPERFEED_VECTOR_BACKEND value on this database."""
+    if backend not in BACKENDS:
+        raise ConfigError(
+            f"PAPERFEED_VECTOR_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}"
+        )
+    if backend == "auto":
+        return "database" if dialect == "postgresql" else "memory"
+    if backend == "database" and dialect != "postgresql":
+        raise ConfigError(
+            "PAPERFEED_VECTOR_BACKEND=database searches vectors with pgvector inside "
+            f"PostgreSQL; this database is {dialect}: use `auto` or `memory`"
+        )
+    return backend
 
 
 class SemanticIndex:
@@ -45,13 +69,16 @@ class SemanticIndex:
         embedder: str,
         exact_max: int,
         cache_dir: Path | None,
+        backend: str = "auto",
     ) -> None:
         self.engine = engine
+        #: ``memory`` or ``database`` (see :func:`resolve_backend`).
+        self.backend = resolve_backend(backend, engine.dialect.name)
         self.embedder_key = embedder
         self.exact_max = exact_max
         self.cache_dir = cache_dir
         self._embedder: Embedder | None = None
-        self._index: vectors.VectorIndex | None = None
+        self._index: vectors.VectorIndex | PgVectorIndex | None = None
         self._lock = threading.Lock()
         # Recent query vectors: the next page of a search, or a query many readers type,
         # costs no second model call. Keyed by the text, so it never goes stale.
@@ -80,19 +107,22 @@ class SemanticIndex:
             )
         return None
 
-    def index(self) -> vectors.VectorIndex:
-        """The in-memory index, loaded on first use and caught up with the database."""
+    def index(self) -> vectors.VectorIndex | PgVectorIndex:
+        """The vector index, loaded on first use and caught up with the database."""
         with self._lock:
             if self._index is None:
                 problem = self.mismatch()
                 if problem:
                     raise ConfigError(problem)
-                self._index = vectors.VectorIndex.load(
-                    self.engine,
-                    self.embedder.name,
-                    exact_max=self.exact_max,
-                    cache_dir=self.cache_dir,
-                )
+                if self.backend == "database":
+                    self._index = PgVectorIndex.load(self.engine, self.embedder.name)
+                else:
+                    self._index = vectors.VectorIndex.load(
+                        self.engine,
+                        self.embedder.name,
+                        exact_max=self.exact_max,
+                        cache_dir=self.cache_dir,
+                    )
             else:
                 self._index.refresh(self.engine)
             return self._index
@@ -105,6 +135,9 @@ class SemanticIndex:
         problem = self.mismatch()
         if problem:
             raise ConfigError(problem)
+        if self.backend == "database" and paper_ids:
+            # The model's HNSW index, before its first vectors (then kept by each insert).
+            vectors_pgvector.ensure_index(self.engine, embedder.name, embedder.dim)
         done = 0
         for start in range(0, len(paper_ids), EMBED_CHUNK):
             chunk = list(paper_ids[start : start + EMBED_CHUNK])
@@ -135,6 +168,8 @@ class SemanticIndex:
         with writing(self.engine) as conn:
             vectors.delete_vectors(conn)
             conn.execute(delete(index_state).where(index_state.c.name == vectors.MODEL_KEY))
+            if conn.dialect.name == "postgresql":
+                vectors_pgvector.drop_indexes(conn)
         with self._lock:
             self._index = None
 
@@ -179,7 +214,10 @@ class SemanticIndex:
     ) -> list[Hit]:
         """Nearest neighbours of one paper, or of the centroid of several, excluding them."""
         index = self.index()
-        found = [v for v in (index.vector_of(pid) for pid in paper_ids) if v is not None]
+        if isinstance(index, PgVectorIndex):
+            found = list(index.vectors_of(paper_ids).values())
+        else:
+            found = [v for v in (index.vector_of(pid) for pid in paper_ids) if v is not None]
         if not found:
             return []
         centre = np.mean(np.stack(found), axis=0)
@@ -199,4 +237,5 @@ def semantic_index(engine: Engine, settings: Settings) -> SemanticIndex:
         embedder=settings.embedder,
         exact_max=settings.vector_exact_max,
         cache_dir=Path(settings.index_dir),
+        backend=settings.vector_backend,
     )

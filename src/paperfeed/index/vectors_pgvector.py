@@ -1,0 +1,342 @@
+"""Nearest-neighbour search inside PostgreSQL: pgvector's HNSW index, shared by every worker.
+
+The in-memory :class:`~paperfeed.index.vectors.VectorIndex` loads every vector into
+each process and builds (or reloads) a graph there. On PostgreSQL the vectors already
+live in a pgvector column (:mod:`paperfeed.store.vector_type`) with one HNSW index per
+model (:mod:`paperfeed.store.pgvector_schema`), kept in step by the database in the
+same transaction as each write. :class:`PgVectorIndex` answers the same calls as the
+memory index with one query each, so any number of web workers on any number of
+machines share one index with nothing to load, build or refresh per process.
+
+A query orders by inner product (vectors are unit length: the same order and score
+as cosine) through the model's index, with ``hnsw.ef_search`` raised to at least
+``k`` and pgvector 0.8's iterative index scans on, so a filter (``allowed`` ids, the
+``exclude`` ids) that drops the first candidates makes the scan go on until ``k``
+papers qualify. Two cases are answered exactly instead (a scan of the qualifying rows
+by primary key): a filter so narrow that the index would visit more rows than it
+allows (``len(allowed)² <= k · size``), and an approximate answer that came back short
+of ``k`` (the scan reached ``hnsw.max_scan_tuples``), so a filter never loses results.
+
+A model whose index does not exist yet (vectors copied in, a new embedder) is searched
+exactly meanwhile; :func:`ensure_index` builds the index, at once while the model has
+few vectors, else in a background thread with ``CREATE INDEX CONCURRENTLY`` under an
+advisory lock, so writes go on and only one process builds it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from paperfeed.index.vector_table import count_model, fetch_vectors, recorded_model
+from paperfeed.store import pgvector_schema as schema
+from paperfeed.store.vector_type import to_text
+
+log = logging.getLogger(__name__)
+
+#: ``hnsw.ef_search`` (candidates kept while walking the graph): at least this, and at
+#: least ``2 k`` (pgvector's most is 1,000).
+EF_SEARCH_MIN = 100
+EF_SEARCH_MAX = 1_000
+#: Rows an iterative scan may visit before it stops (pgvector's default is 20,000).
+MAX_SCAN_TUPLES = 40_000
+#: Vectors of a model up to which a missing index is built at once (a few seconds at
+#: most, blocking writes to the table meanwhile); above, in the background.
+SYNC_BUILD_MAX = 20_000
+#: How long a build at once waits for writers' locks before leaving it for later.
+LOCK_TIMEOUT_MS = 2_000
+#: Seconds between two checks for a model's index while it is missing.
+RECHECK_SECONDS = 30.0
+#: ``maintenance_work_mem`` for a build: the graph is built in memory when it fits
+#: (about 1 GB per million 384-dim vectors), much faster than on disk.
+BUILD_MEMORY = "1GB"
+
+_builders: dict[tuple[str, str, int], threading.Thread] = {}
+_builders_lock = threading.Lock()
+
+
+def _lock_key(model: str, dim: int) -> int:
+    """The advisory lock a model's index build holds (a signed 64-bit key)."""
+    digest = schema.index_name(model, dim)[len(schema.INDEX_PREFIX) :][:15]
+    return int(digest, 16) - (1 << 59)
+
+
+def hnsw_state(conn: Connection, model: str, dim: int) -> str:
+    """``"valid"``, ``"invalid"`` (a failed concurrent build) or ``"missing"``."""
+    valid = conn.execute(
+        text(
+            "SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
+            "WHERE c.relname = :name AND c.relnamespace = current_schema()::regnamespace"
+        ),
+        {"name": schema.index_name(model, dim)},
+    ).scalar_one_or_none()
+    if valid is None:
+        return "missing"
+    return "valid" if valid else "invalid"
+
+
+def _build_now(engine: Engine, model: str, dim: int) -> bool:
+    """CREATE INDEX in one short transaction; False when another build or writer holds
+    the table longer than :data:`LOCK_TIMEOUT_MS`."""
+    try:
+        with engine.begin() as conn:
+            got = conn.execute(
+                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _lock_key(model, dim)}
+            ).scalar_one()
+            if not got:
+                return False
+            conn.execute(text(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}"))
+            conn.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'"))
+            if hnsw_state(conn, model, dim) == "invalid":
+                conn.execute(text(f"DROP INDEX IF EXISTS {schema.index_name(model, dim)}"))
+            conn.execute(text(schema.create_index_sql(model, dim)))
+        return True
+    except DBAPIError as exc:
+        log.warning("could not build the HNSW index of %s yet: %s", model, exc.orig)
+        return False
+
+
+def _build_in_background(engine: Engine, model: str, dim: int) -> None:
+    """CREATE INDEX CONCURRENTLY on an autocommit connection, under a session advisory lock."""
+    key = _lock_key(model, dim)
+    try:
+        with engine.connect() as conn:
+            auto = conn.execution_options(isolation_level="AUTOCOMMIT")
+            if not auto.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
+                return  # another process builds it
+            try:
+                auto.execute(text(f"SET maintenance_work_mem = '{BUILD_MEMORY}'"))
+                if hnsw_state(auto, model, dim) == "invalid":
+                    name = schema.index_name(model, dim)
+                    auto.execute(text(f"DROP INDEX CONCURRENTLY IF EXISTS {name}"))
+                started = time.monotonic()
+                auto.execute(text(schema.create_index_sql(model, dim, concurrently=True)))
+                log.info("built the HNSW index of %s in %.1f s", model, time.monotonic() - started)
+            finally:
+                auto.execute(text("RESET maintenance_work_mem"))
+                auto.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+    except Exception as exc:  # a background thread: log, the next check starts another
+        log.warning("building the HNSW index of %s failed: %s", model, exc)
+
+
+def ensure_index(engine: Engine, model: str, dim: int, *, background: bool = True) -> bool:
+    """Make sure the model's HNSW index exists; True once it is usable.
+
+    Built at once while the model has at most :data:`SYNC_BUILD_MAX` vectors (or when
+    ``background`` is False), else started in a background thread (False until done).
+    """
+    if dim <= 0:
+        return False
+    with engine.connect() as conn:
+        if hnsw_state(conn, model, dim) == "valid":
+            return True
+        count = count_model(conn, model)
+    if count <= SYNC_BUILD_MAX or not background:
+        return _build_now(engine, model, dim)
+    key = (str(engine.url), model, dim)
+    with _builders_lock:
+        running = _builders.get(key)
+        if running is None or not running.is_alive():
+            thread = threading.Thread(
+                target=_build_in_background,
+                args=(engine, model, dim),
+                name=f"hnsw-build-{model}",
+                daemon=True,
+            )
+            _builders[key] = thread
+            thread.start()
+    return False
+
+
+def drop_indexes(conn: Connection, keep: Collection[str] = ()) -> list[str]:
+    """Drop the per-model HNSW indexes except those named in ``keep``; return the dropped."""
+    names = conn.execute(
+        text(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = 'paper_embeddings' AND starts_with(indexname, :prefix)"
+        ),
+        {"prefix": schema.INDEX_PREFIX},
+    ).scalars()
+    dropped = [str(n) for n in names if n not in keep]
+    for name in dropped:
+        conn.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
+    return dropped
+
+
+class PgVectorIndex:
+    """One model's vectors, searched by pgvector in PostgreSQL (see the module docstring)."""
+
+    kind = "pgvector"
+    origin = None
+    pending = 0
+
+    def __init__(self, engine: Engine, model: str, dim: int, *, size: int) -> None:
+        self.engine = engine
+        self.model = model
+        self.dim = dim
+        self._size = size
+        self._version: int | None = None
+        self._indexed = False
+        self._checked_at = -math.inf
+        self._iterative = True
+        self._literal = schema.model_literal(model)
+
+    @classmethod
+    def load(cls, engine: Engine, model: str) -> PgVectorIndex:
+        """The index of ``model`` (reads its dimension and size; builds nothing heavy)."""
+        with engine.connect() as conn:
+            recorded = recorded_model(conn)
+            dim = recorded[1] if recorded is not None and recorded[0] == model else 0
+            if dim == 0:
+                dim = int(
+                    conn.execute(
+                        text(
+                            "SELECT vector_dims(vector) FROM paper_embeddings "
+                            f"WHERE model = {schema.model_literal(model)} LIMIT 1"
+                        )
+                    ).scalar_one_or_none()
+                    or 0
+                )
+            size = count_model(conn, model)
+            version = schema.extension_version(conn) or (0,)
+        index = cls(engine, model, dim, size=size)
+        index._iterative = version >= schema.ITERATIVE_SCAN_VERSION
+        index._check_index()
+        return index
+
+    # --- facts --------------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """How many papers have a vector of this model (as of the last refresh)."""
+        return self._size
+
+    @property
+    def indexed(self) -> bool:
+        """Whether the model's HNSW index exists (else searches are exact scans)."""
+        return self._indexed
+
+    def vector_of(self, paper_id: int) -> np.ndarray | None:
+        found = self.vectors_of([paper_id])
+        return found.get(paper_id)
+
+    def vectors_of(self, paper_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored vectors of these papers (absent ones left out)."""
+        with self.engine.connect() as conn:
+            ids, matrix = fetch_vectors(conn, self.model, list(paper_ids))
+        return {int(pid): matrix[i] for i, pid in enumerate(ids)}
+
+    # --- keeping up ---------------------------------------------------------------------------
+
+    def refresh(self, engine: Engine | None = None, *, full: bool = False) -> int:
+        """Nothing to catch up (the database is the index): re-reads the size when the
+        model's change journal moved, and looks for a missing HNSW index now and then.
+        Returns 0."""
+        from paperfeed.index.vector_table import read_journal_version
+
+        with self.engine.connect() as conn:
+            version = read_journal_version(conn, self.model)
+            if full or version != self._version:
+                self._size = count_model(conn, self.model)
+                self._version = version
+        if not self._indexed and time.monotonic() - self._checked_at >= RECHECK_SECONDS:
+            self._check_index()
+        return 0
+
+    def _check_index(self) -> None:
+        self._checked_at = time.monotonic()
+        if self.dim > 0:
+            self._indexed = ensure_index(self.engine, self.model, self.dim)
+
+    # --- search -------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: np.ndarray,
+        k: int,
+        *,
+        allowed: np.ndarray | None = None,
+        exclude: Collection[int] = (),
+    ) -> list[tuple[int, float]]:
+        """The ``k`` papers most similar to ``query``: (paper id, cosine), best first.
+
+        Same contract as :meth:`paperfeed.index.vectors.VectorIndex.search`: ``allowed``
+        restricts, ``exclude`` removes, fewer than ``k`` only when fewer qualify, ties
+        by ascending id.
+        """
+        if k <= 0 or self.dim == 0:
+            return []
+        q = np.asarray(query, dtype=np.float32).reshape(-1)
+        if q.shape[0] != self.dim:
+            raise ValueError(f"the query has {q.shape[0]} dimensions, the index {self.dim}")
+        norm = float(np.linalg.norm(q))
+        if not math.isfinite(norm) or norm == 0.0:
+            return []
+        q_text = to_text((q / norm).astype("<f4").tobytes())
+        excluded = sorted({int(i) for i in exclude})
+        allow: list[int] | None = None
+        if allowed is not None:
+            allow_array = np.unique(np.asarray(allowed, dtype=np.int64).reshape(-1))
+            if excluded:
+                allow_array = allow_array[~np.isin(allow_array, excluded)]
+            if len(allow_array) == 0:
+                return []
+            allow = allow_array.tolist()
+            if len(allow) ** 2 <= k * max(self._size, 1):
+                return self._query(q_text, k, allow, [], exact=True)
+        found = self._query(q_text, k, allow, excluded, exact=False)
+        if len(found) < k and (self._size > len(found) + len(excluded)):
+            found = self._query(q_text, k, allow, excluded, exact=True)
+        return found
+
+    def _query(
+        self, q_text: str, k: int, allow: list[int] | None, excluded: list[int], *, exact: bool
+    ) -> list[tuple[int, float]]:
+        expr = schema.vector_expression(self.dim)
+        where = [f"model = {self._literal}"]
+        params: dict[str, Any] = {"q": q_text, "k": int(k)}
+        if allow is not None:
+            where.append("paper_id = ANY(CAST(:allowed AS integer[]))")
+            params["allowed"] = allow
+        if excluded:
+            where.append("paper_id <> ALL(CAST(:excluded AS integer[]))")
+            params["excluded"] = excluded
+        distance = f"{expr} <#> CAST(:q AS vector({self.dim}))"
+        # The index serves ORDER BY <expression> <#> <query> only; "+ 0" keeps it out.
+        order = f"({distance}) + 0" if exact else "distance"
+        sql = (
+            "WITH found AS MATERIALIZED ("
+            f"SELECT paper_id, {distance} AS distance "
+            f"FROM paper_embeddings WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :k) "
+            "SELECT paper_id, distance FROM found ORDER BY distance, paper_id"
+        )
+        with self.engine.connect() as conn:
+            if not exact:
+                self._tune(conn, k)
+            rows = conn.execute(text(sql), params).all()
+        return [(int(pid), -float(distance)) for pid, distance in rows]
+
+    def _tune(self, conn: Connection, k: int) -> None:
+        """Transaction-local pgvector settings for one approximate query."""
+        ef = min(max(EF_SEARCH_MIN, 2 * k), EF_SEARCH_MAX)
+        settings = {
+            "hnsw.ef_search": str(ef),
+            # A generic plan would test ANY($1) row by row instead of with a hash table.
+            "plan_cache_mode": "force_custom_plan",
+        }
+        if self._iterative:
+            settings["hnsw.iterative_scan"] = "relaxed_order"
+            settings["hnsw.max_scan_tuples"] = str(max(MAX_SCAN_TUPLES, 4 * k))
+        calls = ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(settings)))
+        params: dict[str, str] = {}
+        for i, (name, value) in enumerate(settings.items()):
+            params[f"n{i}"], params[f"v{i}"] = name, value
+        conn.execute(text(f"SELECT {calls}"), params)
