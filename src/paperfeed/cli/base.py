@@ -20,7 +20,7 @@ from paperfeed.index.lexical_tantivy import WordIndex, word_index
 from paperfeed.index.semantic import SemanticIndex, semantic_index
 from paperfeed.models import StoredPaper, split_arxiv_id
 from paperfeed.store import papers as store
-from paperfeed.store.engine import make_engine
+from paperfeed.store.engine import EngineOptions, make_engine
 from paperfeed.store.migrate import ensure_migrated
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -86,7 +86,8 @@ class Context:
     def engine(self, *, migrated: bool = True) -> Engine:
         if self._engine is None:
             self._engine = make_engine(
-                self.settings.database_url, busy_timeout_ms=self.settings.sqlite_busy_timeout_ms
+                self.settings.database_url,
+                options=EngineOptions.from_settings(self.settings, statement_timeout=False),
             )
             if migrated:
                 ensure_migrated(self._engine)

@@ -15,7 +15,7 @@ from paperfeed.cli.base import Context, cli, echo_json, edge, pass_context
 from paperfeed.errors import InvalidInputError, StorageError
 from paperfeed.index import lexical_postgres, lexical_sqlite
 from paperfeed.store.copy import CopyReport, Start, copy_database
-from paperfeed.store.engine import make_engine, normalise_url
+from paperfeed.store.engine import EngineOptions, make_engine, normalise_url
 
 #: Exit status of a copy stopped by Ctrl-C (128 + SIGINT).
 INTERRUPTED_EXIT = 130
@@ -135,9 +135,9 @@ def db_copy(
     parsed = make_url(normalise_url(source))
     if parsed.get_backend_name() == "sqlite" and not Path(str(parsed.database)).is_file():
         raise InvalidInputError(f"no SQLite database at {parsed.database} (--from)")
-    busy = ctx.settings.sqlite_busy_timeout_ms
-    source_engine = make_engine(source, busy_timeout_ms=busy)
-    target_engine = make_engine(target, busy_timeout_ms=busy)
+    options = EngineOptions.from_settings(ctx.settings, statement_timeout=False)
+    source_engine = make_engine(source, options=options)
+    target_engine = make_engine(target, options=options)
     progress = _Progress()
     try:
         report = copy_database(

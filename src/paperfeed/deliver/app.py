@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import __version__
@@ -37,7 +38,7 @@ from paperfeed.errors import PaperfeedError, RateLimitedError
 from paperfeed.index.lexical_tantivy import word_index
 from paperfeed.index.semantic import semantic_index
 from paperfeed.store.changes import change_marker
-from paperfeed.store.engine import make_engine
+from paperfeed.store.engine import EngineOptions, make_engine
 from paperfeed.store.migrate import ensure_migrated
 
 STATIC = Path(__file__).with_name("static")
@@ -66,7 +67,7 @@ def _thread_limit(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManag
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the app on ``settings``: engine, indexes, templates, routes, error translation."""
-    engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    engine = make_engine(settings.database_url, options=EngineOptions.from_settings(settings))
     ensure_migrated(engine)
     hub = Hub(
         settings,
@@ -113,6 +114,11 @@ def create_app(settings: Settings) -> FastAPI:
         if isinstance(exc, RateLimitedError):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
+
+    @app.exception_handler(PoolTimeoutError)
+    async def on_pool_timeout(request: Request, exc: PoolTimeoutError) -> Any:
+        wait = settings.db_pool_timeout_seconds
+        return error(request, 503, f"the server is busy: no database connection free in {wait:g} s")
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> Any:

@@ -4,20 +4,63 @@ SQLite runs in WAL mode with a busy timeout and foreign keys on. Write
 transactions (opened with :func:`writing`) start with ``BEGIN IMMEDIATE`` so two
 writers queue on the busy timeout instead of failing half-way with "database is
 locked"; read transactions start deferred and never block each other.
+
+PostgreSQL engines take their pool and timeouts from :class:`EngineOptions` (built from
+the settings by :meth:`EngineOptions.from_settings`). A statement cancelled by the
+statement timeout, and a server that cannot be reached, raise :class:`StorageError`
+(503 at the HTTP edge) instead of a driver error.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError
 
-from paperfeed.errors import ConfigError
+from paperfeed.errors import ConfigError, StorageError
+
+if TYPE_CHECKING:
+    from paperfeed.config import Settings
+
+#: SQLSTATE of a statement cancelled (by statement_timeout, or by an operator).
+_QUERY_CANCELED = "57014"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """How an engine connects and pools. The pool and timeouts apply to PostgreSQL;
+    SQLite (one file, no server) uses the busy timeout only."""
+
+    busy_timeout_ms: int = 5000
+    pool_size: int = 5
+    max_overflow: int = 10
+    pool_timeout_seconds: float = 30.0
+    #: Reopen connections older than this (0: never).
+    pool_recycle_seconds: int = 1800
+    connect_timeout_seconds: int = 10
+    #: Cancel statements running longer (0: no limit).
+    statement_timeout_ms: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, statement_timeout: bool = True) -> EngineOptions:
+        """The settings' options; ``statement_timeout=False`` for batch work (migrations,
+        index rebuilds, copies), whose statements may rightly run long."""
+        return cls(
+            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout_seconds=settings.db_pool_timeout_seconds,
+            pool_recycle_seconds=settings.db_pool_recycle_seconds,
+            connect_timeout_seconds=settings.db_connect_timeout_seconds,
+            statement_timeout_ms=settings.db_statement_timeout_ms if statement_timeout else 0,
+        )
 
 
 def normalise_url(url: str) -> str:
@@ -35,13 +78,51 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:
+def make_engine(
+    url: str, *, busy_timeout_ms: int | None = None, options: EngineOptions | None = None
+) -> Engine:
     """Create the engine for ``url``; for a SQLite file, create its folder too."""
+    options = options or EngineOptions()
+    if busy_timeout_ms is not None:
+        options = dataclasses.replace(options, busy_timeout_ms=busy_timeout_ms)
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, parsed.database, busy_timeout_ms)
-    return create_engine(url, pool_pre_ping=True, future=True)
+        return _sqlite_engine(url, parsed.database, options.busy_timeout_ms)
+    return _postgres_engine(url, options)
+
+
+def _postgres_engine(url: str, options: EngineOptions) -> Engine:
+    connect_args: dict[str, Any] = {"connect_timeout": options.connect_timeout_seconds}
+    if options.statement_timeout_ms:
+        connect_args["options"] = f"-c statement_timeout={int(options.statement_timeout_ms)}"
+    engine = create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=options.pool_size,
+        max_overflow=options.max_overflow,
+        pool_timeout=options.pool_timeout_seconds,
+        pool_recycle=options.pool_recycle_seconds or -1,
+        connect_args=connect_args,
+    )
+    timeout_ms = options.statement_timeout_ms
+
+    @event.listens_for(engine, "handle_error")
+    def _translate(context: ExceptionContext) -> None:
+        if context.is_pre_ping:
+            return
+        original = context.original_exception
+        if getattr(original, "sqlstate", None) == _QUERY_CANCELED:
+            limit = f" (PAPERFEED_DB_STATEMENT_TIMEOUT_MS={timeout_ms})" if timeout_ms else ""
+            raise StorageError(
+                f"the database cancelled a statement that ran too long{limit}"
+            ) from original
+        if context.connection is None or context.is_disconnect:
+            first = str(original).strip().splitlines()
+            reason = first[0] if first else type(original).__name__
+            raise StorageError(f"the database does not answer: {reason}") from original
+
+    return engine
 
 
 def _sqlite_engine(url: str, database: str | None, busy_timeout_ms: int) -> Engine:
