@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import SQLAlchemyError
 
 from paperfeed import __version__
 from paperfeed.deliver.hub import Hub, hub_dep
@@ -23,6 +22,7 @@ from paperfeed.models import StoredPaper, split_arxiv_id
 from paperfeed.rank.daily import parse_day
 from paperfeed.rank.lists import Period, day_period, month_period, period_list, week_period
 from paperfeed.rank.search import Fusion, search, similar
+from paperfeed.store import health as health_store
 from paperfeed.store import papers as store
 
 router = APIRouter(prefix="/api", tags=["papers"])
@@ -237,16 +237,43 @@ def similar_papers(
 health = APIRouter(tags=["operations"])
 
 
+class DatabaseOut(BaseModel):
+    backend: Literal["sqlite", "postgresql"]
+    migration: str | None = Field(description="the database's migration (the code's head)")
+    latency_ms: float = Field(description="time the probe took, connecting included")
+
+
+class HealthOut(BaseModel):
+    ok: Literal[True] = True
+    version: str
+    database: DatabaseOut
+
+
 @health.get(
     "/healthz",
-    summary="Health check: the database answers",
-    responses={503: {"model": ErrorOut, "description": "the database does not answer"}},
+    summary="Readiness: the database answers, quickly, at the code's migration",
+    response_model=HealthOut,
+    responses={
+        503: {
+            "model": ErrorOut,
+            "description": "the database does not answer, or needs `paperfeed migrate`",
+        }
+    },
 )
-def healthz(hub: HubDep) -> dict[str, Any]:
-    """``{ok, version, papers}`` when the database answers; 503 when it does not."""
+def healthz(hub: HubDep) -> Any:
+    """``{ok, version, database: {backend, migration, latency_ms}}`` when the database
+    answers within a short timeout and is at the migration this code needs; a 503 envelope
+    saying why otherwise. One primary-key read: cheap enough to poll every second."""
     try:
-        with hub.engine.connect() as conn:
-            papers = store.count_papers(conn)
-    except SQLAlchemyError as exc:
-        raise StorageError(f"the database does not answer: {type(exc).__name__}") from exc
-    return {"ok": True, "version": __version__, "papers": papers}
+        found = health_store.probe(hub.engine)
+    except StorageError as exc:
+        return _unavailable(str(exc))
+    problem = health_store.readiness_error(found)
+    if problem is not None:
+        return _unavailable(problem)
+    return {"ok": True, "version": __version__, "database": found.as_dict()}
+
+
+def _unavailable(message: str) -> Response:
+    body = {"ok": False, "error": message, "status": 503}
+    return Response(orjson.dumps(body), status_code=503, media_type="application/json")
