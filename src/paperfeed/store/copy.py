@@ -11,7 +11,8 @@ Each table is then verified by row count and an order-independent checksum
 
 Not copied: what is derived from the copied rows, namely the engine's own full-text
 table (SQLite FTS5 / PostgreSQL tsvector, rebuilt by the ``finish`` hook the caller passes
-in), and the index files outside the database (the tantivy word index and the HNSW graph
+in), pgvector's HNSW indexes (built here after the rows, one per stored model), and the
+index files outside the database (the tantivy word index and the in-memory HNSW graph
 under PAPERFEED_INDEX_DIR), which are rebuilt from the database on first use as always.
 
 Which start a copy makes is decided by :func:`decide_start` (pure); the rest is I/O.
@@ -45,6 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from paperfeed.errors import ConflictError, InvalidInputError, StorageError
+from paperfeed.store import pgvector_schema
 from paperfeed.store.checksum import TableDigest, table_digest
 from paperfeed.store.engine import writing
 from paperfeed.store.migrate import current_revision, head_revision, migrate
@@ -207,6 +209,7 @@ def copy_database(
         with writing(target) as conn:
             if target.dialect.name == "postgresql":
                 _reset_sequences(conn, tables)
+                _index_vectors(conn)
             if finish is not None:
                 finish(conn)
     report.tables = verify(source, target, tables)
@@ -364,6 +367,20 @@ def _write_batch(
 def _first_line(exc: DBAPIError) -> str:
     lines = str(exc.orig).strip().splitlines()
     return lines[0] if lines else type(exc.orig).__name__
+
+
+def _index_vectors(conn: Connection) -> None:
+    """pgvector's HNSW index of each stored model, as migration 0007 builds them."""
+    models = conn.execute(
+        text(
+            "SELECT model, min(vector_dims(vector)), max(vector_dims(vector)) "
+            "FROM paper_embeddings GROUP BY model ORDER BY model"
+        )
+    ).all()
+    conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
+    for model, low, high in models:
+        if low == high:  # a model with vectors of two lengths is left to `index rebuild`
+            conn.execute(text(pgvector_schema.create_index_sql(str(model), int(low))))
 
 
 def _reset_sequences(conn: Connection, tables: Sequence[Table]) -> None:
