@@ -1,8 +1,11 @@
 """The ``paper_embeddings`` table: vectors as bytes, their reads and writes, and a change journal.
 
 Every function takes a :class:`~sqlalchemy.Connection` and runs inside the caller's
-transaction, on SQLite and PostgreSQL alike. Vectors are stored as little-endian
-float32 bytes, one row per paper, tagged with the model that made them.
+transaction, on SQLite and PostgreSQL alike. Vectors are little-endian float32 bytes
+in Python, one row per paper, tagged with the model that made them; SQLite stores the
+bytes, PostgreSQL a pgvector ``vector`` converted exactly both ways by the column type
+(:mod:`paperfeed.store.vector_type`), where the model's HNSW index
+(:mod:`paperfeed.index.vectors_pgvector`) is kept in step by each write.
 
 The change journal lets an in-memory index catch up cheaply (see
 :meth:`paperfeed.index.vectors.VectorIndex.refresh`). Each model has one
