@@ -398,6 +398,13 @@ class Settings(BaseSettings):
         "20:30",
         description="Local time (HH:MM) `paperfeed schedule` ingests on PAPERFEED_DIGEST_DAYS.",
     )
+    schedule_claim_minutes: int = Field(
+        180,
+        ge=1,
+        description="A scheduled job that one `paperfeed schedule` claimed (each due job runs on "
+        "one scheduler only, whatever the number of machines) and that has not finished after "
+        "this long counts as crashed: another scheduler may take it over.",
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -13,8 +13,8 @@ import click
 
 from paperfeed.cli.base import Context, cli, echo_json, edge, pass_context
 from paperfeed.deliver.digest_send import SendReport, sender_from_settings, summary
-from paperfeed.deliver.scheduler import Job, Plan, run_schedule
-from paperfeed.errors import PaperfeedError
+from paperfeed.deliver.scheduler import Job, LedgerClaims, Plan, run_schedule
+from paperfeed.errors import PaperfeedError, SourceError
 from paperfeed.rank.daily import parse_day
 from paperfeed.rank.editions import Edition, schedule_of
 
@@ -111,13 +111,14 @@ def digest_send(
         sys.exit(UNSENT_EXIT)
 
 
-def _ingest(config_file: str | None, args: str) -> None:
+def _ingest(config_file: str | None, args: str) -> str:
     command = [sys.executable, "-m", "paperfeed"]
     if config_file:
         command += ["--config", config_file]
     done = subprocess.run([*command, "ingest", *shlex.split(args)], check=False)
     if done.returncode != 0:
-        click.echo(f"paperfeed ingest {args} exited {done.returncode}", err=True)
+        raise SourceError(f"paperfeed ingest {args} exited {done.returncode}")
+    return f"paperfeed ingest {args}: exit 0"
 
 
 @cli.command("schedule")
@@ -133,6 +134,9 @@ def schedule(click_ctx: click.Context, interval: float, once: bool) -> None:
     """Run ingestion (PAPERFEED_SCHEDULE_INGEST at PAPERFEED_SCHEDULE_INGEST_TIME) and the
     digests (at PAPERFEED_DIGEST_TIME) on their days, in PAPERFEED_TIMEZONE, until stopped.
     Jobs of the last 6 hours that were missed run at start (they are safe to run twice).
+    Several schedulers (on several machines) may share one database: each due job is
+    claimed in the job-run ledger and runs on one of them only; a claim not finished after
+    PAPERFEED_SCHEDULE_CLAIM_MINUTES counts as crashed and another scheduler takes it over.
     docs/deploy.md has the cron and systemd-timer alternatives.
 
     Example: paperfeed schedule
@@ -143,19 +147,23 @@ def schedule(click_ctx: click.Context, interval: float, once: bool) -> None:
     plan = Plan.from_settings(ctx.settings)
     clock = ctx.settings.clock()
 
-    def run_job(job: Job) -> None:
+    def run_job(job: Job) -> str:
         if job.kind == "ingest":
-            _ingest(str(config_file) if config_file else None, job.args)
-            return
+            return _ingest(str(config_file) if config_file else None, job.args)
         assert job.edition is not None
         try:
             report = _sender(ctx).send(job.edition)
         except PaperfeedError as exc:
             click.echo(f"{job.edition.key}: {exc}", err=True)
-            return
+            raise
         click.echo(summary(report))
+        return summary(report)
 
-    jobs = run_schedule(plan, clock, run_job, interval=interval, rounds=1 if once else None)
+    stale = timedelta(minutes=ctx.settings.schedule_claim_minutes)
+    claims = LedgerClaims(ctx.engine(), stale_after=stale)
+    jobs = run_schedule(
+        plan, clock, run_job, claims=claims, interval=interval, rounds=1 if once else None
+    )
     if once and not jobs:
         next_day = clock.now().astimezone(ctx.settings.zone).date() + timedelta(days=1)
         click.echo(f"nothing due; next digests on or after {next_day.isoformat()}")

@@ -6,20 +6,34 @@ the jobs whose time fell in between. The loop (:func:`run_schedule`) asks it eve
 restarted a little after a job's time still runs it. That is safe because every job
 may run twice: ingestion merges what it already has, and a digest's ledger sends each
 digest once whatever the number of runs.
+
+Several schedulers (one per machine, say) share the work through :class:`LedgerClaims`:
+before running a due job, a scheduler claims it in the job-run ledger
+(:mod:`paperfeed.store.job_runs`), and only the one whose claim succeeds runs it; the run's
+outcome is recorded. Every round then looks back over the whole ``catch_up`` window, so a
+job whose scheduler crashed mid-run is taken over by another once its claim is stale
+(PAPERFEED_SCHEDULE_CLAIM_MINUTES).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import Literal, Protocol
+
+from sqlalchemy import Engine
 
 from paperfeed.clock import Clock
 from paperfeed.config import Settings
 from paperfeed.errors import PaperfeedError
 from paperfeed.rank.editions import DigestSchedule, Edition, parse_time, schedule_of
+from paperfeed.store import job_runs
+from paperfeed.store.engine import writing
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +53,11 @@ class Job:
     @property
     def edition_key(self) -> str:
         return self.edition.key if self.edition is not None else ""
+
+    @property
+    def key(self) -> str:
+        """What names the job in the ledger beside its kind and due instant."""
+        return self.args if self.kind == "ingest" else self.edition_key
 
 
 @dataclass(frozen=True)
@@ -75,28 +94,94 @@ def due_jobs(plan: Plan, since: datetime, now: datetime) -> list[Job]:
     return sorted(jobs, key=lambda j: (j.at, order[j.kind]))
 
 
+class Claims(Protocol):
+    """Who runs a due job when several schedulers share the work."""
+
+    def claim(self, job: Job, now: datetime) -> bool: ...
+
+    def finish(self, job: Job, now: datetime, *, ok: bool, outcome: str) -> None: ...
+
+
+def worker_name() -> str:
+    """This scheduler as the ledger names it: host, process and a random tag."""
+    return f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class LedgerClaims:
+    """Claims in the database's job-run ledger (:mod:`paperfeed.store.job_runs`)."""
+
+    def __init__(self, engine: Engine, *, stale_after: timedelta, worker: str | None = None):
+        self.engine = engine
+        self.stale_after = stale_after
+        self.worker = worker or worker_name()
+
+    def claim(self, job: Job, now: datetime) -> bool:
+        with self.engine.connect() as conn:  # a read first: most rounds find it settled
+            run = job_runs.get(conn, kind=job.kind, job_key=job.key, due_at=job.at)
+        if run is not None and (run.status != "running" or now - run.started_at < self.stale_after):
+            return False
+        with writing(self.engine) as conn:
+            return job_runs.claim(
+                conn,
+                kind=job.kind,
+                job_key=job.key,
+                due_at=job.at,
+                worker=self.worker,
+                now=now,
+                stale_after=self.stale_after,
+            )
+
+    def finish(self, job: Job, now: datetime, *, ok: bool, outcome: str) -> None:
+        with writing(self.engine) as conn:
+            kept = job_runs.finish(
+                conn,
+                kind=job.kind,
+                job_key=job.key,
+                due_at=job.at,
+                worker=self.worker,
+                status="done" if ok else "failed",
+                outcome=outcome,
+                now=now,
+            )
+        if not kept:
+            log.warning("%s: another scheduler took the job over meanwhile", job.describe())
+
+
 def run_schedule(
     plan: Plan,
     clock: Clock,
-    run_job: Callable[[Job], None],
+    run_job: Callable[[Job], object],
     *,
+    claims: Claims | None = None,
     interval: float = 60.0,
     catch_up: timedelta = timedelta(hours=6),
     rounds: int | None = None,
 ) -> Sequence[Job]:
     """Run due jobs every ``interval`` seconds, forever (or ``rounds`` times); a job that
-    fails is logged and the schedule goes on. Returns the jobs run (when it returns)."""
+    fails is logged and the schedule goes on. Returns the jobs run (when it returns).
+
+    With ``claims``, each job due within the last ``catch_up`` runs only once its claim
+    succeeds (see the module docstring); ``run_job`` may return a one-line outcome."""
     done: list[Job] = []
     since = clock.now() - catch_up
     count = 0
     while rounds is None or count < rounds:
         now = clock.now()
-        for job in due_jobs(plan, since, now):
+        window = now - catch_up if claims is not None else since
+        for job in due_jobs(plan, window, now):
+            if claims is not None and (job in done or not claims.claim(job, now)):
+                continue
             log.warning("running %s", job.describe())
+            ok, outcome = True, "done"
             try:
-                run_job(job)
+                result = run_job(job)
+                if isinstance(result, str) and result:
+                    outcome = result
             except PaperfeedError as exc:
                 log.error("%s failed: %s", job.describe(), exc)
+                ok, outcome = False, str(exc)
+            if claims is not None:
+                claims.finish(job, clock.now(), ok=ok, outcome=outcome)
             done.append(job)
         since = now
         count += 1

@@ -470,6 +470,31 @@ author_follows = Table(
 )
 
 
+# -- scheduled work (#8) ------------------------------------------------------------------
+
+# The job-run ledger: one row per scheduled job (kind, key, due instant), inserted by the
+# scheduler that claims it, so that of several schedulers (machines) exactly one runs each
+# due job. A claim still "running" after PAPERFEED_SCHEDULE_CLAIM_MINUTES counts as
+# crashed and may be taken over (attempts counts the takers). See store/job_runs.py.
+job_runs = Table(
+    "job_runs",
+    metadata,
+    # "ingest" or "digest".
+    Column("kind", String(16), primary_key=True),
+    # The ingest job's `paperfeed ingest` arguments, or the digest's edition key.
+    Column("job_key", String(512), primary_key=True),
+    Column("due_at", UTCDateTime(), primary_key=True),
+    # running, done or failed.
+    Column("status", String(16), nullable=False),
+    Column("claimed_by", String(128), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="1"),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    # A one-line report of the run, or its error.
+    Column("outcome", Text, nullable=True),
+)
+
+
 def include_object_for(dialect: str) -> Callable[..., bool]:
     """Alembic's ``include_object`` filter: which tables belong on ``dialect``.
 
