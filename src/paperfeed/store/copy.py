@@ -145,6 +145,8 @@ class CopyReport:
     tables: list[TableReport] = field(default_factory=list)
     copied_rows: int = 0
     seconds: float = 0.0
+    #: Seconds spent copying rows, finishing (sequences, derived indexes) and verifying.
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -165,6 +167,7 @@ class CopyReport:
             "papers": self.rows_of("papers"),
             "copied_rows": self.copied_rows,
             "seconds": round(self.seconds, 3),
+            "phases": {name: round(value, 3) for name, value in self.phases.items()},
             "checksums_ok": self.ok,
             "per_table": [t.as_dict() for t in self.tables],
         }
@@ -201,18 +204,24 @@ def copy_database(
     with writing(target) as conn:
         _progress_meta.create_all(conn)
         _claim(conn, source_id)
+    mark = clock.monotonic()
     if start is not Start.DONE:
         for table in tables:
             report.copied_rows += _copy_table(
                 source, target, table, source_id, batch_size, on_progress
             )
+        report.phases["copy"] = clock.monotonic() - mark
+        mark = clock.monotonic()
         with writing(target) as conn:
             if target.dialect.name == "postgresql":
                 _reset_sequences(conn, tables)
                 _index_vectors(conn)
             if finish is not None:
                 finish(conn)
+        report.phases["finish"] = clock.monotonic() - mark
+    mark = clock.monotonic()
     report.tables = verify(source, target, tables)
+    report.phases["verify"] = clock.monotonic() - mark
     if report.ok:
         with writing(target) as conn:
             _mark(conn, _RUN, done=1)
