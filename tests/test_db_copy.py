@@ -247,6 +247,23 @@ def _hold_row(url: str, paper_id: int) -> tuple[Engine, object]:
     return engine, conn
 
 
+def _lock_waits(url: str) -> int:
+    """Sessions of this database waiting on a lock (the copy, on the held row)."""
+    admin = create_engine(make_engine(url).url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            return int(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database()"
+                    )
+                ).scalar_one()
+            )
+    finally:
+        admin.dispose()
+
+
 def _copy_process(source: str, target: str, *extra: str) -> subprocess.Popen[str]:
     env = dict(os.environ, PAPERFEED_DATABASE_URL=source, PAPERFEED_SQLITE_BUSY_TIMEOUT_MS="60000")
     return subprocess.Popen(
@@ -295,20 +312,7 @@ def test_a_copy_killed_mid_table_resumes_without_duplicates(  # type: ignore[no-
     holder_engine, holder = _hold_row(postgres_url, 400)
     process = _copy_process(source_url, postgres_url)
     try:
-        admin = create_engine(make_engine(postgres_url).url, isolation_level="AUTOCOMMIT")
-
-        def waiting_on_the_row() -> bool:
-            with admin.connect() as conn:
-                return bool(
-                    conn.execute(
-                        text(
-                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                            "AND datname = current_database()"
-                        )
-                    ).scalar_one()
-                )
-
-        _wait(waiting_on_the_row)
+        _wait(lambda: _lock_waits(postgres_url) > 0)
         process.send_signal(signal.SIGKILL)
         process.wait(30)
     finally:
@@ -440,3 +444,49 @@ def test_decide_start() -> None:
         decide_start(recorded_source=None, finished=False, has_rows=True, source=src, force=False)
     with pytest.raises(ConflictError):
         decide_start(recorded_source="x", finished=True, has_rows=True, source=src, force=False)
+
+
+def test_a_live_target_behind_the_code_is_refused_untouched(  # type: ignore[no-untyped-def]
+    run, source_url: str, tmp_path: Path
+) -> None:
+    from paperfeed.store.migrate import current_revision, migrate
+
+    target = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(target)
+    migrate(engine, "0006")
+    with writing(engine) as conn:
+        conn.execute(
+            insert(papers).values(
+                title="kept",
+                title_key="kept",
+                abstract="",
+                keywords=[],
+                source="test",
+                first_seen_at=NOW,
+                changed_at=NOW,
+            )
+        )
+    refused = run("db", "copy", "--from", source_url, "--to", target)
+    assert refused.exit_code == ConflictError.exit_code and "not empty" in refused.stderr
+    assert current_revision(engine) == "0006"  # not migrated behind the operator's back
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_ctrl_c_stops_the_copy_with_a_hint_to_rerun(  # type: ignore[no-untyped-def]
+    run, source_url: str, postgres_url: str
+) -> None:
+    holder_engine, holder = _hold_row(postgres_url, 400)
+    process = _copy_process(source_url, postgres_url)
+    try:
+        _wait(lambda: _lock_waits(postgres_url) > 0)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        holder.rollback()  # type: ignore[attr-defined]
+        holder.close()  # type: ignore[attr-defined]
+        holder_engine.dispose()
+    assert process.returncode == 130, err
+    assert "rerun the same command to resume" in err and "Traceback" not in err
+    result = run("db", "copy", "--from", source_url, "--to", postgres_url, "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["start"] == "resume"

@@ -43,7 +43,7 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from paperfeed.errors import ConflictError, InvalidInputError, StorageError
 from paperfeed.store import pgvector_schema
@@ -192,12 +192,15 @@ def copy_database(
         _check_source(source)
     except StorageError as exc:
         raise StorageError(f"source: {exc}") from exc
+    tables = copied_tables(source.dialect.name, target.dialect.name)
     try:
+        # Decided before migrating: a target that must be refused is left untouched.
+        start = _start(target, tables, source_id, force)
         migrate(target)
     except StorageError as exc:
         raise StorageError(f"target: {exc}") from exc
-    tables = copied_tables(source.dialect.name, target.dialect.name)
-    start = _start(target, tables, source_id, force)
+    except SQLAlchemyError as exc:
+        raise StorageError(f"target: cannot open the database: {exc}") from exc
     if start is Start.REPLACE:
         _empty(target, tables)
     report = CopyReport(start)
@@ -262,8 +265,11 @@ def _start(target: Engine, tables: Sequence[Table], source_id: str, force: bool)
             ).first()
             if row is not None:
                 recorded, finished = row.source, bool(row.done)
+        existing = set(inspect(conn).get_table_names())
         has_rows = any(
-            conn.execute(select(1).select_from(t).limit(1)).first() is not None for t in tables
+            conn.execute(select(1).select_from(t).limit(1)).first() is not None
+            for t in tables
+            if t.name in existing
         )
     return decide_start(
         recorded_source=recorded,

@@ -109,9 +109,9 @@ def _postgres_engine(url: str, options: EngineOptions) -> Engine:
 
     @event.listens_for(engine, "handle_error")
     def _translate(context: ExceptionContext) -> None:
-        if context.is_pre_ping:
-            return
         original = context.original_exception
+        if context.is_pre_ping or not isinstance(original, Exception):
+            return  # a reconnect SQLAlchemy handles, or Ctrl-C / exit: let it through
         if getattr(original, "sqlstate", None) == _QUERY_CANCELED:
             limit = f" (PAPERFEED_DB_STATEMENT_TIMEOUT_MS={timeout_ms})" if timeout_ms else ""
             raise StorageError(
