@@ -153,22 +153,31 @@ def test_a_scan_cut_short_is_completed_exactly(
 ) -> None:
     pg, ids, matrix = corpus
     index = PgVectorIndex.load(pg, "m")
-    tune = PgVectorIndex._tune
+    settings = PgVectorIndex._settings
     calls: list[int] = []
 
-    def stingy(self: PgVectorIndex, conn, k: int) -> None:  # type: ignore[no-untyped-def]
-        tune(self, conn, k)
+    def stingy(self: PgVectorIndex, k: int) -> str:
         calls.append(k)
-        conn.execute(text("SET LOCAL hnsw.ef_search = 10"))
-        conn.execute(text("SET LOCAL hnsw.max_scan_tuples = 20"))
+        stop_early = "SET LOCAL hnsw.ef_search = 10; SET LOCAL hnsw.max_scan_tuples = 20; "
+        return settings(self, k) + stop_early
 
-    monkeypatch.setattr(PgVectorIndex, "_tune", stingy)
+    query = PgVectorIndex._query
+    answers: list[tuple[bool, int]] = []
+
+    def counted(self: PgVectorIndex, *args, exact: bool):  # type: ignore[no-untyped-def]
+        found = query(self, *args, exact=exact)
+        answers.append((exact, len(found)))
+        return found
+
+    monkeypatch.setattr(PgVectorIndex, "_settings", stingy)
+    monkeypatch.setattr(PgVectorIndex, "_query", counted)
     allowed = ids[::2]  # 1,500 of 3,000: approximate, but the scan stops after 20 rows
     q = structured(1, DIM, seed=2)[0]
     found = result_ids(index.search(q, 100, allowed=allowed))
     assert calls == [100]
+    assert answers[0][0] is False and answers[0][1] < 100  # the settings held: cut short
+    assert answers[1:] == [(True, 100)]
     assert found == reference(ids, matrix, q, 100, allowed=allowed)
-    assert len(index.search(q, 100)) == 100
 
 
 def test_queries_are_checked_like_the_memory_index(corpus: Corpus) -> None:
