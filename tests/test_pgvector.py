@@ -7,15 +7,19 @@ cluster centres plus noise, like real embeddings), as in test_vectors.py.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
 from alembic import command
+from click.testing import CliRunner
 from sqlalchemy import Engine, create_engine, delete, text
 from sqlalchemy.engine import make_url
 
+from paperfeed.cli import cli
 from paperfeed.clock import FrozenClock
 from paperfeed.errors import ConfigError
 from paperfeed.index import vectors_pgvector
@@ -29,6 +33,7 @@ from paperfeed.store.migrate import _config, migrate
 from paperfeed.store.schema import papers
 from paperfeed.store.vector_type import from_send, to_text
 from test_vectors import add_papers, reference, result_ids, structured
+from tests_support import FIXTURES
 
 pytestmark = pytest.mark.postgres
 
@@ -403,3 +408,26 @@ def test_a_role_that_may_not_create_the_extension_is_told_what_to_run(
             conn.execute(text("DROP DATABASE IF EXISTS pf_novector WITH (FORCE)"))
             conn.execute(text("DROP ROLE IF EXISTS pf_plain"))
         admin.dispose()
+
+
+def test_index_status_names_the_backend(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PAPERFEED_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("PAPERFEED_EMBEDDER", "static")
+    monkeypatch.setenv("PAPERFEED_INDEX_DIR", str(tmp_path / "index"))
+
+    def status() -> str:
+        out = CliRunner().invoke(cli, ["index", "status", "--json"], catch_exceptions=False)
+        return str(json.loads(out.output)["vector_search"])
+
+    assert status().startswith("pgvector exact")  # no vectors, no index yet
+    done = CliRunner().invoke(
+        cli, ["ingest", "hf-daily", str(FIXTURES / "hf_daily_papers_api.json"), "--embed"]
+    )
+    assert done.exit_code == 0, done.output
+    assert status() == "pgvector hnsw"
+    monkeypatch.setenv("PAPERFEED_VECTOR_BACKEND", "memory")
+    assert status() == "exact"
+    near = CliRunner().invoke(cli, ["similar", "2606.12243", "--limit", "4", "--json"])
+    assert json.loads(near.output)["count"] == 4

@@ -154,7 +154,7 @@ def index_status(ctx: Context, as_json: bool) -> None:
         "vectors": per_model,
         "missing_vectors": papers - per_model.get(embedder.name, 0),
         "mismatch": semantic.mismatch(),
-        "vector_search": "exact" if papers <= ctx.settings.vector_exact_max else "hnsw",
+        "vector_search": semantic.search_method(papers),
     }
     if as_json:
         echo_json(data)

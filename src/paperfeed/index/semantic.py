@@ -127,6 +127,17 @@ class SemanticIndex:
                 self._index.refresh(self.engine)
             return self._index
 
+    def search_method(self, papers: int) -> str:
+        """How nearest neighbours are found now (for ``paperfeed index status``)."""
+        if self.backend == "memory":
+            return "exact" if papers <= self.exact_max else "hnsw"
+        embedder = self.embedder
+        with self.engine.connect() as conn:
+            state = vectors_pgvector.hnsw_state(conn, embedder.name, embedder.dim)
+        if state == "valid":
+            return "pgvector hnsw"
+        return "pgvector exact (its HNSW index is built on first use)"
+
     def embed_papers(
         self, paper_ids: Sequence[int], progress: Callable[[int], None] | None = None
     ) -> int:
