@@ -1,0 +1,66 @@
+"""bench/postgres.py stays runnable: a 1,000-paper run with the static embedder, 1 s of wrk.
+
+The shape of the JSON, the copy verified, each engine's backends named and every timing
+positive are asserted; timings themselves are not. Without wrk the API runs are left out
+(``--no-wrk``) on a developer's machine; in CI (``CI`` set) wrk must be there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# The benchmark starts a PostgreSQL server of its own beside a SQLite file; it runs once,
+# in the PostgreSQL pass.
+pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "postgres.py"
+SIZE = 1000
+
+
+def test_postgres_benchmark_runs(tmp_path: Path) -> None:
+    wrk = shutil.which("wrk") is not None
+    if not wrk and os.environ.get("CI"):
+        pytest.fail("wrk is missing: run `bash scripts/ensure_wrk.sh` before the tests")
+    command = [sys.executable, str(BENCH), "--sizes", str(SIZE), "--queries", "10"]
+    command += ["--embedder", "static", "--duration", "1", "--connections", "4", "--json"]
+    command += ["--timing-nice", "0", "--workdir", str(tmp_path / "work")]
+    if not wrk:
+        command.append("--no-wrk")
+    out = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, (out.stdout[-2000:], out.stderr[-3000:])
+    report = json.loads(out.stdout)
+    assert report["settings"]["queries"] == 10 and report["settings"]["embedder"] == "static"
+    row = report["sizes"][str(SIZE)]
+    copy = row["copy"]
+    assert copy["papers"] == SIZE and copy["checksums_ok"] is True and "reused" not in copy
+    assert copy["wall_s"] >= copy["seconds"] > 0 and copy["rows"] > SIZE
+    assert row["postgres"]["pgvector"] and row["postgres"]["database_mb"] > 0
+    assert row["sqlite"]["lexical_backend"] == "tantivy"
+    assert row["sqlite"]["vector_backend"].startswith("memory")
+    assert row["postgresql"]["lexical_backend"] == "postgresql full-text"
+    assert row["postgresql"]["vector_backend"] == "database: pgvector"
+    for engine in ("sqlite", "postgresql"):
+        latency = row[engine]["latency_ms"]
+        assert set(latency) == {"lexical", "semantic", "hybrid", "vector_index"}
+        assert all(v["p95"] >= v["p50"] > 0 for v in latency.values()), latency
+        api = row[engine]["api"]
+        if wrk:
+            assert set(api) == {"/api/daily_papers", "/api/papers/search?q="}
+            assert all(r["requests"] > 0 and r["errors"] == 0 for r in api.values()), api
+        else:
+            assert api == {}
+    table = subprocess.run(
+        [sys.executable, str(BENCH), "--table-from", "/dev/stdin"],
+        input=out.stdout,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert table.returncode == 0 and "db copy SQLite -> PostgreSQL" in table.stdout, table.stderr
