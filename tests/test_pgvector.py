@@ -346,7 +346,9 @@ def test_migration_converts_stored_vectors_both_ways(postgres_url: str, clock) -
         ids = add_papers(engine, 120, clock.now())
         matrix = structured(120, DIM)
         store(engine, "m", ids[:100], matrix[:100])
-        store(engine, "tiny", ids[100:], structured(20, 8))
+        tiny = structured(20, 8)
+        tiny[0] = [0.0, -0.0, 1e-45, 3.4e38, -1e-40, 1.0, 0.1, -2.5]  # zeros, subnormals
+        store(engine, "tiny", ids[100:], tiny)
         _downgrade(engine, "0006")
         with engine.connect() as conn:
             kind = conn.execute(
@@ -357,6 +359,11 @@ def test_migration_converts_stored_vectors_both_ways(postgres_url: str, clock) -
                     text("SELECT paper_id, vector FROM paper_embeddings WHERE model = 'm'")
                 ).all()
             )
+            blobs_tiny = dict(
+                conn.execute(
+                    text("SELECT paper_id, vector FROM paper_embeddings WHERE model = 'tiny'")
+                ).all()
+            )
             hnsw = conn.execute(
                 text(
                     "SELECT count(*) FROM pg_indexes "
@@ -365,13 +372,16 @@ def test_migration_converts_stored_vectors_both_ways(postgres_url: str, clock) -
             ).scalar_one()
         assert kind == "bytea" and hnsw == 0
         assert [bytes(blobs[pid]) for pid in ids[:100]] == [row.tobytes() for row in matrix[:100]]
+        assert bytes(blobs_tiny[ids[100]]) == tiny[0].tobytes()
 
         migrate(engine)
         with engine.connect() as conn:
             got_ids, got = load_vectors(conn, "m")
+            tiny_ids, tiny_got = load_vectors(conn, "tiny")
             assert hnsw_state(conn, "m", DIM) == "valid"
             assert hnsw_state(conn, "tiny", 8) == "valid"
         assert got_ids.tolist() == ids[:100] and got.tobytes() == matrix[:100].tobytes()
+        assert tiny_ids.tolist() == ids[100:] and tiny_got.tobytes() == tiny.tobytes()
         assert uses_index(engine, "m", DIM, matrix[0])
     finally:
         engine.dispose()

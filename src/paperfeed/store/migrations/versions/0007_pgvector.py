@@ -1,11 +1,12 @@
 """Embeddings in pgvector on PostgreSQL (a no-op on SQLite).
 
 Creates the ``vector`` extension (or says what an administrator must run), turns
-``paper_embeddings.vector`` from float32 bytes into a pgvector ``vector`` of no fixed
-dimension, converting every stored vector exactly, and builds one HNSW index per
-stored model (see :mod:`paperfeed.store.pgvector_schema`). The downgrade converts the
-vectors back to bytes and drops those indexes; the extension stays installed (other
-databases' objects or the administrator may rely on it).
+``paper_embeddings.vector`` from little-endian float32 bytes into a pgvector ``vector``
+of no fixed dimension, converting every stored vector exactly in one table rewrite, and
+builds one HNSW index per stored model (see :mod:`paperfeed.store.pgvector_schema`).
+The downgrade drops those indexes and converts the vectors back to the same bytes; the
+extension stays installed (the administrator may rely on it, and dropping it needs a
+superuser).
 
 Revision ID: 0007
 Revises: 0006
@@ -18,31 +19,45 @@ import sqlalchemy as sa
 from alembic import op
 
 from paperfeed.store import pgvector_schema
-from paperfeed.store.vector_type import PgVector, from_send, to_text
 
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-#: Vectors converted per round trip (about 6 MB of 384-dim vectors as text).
-_CHUNK = 1_000
-
-
-def _convert(select_sql: str, update_sql: str, convert: object) -> None:
-    """Copy every row's vector into the new column, chunk by chunk in paper_id order."""
-    bind = op.get_bind()
-    last = -1
-    while True:
-        rows = bind.execute(sa.text(select_sql), {"last": last, "limit": _CHUNK}).all()
-        if not rows:
-            return
-        assert callable(convert)
-        bind.execute(
-            sa.text(update_sql),
-            [{"id": int(pid), "value": convert(bytes(value))} for pid, value in rows],
-        )
-        last = int(rows[-1][0])
+# Exact conversions in SQL, so that each direction is one table rewrite (no Python
+# round trips, no dead copy of every row left behind). A float32 is rebuilt from its
+# sign, exponent and mantissa bits in float8 arithmetic, which is exact (powers of two
+# times a 24-bit integer), then cast to real: bit for bit, zeros and subnormals included.
+_TO_VECTOR = r"""
+CREATE FUNCTION pg_temp.paperfeed_f4le_to_vector(b bytea) RETURNS vector
+LANGUAGE sql IMMUTABLE STRICT AS $$
+SELECT array_agg(
+    CASE WHEN ex = 0 THEN sgn * mant * 2.0::float8 ^ (-149)
+         ELSE sgn * (mant + 8388608) * 2.0::float8 ^ (ex - 150) END ORDER BY i
+)::real[]::vector
+FROM (
+    SELECT i,
+        CASE WHEN get_byte(b, 4 * i + 3) >= 128 THEN -1.0::float8 ELSE 1.0::float8 END AS sgn,
+        ((get_byte(b, 4 * i + 3) & 127) << 1) | (get_byte(b, 4 * i + 2) >> 7) AS ex,
+        ((get_byte(b, 4 * i + 2) & 127) << 16) | (get_byte(b, 4 * i + 1) << 8)
+            | get_byte(b, 4 * i) AS mant
+    FROM generate_series(0, length(b) / 4 - 1) AS i
+) AS parts
+$$
+"""
+# pgvector's binary form: int16 dimension, int16 unused, big-endian float32 values.
+_TO_BYTES = r"""
+CREATE FUNCTION pg_temp.paperfeed_vector_to_f4le(v vector) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT AS $$
+SELECT string_agg(
+    substring(s FROM 8 + 4 * i FOR 1) || substring(s FROM 7 + 4 * i FOR 1)
+        || substring(s FROM 6 + 4 * i FOR 1) || substring(s FROM 5 + 4 * i FOR 1),
+    ''::bytea ORDER BY i
+)
+FROM (SELECT vector_send(v) AS s) AS sent, generate_series(0, vector_dims(v) - 1) AS i
+$$
+"""
 
 
 def upgrade() -> None:
@@ -50,16 +65,23 @@ def upgrade() -> None:
     if bind.dialect.name != "postgresql":
         return
     pgvector_schema.ensure_extension(bind)
-    op.add_column("paper_embeddings", sa.Column("embedding", PgVector(), nullable=True))
-    _convert(
-        "SELECT paper_id, vector FROM paper_embeddings WHERE paper_id > :last "
-        "ORDER BY paper_id LIMIT :limit",
-        "UPDATE paper_embeddings SET embedding = CAST(:value AS vector) WHERE paper_id = :id",
-        _checked_text,
+    bad = bind.execute(
+        sa.text(
+            "SELECT paper_id, length(vector) FROM paper_embeddings "
+            "WHERE length(vector) = 0 OR length(vector) % 4 <> 0 LIMIT 1"
+        )
+    ).first()
+    if bad is not None:
+        raise ValueError(
+            f"the stored vector of paper {bad[0]} has {bad[1]} bytes, not float32 values: "
+            "delete it (`paperfeed index rebuild` makes it again) and migrate again"
+        )
+    op.execute(_TO_VECTOR)
+    op.execute(
+        "ALTER TABLE paper_embeddings ALTER COLUMN vector TYPE vector "
+        "USING pg_temp.paperfeed_f4le_to_vector(vector)"
     )
-    op.alter_column("paper_embeddings", "embedding", nullable=False)
-    op.drop_column("paper_embeddings", "vector")
-    op.alter_column("paper_embeddings", "embedding", new_column_name="vector")
+    op.execute("DROP FUNCTION pg_temp.paperfeed_f4le_to_vector(bytea)")
     models = bind.execute(
         sa.text(
             "SELECT model, min(vector_dims(vector)), max(vector_dims(vector)) "
@@ -74,32 +96,22 @@ def upgrade() -> None:
             op.execute(pgvector_schema.create_index_sql(str(model), int(low)))
 
 
-def _checked_text(blob: bytes) -> str:
-    if len(blob) == 0 or len(blob) % 4:
-        raise ValueError(f"a stored vector of {len(blob)} bytes is not float32 values")
-    return to_text(blob)
-
-
 def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
     names = bind.execute(
         sa.text(
-            "SELECT indexname FROM pg_indexes WHERE tablename = 'paper_embeddings' "
-            "AND indexname LIKE :prefix"
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = 'paper_embeddings' AND starts_with(indexname, :prefix)"
         ),
-        {"prefix": pgvector_schema.INDEX_PREFIX.replace("_", r"\_") + "%"},
+        {"prefix": pgvector_schema.INDEX_PREFIX},
     ).scalars()
     for name in list(names):
         op.execute(f'DROP INDEX IF EXISTS "{name}"')
-    op.add_column("paper_embeddings", sa.Column("blob", sa.LargeBinary(), nullable=True))
-    _convert(
-        "SELECT paper_id, vector_send(vector) FROM paper_embeddings WHERE paper_id > :last "
-        "ORDER BY paper_id LIMIT :limit",
-        "UPDATE paper_embeddings SET blob = :value WHERE paper_id = :id",
-        from_send,
+    op.execute(_TO_BYTES)
+    op.execute(
+        "ALTER TABLE paper_embeddings ALTER COLUMN vector TYPE bytea "
+        "USING pg_temp.paperfeed_vector_to_f4le(vector)"
     )
-    op.alter_column("paper_embeddings", "blob", nullable=False)
-    op.drop_column("paper_embeddings", "vector")
-    op.alter_column("paper_embeddings", "blob", new_column_name="vector")
+    op.execute("DROP FUNCTION pg_temp.paperfeed_vector_to_f4le(vector)")
