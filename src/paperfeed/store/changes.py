@@ -9,9 +9,14 @@ table); it never stays the same across a commit.
 - SQLite: ``PRAGMA data_version`` on a connection of the marker's own that never
   writes. SQLite changes it when another connection (any process) commits; reading it
   touches only the shared WAL index, about 2 µs.
-- PostgreSQL: the server's write-ahead log position. Every commit moves it (so does
-  other work on the server, which only costs a cache miss); it takes a round trip, so
-  callers read it off the event loop (``inline`` is false).
+- PostgreSQL: the server's current snapshot (``pg_current_snapshot()``: the oldest
+  transaction still running, the next transaction id, the ones in progress). It changes
+  exactly when a writing transaction starts or its end becomes visible to readers, any
+  database of the server (other servers' work only costs a cache miss). Not the
+  write-ahead log position: with ``synchronous_commit = off`` that moves only when the
+  WAL writer flushes, after the commit is visible, and with it on it moves before the
+  commit is visible, so a render in between would be kept under the newer marker. It
+  takes a round trip, so callers read it off the event loop (``inline`` is false).
 """
 
 from __future__ import annotations
@@ -53,12 +58,9 @@ class SqliteDataVersion:
         self._conn.close()
 
 
-class PostgresWalPosition:
+class PostgresSnapshot:
     inline = False
-    _QUERY = (
-        "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
-        "ELSE pg_current_wal_lsn() END"
-    )
+    _QUERY = "SELECT pg_current_snapshot()::text"
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -78,7 +80,7 @@ def change_marker(engine: Engine) -> ChangeMarker | None:
     """The marker for ``engine``'s database; None for an in-memory SQLite database
     (each connection of which is a database of its own)."""
     if engine.dialect.name == "postgresql":
-        return PostgresWalPosition(engine)
+        return PostgresSnapshot(engine)
     database = engine.url.database
     if not database or database == ":memory:" or database.startswith("file::memory:"):
         return None
