@@ -177,7 +177,8 @@ def member_client(app_client: TestClient, username: str, role: Role = "member") 
 
 
 def add_paper(client: TestClient, arxiv_id: str = "2611.00001", **fields: Any) -> int:
-    """Store a paper featured today; its id."""
+    """Store a paper featured today, as ingestion does (searchable); its id."""
+    from paperfeed.index import lexical
     from paperfeed.models import Paper
     from paperfeed.store import papers as store
     from paperfeed.store.engine import writing
@@ -194,6 +195,7 @@ def add_paper(client: TestClient, arxiv_id: str = "2611.00001", **fields: Any) -
     engine = client.app.state.accounts.engine  # type: ignore[attr-defined]
     with writing(engine) as conn:
         (pid,) = store.insert_papers(conn, [Paper(**values).with_arxiv_links()], NOW)
+        lexical.sync(conn, [pid])
     return int(pid)
 
 

@@ -50,8 +50,9 @@ DATABASES = ("sqlite", "postgresql")
 DATABASE_ENV = "PAPERFEED_TEST_DATABASE"
 TEMPLATE = "pf_template"
 _ONLY_REASONS = {
-    "sqlite": "sqlite_only (inherently about SQLite; they run in the SQLite pass)",
-    "postgresql": "postgres_only (inherently about PostgreSQL; they run in the PostgreSQL pass)",
+    "sqlite": "sqlite_only (about SQLite, or on a SQLite file of their own: "
+    "the SQLite pass runs them)",
+    "postgresql": "postgres_only (about PostgreSQL: the PostgreSQL pass runs them)",
 }
 _DESELECTED = pytest.StashKey[dict[str, int]]()
 _counter = itertools.count()

@@ -14,7 +14,8 @@ BENCH = Path(__file__).resolve().parents[1] / "bench" / "community.py"
 
 
 @pytest.mark.slow
-def test_community_benchmark_runs() -> None:
+def test_community_benchmark_runs(empty_db_url: str) -> None:
+    """On the pass's database: the benchmark migrates the empty database it is given."""
     done = subprocess.run(
         [
             sys.executable,
@@ -26,6 +27,8 @@ def test_community_benchmark_runs() -> None:
             "--comments",
             "2",
             "--json",
+            "--database-url",
+            empty_db_url,
         ],
         capture_output=True,
         text=True,

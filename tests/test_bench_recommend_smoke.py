@@ -8,6 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# The benchmark reads no database (it ranks in memory): the PostgreSQL pass would repeat
+# the same run.
+pytestmark = pytest.mark.sqlite_only
+
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 METHODS = {"paperfeed", "tfidf_svm", "centroid", "popularity"}
 
