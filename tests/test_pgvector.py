@@ -236,11 +236,23 @@ def test_inserts_updates_and_deletes_are_seen_at_once(pg: Engine, clock: FrozenC
         conn.execute(delete(papers).where(papers.c.id == new))
     assert new not in result_ids(index.search(target, 5))
     assert index.vector_of(new) is None
-    assert index.refresh() == 0 and index.size == 300
+    assert index.refresh(full=True) == 0 and index.size == 300
     with writing(pg) as conn:
         delete_vectors(conn, "m")
-    index.refresh()
+    index.refresh(full=True)
     assert index.size == 0 and index.search(target, 5) == []
+
+
+def test_an_index_made_before_any_vector_takes_the_first(pg: Engine, clock: FrozenClock) -> None:
+    index = PgVectorIndex.load(pg, "late")
+    assert index.dim == 0 and index.size == 0 and index.search(np.ones(DIM), 3) == []
+    ids = add_papers(pg, 50, clock.now())
+    matrix = structured(50, DIM)
+    store(pg, "late", ids, matrix)  # by another process, say
+    assert index.refresh() == 0 and index.size == 0  # not due yet: at most once a second
+    index.refresh(full=True)
+    assert index.dim == DIM and index.size == 50 and index.indexed
+    assert result_ids(index.search(matrix[4], 1)) == [ids[4]]
 
 
 def test_a_restart_reuses_the_index_without_rebuilding(corpus: Corpus) -> None:
@@ -274,7 +286,7 @@ def test_a_missing_index_is_built_in_the_background(pg: Engine, clock, monkeypat
     with pg.connect() as conn:
         assert hnsw_state(conn, "m", DIM) == "valid"
     monkeypatch.setattr(vectors_pgvector, "RECHECK_SECONDS", 0.0)
-    index.refresh()
+    index.refresh(full=True)
     assert index.indexed
 
 

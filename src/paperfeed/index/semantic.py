@@ -115,7 +115,8 @@ class SemanticIndex:
                 if problem:
                     raise ConfigError(problem)
                 if self.backend == "database":
-                    self._index = PgVectorIndex.load(self.engine, self.embedder.name)
+                    embedder = self.embedder
+                    self._index = PgVectorIndex.load(self.engine, embedder.name, embedder.dim)
                 else:
                     self._index = vectors.VectorIndex.load(
                         self.engine,

@@ -35,7 +35,12 @@ import numpy as np
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from paperfeed.index.vector_table import count_model, fetch_vectors, recorded_model
+from paperfeed.index.vector_table import (
+    count_model,
+    fetch_vectors,
+    read_journal_version,
+    recorded_model,
+)
 from paperfeed.store import pgvector_schema as schema
 from paperfeed.store.vector_type import to_text
 
@@ -54,6 +59,9 @@ SYNC_BUILD_MAX = 20_000
 LOCK_TIMEOUT_MS = 2_000
 #: Seconds between two checks for a model's index while it is missing.
 RECHECK_SECONDS = 30.0
+#: Seconds between two reads of the model's size (used to choose exact or approximate
+#: search for a filter; a second's staleness changes nothing).
+REFRESH_SECONDS = 1.0
 #: ``maintenance_work_mem`` for a build: the graph is built in memory when it fits
 #: (about 1 GB per million 384-dim vectors), much faster than on disk.
 BUILD_MEMORY = "1GB"
@@ -183,31 +191,25 @@ class PgVectorIndex:
         self.dim = dim
         self._size = size
         self._version: int | None = None
+        self._refreshed_at = time.monotonic()
         self._indexed = False
         self._checked_at = -math.inf
         self._iterative = True
         self._literal = schema.model_literal(model)
 
     @classmethod
-    def load(cls, engine: Engine, model: str) -> PgVectorIndex:
-        """The index of ``model`` (reads its dimension and size; builds nothing heavy)."""
+    def load(cls, engine: Engine, model: str, dim: int | None = None) -> PgVectorIndex:
+        """The index of ``model`` (reads its size, and its dimension unless given; builds
+        nothing heavy unless the model's HNSW index is missing and small)."""
         with engine.connect() as conn:
-            recorded = recorded_model(conn)
-            dim = recorded[1] if recorded is not None and recorded[0] == model else 0
-            if dim == 0:
-                dim = int(
-                    conn.execute(
-                        text(
-                            "SELECT vector_dims(vector) FROM paper_embeddings "
-                            f"WHERE model = {schema.model_literal(model)} LIMIT 1"
-                        )
-                    ).scalar_one_or_none()
-                    or 0
-                )
+            if not dim:
+                dim = _stored_dim(conn, model)
             size = count_model(conn, model)
-            version = schema.extension_version(conn) or (0,)
+            version = read_journal_version(conn, model)
+            extension = schema.extension_version(conn) or (0,)
         index = cls(engine, model, dim, size=size)
-        index._iterative = version >= schema.ITERATIVE_SCAN_VERSION
+        index._version = version
+        index._iterative = extension >= schema.ITERATIVE_SCAN_VERSION
         index._check_index()
         return index
 
@@ -236,23 +238,27 @@ class PgVectorIndex:
     # --- keeping up ---------------------------------------------------------------------------
 
     def refresh(self, engine: Engine | None = None, *, full: bool = False) -> int:
-        """Nothing to catch up (the database is the index): re-reads the size when the
-        model's change journal moved, and looks for a missing HNSW index now and then.
-        Returns 0."""
-        from paperfeed.index.vector_table import read_journal_version
-
+        """Nothing to catch up (the database is the index): at most every
+        :data:`REFRESH_SECONDS` (always with ``full``), re-reads the size when the model's
+        change journal moved, and looks for a missing HNSW index now and then. Returns 0."""
+        now = time.monotonic()
+        if not full and now - self._refreshed_at < REFRESH_SECONDS:
+            return 0
+        self._refreshed_at = now
         with self.engine.connect() as conn:
             version = read_journal_version(conn, self.model)
             if full or version != self._version:
                 self._size = count_model(conn, self.model)
                 self._version = version
+                if self.dim == 0:  # the model's first vectors were stored meanwhile
+                    self.dim = _stored_dim(conn, self.model)
         if not self._indexed and time.monotonic() - self._checked_at >= RECHECK_SECONDS:
             self._check_index()
         return 0
 
     def _check_index(self) -> None:
-        self._checked_at = time.monotonic()
-        if self.dim > 0:
+        if self.dim > 0:  # until the first vector, there is no dimension to index
+            self._checked_at = time.monotonic()
             self._indexed = ensure_index(self.engine, self.model, self.dim)
 
     # --- search -------------------------------------------------------------------------------
@@ -345,6 +351,20 @@ class PgVectorIndex:
             sql += "SET LOCAL hnsw.iterative_scan = relaxed_order; "
             sql += f"SET LOCAL hnsw.max_scan_tuples = {int(scan)}; "
         return sql
+
+
+def _stored_dim(conn: Connection, model: str) -> int:
+    """The model's dimension: recorded with its vectors, else read off one of them; 0 if none."""
+    recorded = recorded_model(conn)
+    if recorded is not None and recorded[0] == model:
+        return recorded[1]
+    dim = conn.execute(
+        text(
+            "SELECT vector_dims(vector) FROM paper_embeddings "
+            f"WHERE model = {schema.model_literal(model)} LIMIT 1"
+        )
+    ).scalar_one_or_none()
+    return int(dim or 0)
 
 
 def _int_array(ids: Sequence[int]) -> str:
