@@ -8,6 +8,8 @@ cluster centres plus noise, like real embeddings), as in test_vectors.py.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -453,3 +455,23 @@ def test_index_status_names_the_backend(
     assert status() == "exact"
     near = CliRunner().invoke(cli, ["similar", "2606.12243", "--limit", "4", "--json"])
     assert json.loads(near.output)["count"] == 4
+
+
+def test_the_benchmark_runs(postgres_server: str) -> None:
+    """bench/pgvector_speed.py stays runnable (shape and sanity only; timings not judged)."""
+    bench = Path(__file__).resolve().parents[1] / "bench" / "pgvector_speed.py"
+    args = ["--size", "1500", "--queries", "5", "--kinds", "structured", "--json"]
+    done = subprocess.run(
+        [sys.executable, str(bench), *args, "--url", postgres_server],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(done.stdout[done.stdout.index("\n[") :])
+    assert [r["method"] for r in rows] == ["pgvector hnsw", "memory hnsw", "memory exact"]
+    for row in rows:
+        assert row["p50_ms"] > 0 and 0.9 <= row["recall@10"] <= 1.0
+        assert 0.9 <= row["filtered_recall@10"] <= 1.0
+    assert "| structured | pgvector hnsw |" in done.stdout
