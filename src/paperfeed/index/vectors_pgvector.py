@@ -101,6 +101,7 @@ def _build_now(engine: Engine, model: str, dim: int) -> bool:
             if not got:
                 return False
             conn.execute(text(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}"))
+            conn.execute(text("SET LOCAL statement_timeout = 0"))  # a web engine's limit
             conn.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'"))
             if hnsw_state(conn, model, dim) == "invalid":
                 conn.execute(text(f"DROP INDEX IF EXISTS {schema.index_name(model, dim)}"))
@@ -121,6 +122,7 @@ def _build_in_background(engine: Engine, model: str, dim: int) -> None:
                 return  # another process builds it
             try:
                 auto.execute(text(f"SET maintenance_work_mem = '{BUILD_MEMORY}'"))
+                auto.execute(text("SET statement_timeout = 0"))  # minutes at a million
                 if hnsw_state(auto, model, dim) == "invalid":
                     name = schema.index_name(model, dim)
                     auto.execute(text(f"DROP INDEX CONCURRENTLY IF EXISTS {name}"))
@@ -129,6 +131,7 @@ def _build_in_background(engine: Engine, model: str, dim: int) -> None:
                 log.info("built the HNSW index of %s in %.1f s", model, time.monotonic() - started)
             finally:
                 auto.execute(text("RESET maintenance_work_mem"))
+                auto.execute(text("RESET statement_timeout"))
                 auto.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
     except Exception as exc:  # a background thread: log, the next check starts another
         log.warning("building the HNSW index of %s failed: %s", model, exc)
