@@ -9,8 +9,8 @@ Fixtures:
 - ``start_server`` (session): a factory, ``start_server(db_url, env=None) -> LiveServer``,
   that runs ``python -m paperfeed serve`` on a free loopback port on a database of the
   caller's (say one with embeddings), waits for ``/healthz`` and stops it at session end.
-- ``sample_db_url`` (session): a migrated SQLite file with the bundled sample papers
-  (``ingest sample --no-embed``); ``make_sample_db(embed=True)`` builds one with embeddings.
+- ``sample_db_url`` (session): a migrated database of the pass's kind (``--database``) with
+  the bundled sample papers, embedded; ``make_sample_db(embed=...)`` builds another.
 - ``live_server`` (session): the base URL of the app serving ``sample_db_url``.
 - ``page`` (function): a fresh context and page; any JS error (console ``error`` message or
   uncaught exception) fails the test at teardown. ``phone_page`` is the same at 390x844;
@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import pytest
+
+from tests_support import NewDatabase
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Error, Page
@@ -274,11 +276,16 @@ def _paperfeed(args: list[str], env: Mapping[str, str], cwd: Path) -> None:
 
 
 def prepare_sample_db(
-    directory: Path, *, embed: bool = False, env: Mapping[str, str] | None = None
+    directory: Path,
+    *,
+    embed: bool = False,
+    env: Mapping[str, str] | None = None,
+    db_url: str | None = None,
 ) -> str:
-    """Migrate a SQLite file in ``directory`` and load the sample papers; return its URL."""
+    """Load the sample papers into ``db_url`` (default: a new SQLite file in ``directory``),
+    migrating it first, with ``paperfeed`` commands run in ``directory``; return its URL."""
     directory.mkdir(parents=True, exist_ok=True)
-    db_url = f"sqlite:///{directory / 'paperfeed.db'}"
+    db_url = db_url or f"sqlite:///{directory / 'paperfeed.db'}"
     full_env = _server_env(db_url, directory, env)
     _paperfeed(["migrate"], full_env, directory)
     _paperfeed(["ingest", "sample", "--embed" if embed else "--no-embed"], full_env, directory)
@@ -354,11 +361,15 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartServ
 
 
 @pytest.fixture(scope="session")
-def make_sample_db(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., str]:
-    """``make_sample_db(embed=False, env=None)``: a new SQLite file with the sample papers."""
+def make_sample_db(
+    tmp_path_factory: pytest.TempPathFactory, new_database: NewDatabase
+) -> Callable[..., str]:
+    """``make_sample_db(embed=False, env=None)``: a new database of the pass's kind with the
+    sample papers."""
 
     def make(*, embed: bool = False, env: Mapping[str, str] | None = None) -> str:
-        return prepare_sample_db(tmp_path_factory.mktemp("sample-db"), embed=embed, env=env)
+        directory = tmp_path_factory.mktemp("sample-db")
+        return prepare_sample_db(directory, embed=embed, env=env, db_url=new_database(directory))
 
     return make
 

@@ -27,6 +27,7 @@ from playwright.sync_api import Page, expect
 
 from community_support import PASSWORD, SECRET, Inbox, free_port, one_entry
 from replay_server import ReplayServer, Reply
+from tests_support import NewDatabase
 
 pytestmark = pytest.mark.browser
 FROZEN = "2026-06-13T16:00:00+00:00"  # two days after the recorded arXiv papers
@@ -46,17 +47,6 @@ def arxiv() -> Iterator[ReplayServer]:
     server = ReplayServer().start()
     yield server
     server.stop()
-
-
-def _database(directory: Path) -> str:
-    from paperfeed.store.engine import make_engine
-    from paperfeed.store.migrate import migrate
-
-    url = f"sqlite:///{directory / 'paperfeed.db'}"
-    engine = make_engine(url)
-    migrate(engine)
-    engine.dispose()
-    return url
 
 
 def _accounts(url: str) -> Any:
@@ -90,10 +80,11 @@ def _env(inbox: tuple[Inbox, int], arxiv: ReplayServer) -> dict[str, str]:
 def hub(
     start_server: Callable[..., Any],
     tmp_path_factory: pytest.TempPathFactory,
+    new_database: NewDatabase,
     inbox: tuple[Inbox, int],
     arxiv: ReplayServer,
 ) -> str:
-    url = _database(tmp_path_factory.mktemp("community-db"))
+    url = new_database(tmp_path_factory.mktemp("community-db"))
     _accounts(url).create_user(
         email="mod@example.org", username="mod", password=PASSWORD, role="moderator"
     )
@@ -212,18 +203,20 @@ XSS = "<script>window.__xss=(window.__xss||0)+1</script><img src=x onerror=windo
 def hostile_hub(
     start_server: Callable[..., Any],
     tmp_path_factory: pytest.TempPathFactory,
+    new_database: NewDatabase,
     inbox: tuple[Inbox, int],
     arxiv: ReplayServer,
 ) -> str:
     from datetime import UTC, date, datetime
 
     from paperfeed.deliver.passwords import hash_password
+    from paperfeed.index import lexical
     from paperfeed.models import Paper
     from paperfeed.store import collections, comments, submissions, users
     from paperfeed.store import papers as store
     from paperfeed.store.engine import make_engine, writing
 
-    url = _database(tmp_path_factory.mktemp("hostile-db"))
+    url = new_database(tmp_path_factory.mktemp("hostile-db"))
     now = datetime(2026, 6, 13, 12, tzinfo=UTC)
     engine = make_engine(url)
     paper = Paper(
@@ -237,6 +230,7 @@ def hostile_hub(
     )
     with writing(engine) as conn:
         (pid,) = store.insert_papers(conn, [paper.with_arxiv_links()], now)
+        lexical.sync(conn, [pid])  # as ingestion does: searchable on either database
         evil = users.create_user(
             conn,
             email="evil@example.org",

@@ -26,19 +26,16 @@ from paperfeed.ingest.hf_daily import HfDailySource
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.rank.editions import Edition
 from paperfeed.store.engine import make_engine
-from tests_support import FIXTURES
+from tests_support import FIXTURES, NewDatabase
 
 pytestmark = pytest.mark.browser
 SEEN = datetime(2026, 6, 12, 18, 0, tzinfo=UTC)  # the fixture's day, before its digest
 
 
 @pytest.fixture(scope="module")
-def digest_html(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Path:
-    import shutil
-
+def digest_html(tmp_path_factory: pytest.TempPathFactory, new_database: NewDatabase) -> Path:
     folder = tmp_path_factory.mktemp("digest-browser")
-    shutil.copyfile(sqlite_template, folder / "paperfeed.db")
-    url = f"sqlite:///{folder / 'paperfeed.db'}"
+    url = new_database(folder)
     engine = make_engine(url)
     clock = FrozenClock(SEEN)
     ingest(engine, HfDailySource(FIXTURES / "hf_daily_papers_api.json"), clock=clock)
