@@ -3,6 +3,7 @@ no table), papers without a publication date come last, and migration 0003 goes 
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, inspect
 
 from paperfeed.models import Paper
+from paperfeed.store import featured
 from paperfeed.store import papers as store
 from paperfeed.store.engine import writing
 from paperfeed.store.migrate import migrate
@@ -44,9 +46,9 @@ def test_the_day_list_orders_by_votes_then_publication_then_id(engine: Engine) -
     with writing(engine) as conn:
         store.insert_papers(conn, rows, NOW)
     with engine.connect() as conn:
-        day = store.featured_between(conn, DAY, DAY)
-        week = store.featured_between(conn, DAY - timedelta(days=3), DAY)
-        second_page = store.featured_between(conn, DAY, DAY, limit=2, offset=2)
+        day = featured.featured_between(conn, DAY, DAY)
+        week = featured.featured_between(conn, DAY - timedelta(days=3), DAY)
+        second_page = featured.featured_between(conn, DAY, DAY, limit=2, offset=2)
     order = [s.paper.arxiv_id for s in day]
     assert order == ["2611.00004", "2611.00002", "2611.00005", "2611.00001", "2611.00003"]
     assert [s.paper.arxiv_id for s in week] == ["2611.00006", *order]
@@ -107,6 +109,52 @@ def test_week_lists_keep_their_order_with_a_range(engine: Engine) -> None:
     with writing(engine) as conn:
         store.insert_papers(conn, rows, NOW)
     with engine.connect() as conn:
-        week = store.featured_between(conn, DAY - timedelta(days=6), DAY)
+        week = featured.featured_between(conn, DAY - timedelta(days=6), DAY)
     keys = [(s.paper.upvotes, s.paper.featured_on, s.id) for s in week]
     assert keys == sorted(keys, reverse=True)
+
+
+def test_hub_votes_count_in_the_votes_order_and_its_pages(engine: Engine) -> None:
+    """Imported upvotes plus members' votes decide the order, whatever page is asked."""
+    from paperfeed.store import users, votes
+
+    t = datetime(2026, 11, 18, tzinfo=UTC)
+    rng = random.Random(5)
+    rows = [
+        _paper(i, rng.randint(0, 6), t + timedelta(minutes=rng.randint(0, 3))) for i in range(1, 41)
+    ]
+    with writing(engine) as conn:
+        ids = store.insert_papers(conn, rows, NOW)
+        members = [
+            users.create_user(
+                conn,
+                email=f"v{i}@x.org",
+                username=f"v{i}",
+                password_hash="h",
+                role="member",
+                now=NOW,
+            ).id
+            for i in range(8)
+        ]
+        hub: dict[int, int] = {}
+        for pid in rng.sample(ids, 12):
+            for member in rng.sample(members, rng.randint(1, 8)):
+                votes.set_vote(conn, paper_id=pid, user_id=member, on=True, now=NOW)
+                hub[pid] = hub.get(pid, 0) + 1
+    by_id = dict(zip(ids, rows, strict=True))
+    expected = sorted(
+        ids,
+        key=lambda pid: ((by_id[pid].upvotes or 0) + hub.get(pid, 0), by_id[pid].published_at, pid),
+        reverse=True,
+    )
+    with engine.connect() as conn:
+        whole = [s.id for s in featured.featured_between(conn, DAY, DAY, limit=100)]
+        pages = [
+            s.id
+            for start in range(0, 40, 7)
+            for s in featured.featured_between(conn, DAY, DAY, limit=7, offset=start)
+        ]
+    assert whole == expected
+    assert pages == expected
+    # A paper with few imported upvotes but many members' votes leads the list.
+    assert hub[whole[0]] > 0

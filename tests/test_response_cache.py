@@ -21,6 +21,7 @@ from paperfeed.config import load_settings
 from paperfeed.deliver.app import create_app
 from paperfeed.deliver.response_cache import ResponseCache
 from paperfeed.models import Paper
+from paperfeed.store import featured
 from paperfeed.store import papers as store
 from paperfeed.store.changes import change_marker
 from paperfeed.store.engine import make_engine, writing
@@ -207,7 +208,7 @@ def test_the_marker_moves_with_every_commit(engine: Engine) -> None:
     before = marker.read()
     assert marker.read() == before  # nothing committed in between
     with engine.connect() as conn:
-        store.featured_between(conn, DAY, DAY)  # reading changes nothing
+        featured.featured_between(conn, DAY, DAY)  # reading changes nothing
     assert marker.read() == before
     with writing(engine) as conn:
         conn.execute(update(papers).where(papers.c.id == pid).values(upvotes=7))

@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
 from paperfeed.models import Paper, Version
+from paperfeed.store import featured
 from paperfeed.store import papers as store
 from paperfeed.store.engine import writing
 from paperfeed.store.migrate import current_revision, head_revision
@@ -117,9 +118,9 @@ def test_featured_lists_order_by_upvotes_then_recency(engine: Engine) -> None:
     with writing(engine) as conn:
         store.insert_papers(conn, rows, NOW)
     with engine.connect() as conn:
-        listed = store.featured_between(conn, day, day)
-        week = store.featured_between(conn, date(2026, 11, 16), date(2026, 11, 22))
-        latest = store.latest_featured_day(conn)
+        listed = featured.featured_between(conn, day, day)
+        week = featured.featured_between(conn, date(2026, 11, 16), date(2026, 11, 22))
+        latest = featured.latest_featured_day(conn)
     assert [s.paper.arxiv_id for s in listed] == ["2611.00001", "2611.00000"]
     assert [s.paper.upvotes for s in week] == [9, 5, 1]
     assert latest == day

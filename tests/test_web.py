@@ -59,6 +59,46 @@ def test_home_is_the_latest_day_by_votes(client: TestClient) -> None:
     assert 'rel="prev" href="/papers/date/2026-06-11"' in page.text
 
 
+def test_members_votes_and_comments_count_on_the_list_and_its_api(
+    client: TestClient, db_url: str
+) -> None:
+    """The hub's own votes lift a paper in the votes order on the page and in the API,
+    whose ``upvotes`` and ``numComments`` count them."""
+    from paperfeed.store import comments, users, votes
+
+    before = client.get("/api/daily_papers").json()["data"]
+    last = before[-1]
+    top_votes = before[0]["paper"]["upvotes"]
+    engine = make_engine(db_url)
+    with writing(engine) as conn:
+        found = store.get_by_arxiv_id(conn, last["paper"]["arxivId"])
+        assert found is not None
+        paper_id = found.id
+        for i in range(top_votes + 1):
+            member = users.create_user(
+                conn,
+                email=f"c{i}@x.org",
+                username=f"c{i}",
+                password_hash="h",
+                role="member",
+                now=NOW,
+            )
+            votes.set_vote(conn, paper_id=paper_id, user_id=member.id, on=True, now=NOW)
+        comments.add(
+            conn, paper_id=paper_id, user_id=member.id, parent_id=None, body="Nice", now=NOW
+        )
+    engine.dispose()
+    after = client.get("/api/daily_papers").json()["data"]
+    assert after[0]["title"] == last["title"]
+    assert after[0]["paper"]["upvotes"] == (last["paper"]["upvotes"] or 0) + top_votes + 1
+    assert after[0]["numComments"] == 1
+    assert all(item["numComments"] == 0 for item in after[1:])
+    page = client.get("/").text
+    assert page.index(last["title"].replace("'", "&#39;")) < page.index(
+        after[1]["title"].replace("'", "&#39;")
+    )
+
+
 def test_pages_escape_hostile_text(client: TestClient) -> None:
     page = client.get("/papers/date/2026-06-11")
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; Escaped" in page.text

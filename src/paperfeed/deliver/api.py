@@ -22,6 +22,7 @@ from paperfeed.models import StoredPaper, split_arxiv_id
 from paperfeed.rank.daily import parse_day
 from paperfeed.rank.lists import Period, day_period, month_period, period_list, week_period
 from paperfeed.rank.search import Fusion, search, similar
+from paperfeed.store import featured
 from paperfeed.store import health as health_store
 from paperfeed.store import papers as store
 
@@ -113,7 +114,7 @@ def _period(date: str | None, week: str | None, month: str | None, hub: Hub) -> 
     day = parse_day(date, "date")
     if day is None:
         with hub.engine.connect() as conn:
-            day = store.latest_featured_day(conn, on_or_before=hub.today()) or hub.today()
+            day = featured.latest_featured_day(conn, on_or_before=hub.today()) or hub.today()
     return day_period(day)
 
 
@@ -144,7 +145,10 @@ async def daily_papers(
             zone=hub.zone,
             rule=hub.rule,
         )
-        data = [daily_item(s) for s in listed.papers]
+        data = [
+            daily_item(s, votes=listed.votes.get(s.id), comments=listed.comments.get(s.id, 0))
+            for s in listed.papers
+        ]
         body = {"data": data, "count": len(data), "next": _next(request, listed.more, p)}
         return orjson.dumps(body), "application/json"
 

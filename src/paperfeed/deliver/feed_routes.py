@@ -26,7 +26,7 @@ from paperfeed.index.query import parse_query
 from paperfeed.models import StoredPaper
 from paperfeed.rank.lists import day_period, period_list, trending_list
 from paperfeed.rank.search import search
-from paperfeed.store import papers as store
+from paperfeed.store import featured
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 HubDep = Annotated[Hub, Depends(hub_of)]
@@ -95,7 +95,7 @@ def _meta(hub: Hub, request: Request, title: str, page: str, key: str) -> FeedMe
 )
 def daily_feed(request: Request, hub: HubDep, fmt: Format) -> Response:
     with hub.engine.connect() as conn:
-        day = store.latest_featured_day(conn, on_or_before=hub.today()) or hub.today()
+        day = featured.latest_featured_day(conn, on_or_before=hub.today()) or hub.today()
     listed = period_list(
         hub.engine, day_period(day), limit=FEED_SIZE, now=hub.now(), zone=hub.zone, rule=hub.rule
     )

@@ -26,6 +26,7 @@ from paperfeed.rank.lists import (
 )
 from paperfeed.rank.search import MODES, Fusion, search, similar
 from paperfeed.rank.trending import FORMULA
+from paperfeed.store import featured
 from paperfeed.store import papers as store
 
 router = APIRouter(include_in_schema=False)
@@ -63,7 +64,7 @@ def _list_page(
     )
     if latest is None:
         with hub.engine.connect() as conn:
-            latest = store.latest_featured_day(conn, on_or_before=hub.today())
+            latest = featured.latest_featured_day(conn, on_or_before=hub.today())
     context = {
         "period": period,
         "listed": listed,
@@ -80,7 +81,7 @@ def _list_page(
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, hub: HubDep, sort: str = "votes", p: int = 0) -> Response:
     with hub.engine.connect() as conn:
-        latest = store.latest_featured_day(conn, on_or_before=hub.today())
+        latest = featured.latest_featured_day(conn, on_or_before=hub.today())
     return _list_page(request, hub, day_period(latest or hub.today()), sort, p, latest)
 
 

@@ -104,13 +104,16 @@ def paper_json(stored: StoredPaper, *, votes: int | None = None) -> dict[str, ob
     }
 
 
-def daily_item(stored: StoredPaper) -> dict[str, object]:
-    """One item of ``/api/daily_papers``, shaped like Hugging Face's."""
-    paper = paper_json(stored)
+def daily_item(
+    stored: StoredPaper, *, votes: int | None = None, comments: int = 0
+) -> dict[str, object]:
+    """One item of ``/api/daily_papers``, shaped like Hugging Face's: ``upvotes`` counts
+    the hub's votes too, ``numComments`` the visible comments."""
+    paper = paper_json(stored, votes=votes)
     return {
         "paper": paper,
         "title": paper["title"],
         "summary": paper["summary"],
         "publishedAt": paper["submittedOnDailyAt"] or paper["publishedAt"],
-        "numComments": 0,
+        "numComments": comments,
     }

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from paperfeed.errors import InvalidInputError
 from paperfeed.models import StoredPaper
+from paperfeed.store import featured
 from paperfeed.store import papers as store
 
 
@@ -38,12 +39,12 @@ class DailyList:
 def daily_list(engine: Engine, day: date | None, *, limit: int = 100) -> DailyList:
     """Papers featured on ``day`` (the latest featured day when ``None``)."""
     with engine.connect() as conn:
-        latest = store.latest_featured_day(conn)
+        latest = featured.latest_featured_day(conn)
         if day is None:
             day = latest
         if day is None:
             return DailyList(None, [], None, None, None)
-        listed = store.featured_between(conn, day, day, limit=limit)
+        listed = featured.featured_between(conn, day, day, limit=limit)
         previous_day = store.adjacent_featured_day(conn, day, later=False)
         next_day = store.adjacent_featured_day(conn, day, later=True)
     return DailyList(day, listed, previous_day, next_day, latest)

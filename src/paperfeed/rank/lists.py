@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -19,7 +19,8 @@ from sqlalchemy import Engine
 from paperfeed.errors import InvalidInputError
 from paperfeed.models import Hit, StoredPaper
 from paperfeed.rank.trending import TrendingRule, combined_votes, rank_trending
-from paperfeed.store import papers as store
+from paperfeed.store import comments as hub_comments
+from paperfeed.store import featured
 from paperfeed.store import votes as hub_votes
 
 Sort = Literal["votes", "publishedAt", "trending"]
@@ -105,6 +106,10 @@ class ListPage:
     offset: int
     limit: int
     more: bool
+    #: Votes per paper of the page: imported upvotes plus the hub's own.
+    votes: dict[int, int] = field(default_factory=dict)
+    #: Visible comments per paper of the page (absent: none).
+    comments: dict[int, int] = field(default_factory=dict)
 
 
 def _check(sort: str, limit: int, offset: int) -> Sort:
@@ -132,21 +137,24 @@ def period_list(
     checked = _check(sort, limit, offset)
     with engine.connect() as conn:
         if checked == "trending":
-            pool = store.featured_between(conn, period.first, period.last, limit=MAX_LIST)
+            pool = featured.featured_between(conn, period.first, period.last, limit=MAX_LIST)
             counted = combined_votes(pool, hub_votes.counts(conn, [s.id for s in pool]))
             hits = rank_trending(
                 pool, now=now, zone=zone, rule=TrendingRule(rule.gravity, 10**5), votes=counted
             )
             by_id = {s.id: s for s in pool}
             window = hits[offset : offset + limit]
+            shown = [by_id[h.paper_id] for h in window]
             return ListPage(
-                [by_id[h.paper_id] for h in window],
+                shown,
                 window,
                 offset,
                 limit,
                 len(hits) > offset + limit,
+                votes={s.id: counted[s.id] for s in shown},
+                comments=hub_comments.counts(conn, [s.id for s in shown]),
             )
-        found = store.featured_between(
+        found = featured.featured_between(
             conn,
             period.first,
             period.last,
@@ -154,13 +162,18 @@ def period_list(
             offset=offset,
             order="published" if checked == "publishedAt" else "votes",
         )
-    page = found[:limit]
+        page = found[:limit]
+        ids = [s.id for s in page]
+        counted = combined_votes(page, hub_votes.counts(conn, ids))
+        comment_counts = hub_comments.counts(conn, ids)
     return ListPage(
         page,
-        [Hit(s.id, float(s.paper.upvotes or 0)) for s in page],
+        [Hit(s.id, float(counted[s.id])) for s in page],
         offset,
         limit,
         len(found) > limit,
+        votes=counted,
+        comments=comment_counts,
     )
 
 
@@ -177,13 +190,21 @@ def trending_list(
     _check("trending", limit, offset)
     today = now.astimezone(zone).date()
     with engine.connect() as conn:
-        pool = store.featured_between(
+        pool = featured.featured_between(
             conn, today - timedelta(days=rule.window_days), today, limit=MAX_LIST
         )
         counted = combined_votes(pool, hub_votes.counts(conn, [s.id for s in pool]))
-    hits = rank_trending(pool, now=now, zone=zone, rule=rule, votes=counted)
-    by_id = {s.id: s for s in pool}
-    window = hits[offset : offset + limit]
+        hits = rank_trending(pool, now=now, zone=zone, rule=rule, votes=counted)
+        by_id = {s.id: s for s in pool}
+        window = hits[offset : offset + limit]
+        shown = [by_id[h.paper_id] for h in window]
+        comment_counts = hub_comments.counts(conn, [s.id for s in shown])
     return ListPage(
-        [by_id[h.paper_id] for h in window], window, offset, limit, len(hits) > offset + limit
+        shown,
+        window,
+        offset,
+        limit,
+        len(hits) > offset + limit,
+        votes={s.id: counted[s.id] for s in shown},
+        comments=comment_counts,
     )

@@ -13,7 +13,6 @@ from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
 from paperfeed.models import Paper, StoredPaper, Version
 from paperfeed.store.bulk import allocate_ids, insert_rows
 from paperfeed.store.schema import (
-    hidden_papers,
     paper_authors,
     paper_categories,
     paper_versions,
@@ -291,65 +290,6 @@ def get_by_arxiv_id(conn: Connection, arxiv_id: str) -> StoredPaper | None:
 
 def get_by_id(conn: Connection, paper_id: int) -> StoredPaper | None:
     return read_papers(conn, [paper_id]).get(paper_id)
-
-
-def featured_between(
-    conn: Connection,
-    first: date,
-    last: date,
-    *,
-    limit: int = 100,
-    offset: int = 0,
-    order: str = "votes",
-) -> list[StoredPaper]:
-    """Papers featured on days ``first`` .. ``last`` (inclusive).
-
-    ``order="votes"``: most upvoted first, then newest; ``order="published"``: newest
-    arXiv publication first.
-    """
-    if order == "published":
-        ordering = [
-            papers.c.published_at.desc().nulls_last(),
-            papers.c.featured_on.desc(),
-            papers.c.id.desc(),
-        ]
-    else:
-        ordering = [
-            papers.c.upvotes.desc(),
-            papers.c.featured_on.desc(),
-            papers.c.published_at.desc().nulls_last(),
-            papers.c.id.desc(),
-        ]
-    # One day as equality, not BETWEEN: the (featured_on, upvotes, published_at, id) index
-    # then yields the votes order itself, and the query reads `limit` entries, no sort.
-    featured = (
-        papers.c.featured_on == first
-        if first == last
-        else papers.c.featured_on.between(first, last)
-    )
-    # Papers moderators hid are left out of every list (and so of every feed).
-    shown = papers.c.id.not_in(select(hidden_papers.c.paper_id))
-    ids = list(
-        conn.execute(
-            select(papers.c.id)
-            .where(featured, shown)
-            .order_by(*ordering)
-            .limit(limit)
-            .offset(offset)
-        ).scalars()
-    )
-    stored = read_papers(conn, ids)
-    return [stored[i] for i in ids]
-
-
-def latest_featured_day(conn: Connection, on_or_before: date | None = None) -> date | None:
-    query = select(func.max(papers.c.featured_on))
-    if on_or_before is not None:
-        query = query.where(papers.c.featured_on <= on_or_before)
-    value = conn.execute(query).scalar()
-    if isinstance(value, str):  # SQLite returns MAX(date) as text
-        return date.fromisoformat(value)
-    return value
 
 
 def recent(conn: Connection, *, limit: int = 50) -> list[StoredPaper]:
