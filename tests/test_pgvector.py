@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from paperfeed.cli import cli
 from paperfeed.clock import FrozenClock
-from paperfeed.errors import ConfigError
+from paperfeed.errors import ConfigError, StorageError
 from paperfeed.index import vectors_pgvector
 from paperfeed.index.semantic import SemanticIndex, resolve_backend
 from paperfeed.index.vectors import VectorIndex, delete_vectors, load_vectors, store_vectors
@@ -397,6 +397,31 @@ def test_migration_converts_stored_vectors_both_ways(postgres_url: str, clock) -
         assert got_ids.tolist() == ids[:100] and got.tobytes() == matrix[:100].tobytes()
         assert tiny_ids.tolist() == ids[100:] and tiny_got.tobytes() == tiny.tobytes()
         assert uses_index(engine, "m", DIM, matrix[0])
+    finally:
+        engine.dispose()
+
+
+def test_a_malformed_stored_vector_stops_the_migration_clearly(postgres_url: str, clock) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(postgres_url)
+    try:
+        ids = add_papers(engine, 2, clock.now())
+        _downgrade(engine, "0006")
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO paper_embeddings VALUES (:a, 'm', :good), (:b, 'm', :bad)"),
+                {"a": ids[0], "b": ids[1], "good": b"\0" * 16, "bad": b"\0" * 5},
+            )
+        with pytest.raises(StorageError, match=f"paper {ids[1]} has 5 bytes"):
+            migrate(engine)
+        with engine.connect() as conn:  # nothing half done: still at 0006, bytes kept
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+            kinds = conn.execute(text("SELECT pg_typeof(vector)::text FROM paper_embeddings"))
+            assert set(kinds.scalars()) == {"bytea"}
+        with writing(engine) as conn:
+            conn.execute(text("DELETE FROM paper_embeddings WHERE paper_id = :b"), {"b": ids[1]})
+        migrate(engine)
+        with engine.connect() as conn:
+            assert load_vectors(conn, "m")[1].tobytes() == b"\0" * 16
     finally:
         engine.dispose()
 

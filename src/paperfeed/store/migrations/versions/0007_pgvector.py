@@ -18,6 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from paperfeed.errors import StorageError
 from paperfeed.store import pgvector_schema
 
 revision = "0007"
@@ -72,9 +73,9 @@ def upgrade() -> None:
         )
     ).first()
     if bad is not None:
-        raise ValueError(
+        raise StorageError(
             f"the stored vector of paper {bad[0]} has {bad[1]} bytes, not float32 values: "
-            "delete it (`paperfeed index rebuild` makes it again) and migrate again"
+            "delete it (`paperfeed index update` makes it again) and migrate again"
         )
     op.execute(_TO_VECTOR)
     op.execute(
