@@ -1,6 +1,7 @@
 """Recommendation quality: paperfeed's member model beside three baselines, two protocols.
 
     python bench/recommend_quality.py [--json] [--quick] [--reps N] [--embedder minilm] [--timing]
+                                      [--validation]
 
 Methods, each ranking the whole corpus for one simulated or real member (liked papers left
 out), scored by recall@20 and nDCG@20 over the held-out papers:
@@ -21,6 +22,13 @@ Protocols:
    Reported per k and as the mean over k (``topic_pages``).
 2. ``citeulike``: ../shared/data/citeulike_subset, 50 real readers' libraries: train on each
    reader's 10 training items, rank all 1,929 papers, score the held-out items.
+
+``--validation`` runs the same methods on splits that never touch the evaluation's held-out
+papers, for choosing the model's knobs (``ModelParams``): topic members drawn from each
+page's later windows of 30 (ranks 31-60, 61-90, ... up to 150, where the page is that
+long; a different random seed; papers in any page's top 30 left out), and each CiteULike
+reader's 10 training items split 7 / 3 (five draws per reader; their held-out items stay in
+the corpus as ordinary papers, never liked or scored).
 
 Embeddings come from the real embedder (MiniLM by default), cached under
 ``bench/out/recommend_cache`` (the first run embeds 2,589 abstracts: a few minutes on two
@@ -167,23 +175,35 @@ def order_popularity(counts: np.ndarray) -> np.ndarray:
     return counts.astype(np.float64) - np.arange(len(counts)) * 1e-9
 
 
+#: Protocol 1's validation windows: ranks 31-60, 61-90, ... (never the evaluated top 30).
+VALIDATION_WINDOWS = range(TOP, 150, TOP)
+
+
 def topic_pages(
-    embedder: str, reps: int, pages_used: int
+    embedder: str, reps: int, pages_used: int, validation: bool = False
 ) -> dict[str, dict[str, dict[str, float]]]:
     texts, pages = seed_corpus()
     counts = np.zeros(len(texts))
     for members in pages.values():
         counts[members] += 1
     methods = Methods(texts, embed("seed", texts, embedder), order_popularity(counts))
-    rng = np.random.default_rng(20261201)
+    rng = np.random.default_rng(4242 if validation else 20261201)
+    windows = VALIDATION_WINDOWS if validation else range(0, 1)
+    # Validation leaves out every paper the evaluation holds out (37 papers are on two or
+    # more pages: one page's top 30 can be in another's later window).
+    evaluated = {p for members in pages.values() for p in members[:TOP]} if validation else set()
     results: dict[str, dict[str, dict[str, float]]] = {}
     for k in (1, 3, 10):
         draws = []
         for page in list(pages)[:pages_used]:
-            top = pages[page][:TOP]
-            for _ in range(reps):
-                liked = [int(x) for x in rng.choice(top, size=k, replace=False)]
-                draws.append((liked, set(top) - set(liked)))
+            for start in windows:
+                window = pages[page][start : start + TOP]
+                top = [p for p in window if p not in evaluated]
+                if len(window) < TOP or len(top) <= k:
+                    continue
+                for _ in range(reps):
+                    liked = [int(x) for x in rng.choice(top, size=k, replace=False)]
+                    draws.append((liked, set(top) - set(liked)))
         results[f"topic_pages_k{k}"] = methods.run(draws)
     results["topic_pages"] = {
         m: {
@@ -197,7 +217,21 @@ def topic_pages(
     return results
 
 
-def citeulike(embedder: str, readers: int) -> dict[str, dict[str, float]]:
+def inner_split(
+    pairs: Sequence[tuple[list[int], list[int]]], draws: int = 5, keep: int = 7
+) -> list[tuple[list[int], list[int]]]:
+    """Validation for protocol 2: each reader's training items split ``keep`` / the rest,
+    ``draws`` times; the evaluation's held-out items are not used."""
+    rng = np.random.default_rng(4343)
+    out = []
+    for train_items, _ in pairs:
+        for _ in range(draws):
+            order = [int(x) for x in rng.permutation(train_items)]
+            out.append((order[:keep], order[keep:]))
+    return out
+
+
+def citeulike(embedder: str, readers: int, validation: bool = False) -> dict[str, dict[str, float]]:
     texts, train_items, test_items = citeulike_corpus()
     pairs = [(a, b) for a, b in zip(train_items, test_items, strict=True) if b][:readers]
     if readers < len(train_items):  # --quick: only the chosen readers' papers
@@ -205,11 +239,29 @@ def citeulike(embedder: str, readers: int) -> dict[str, dict[str, float]]:
         remap = {old: new for new, old in enumerate(keep)}
         texts = [texts[i] for i in keep]
         pairs = [([remap[i] for i in a], [remap[i] for i in b]) for a, b in pairs]
+    if validation:
+        pairs = inner_split(pairs)
     counts = np.zeros(len(texts))
     for a, _ in pairs:
         counts[a] += 1
     methods = Methods(texts, embed("citeulike", texts, embedder), order_popularity(counts))
     return methods.run([(list(a), set(b)) for a, b in pairs])
+
+
+def synthetic_terms(
+    n: int, rng: np.random.Generator, vocabulary: int = 20_000, per_row: int = 80
+) -> sparse.csr_matrix:
+    """l2-normalised rows of ~``per_row`` random terms each, built row-wise (scipy's
+    ``sparse.random`` draws among all n x vocabulary cells: 16 GB at 100 k papers)."""
+    indices = np.sort(rng.integers(0, vocabulary, size=(n, per_row)), axis=1).ravel()
+    indptr = np.arange(0, n * per_row + 1, per_row)
+    data = rng.random(n * per_row) + 0.1
+    matrix = sparse.csr_matrix((data, indices, indptr), shape=(n, vocabulary))
+    matrix.sum_duplicates()
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    # float32, as build_features keeps them.
+    out: sparse.csr_matrix = sparse.csr_matrix(sparse.diags(1 / norms) @ matrix, dtype=np.float32)
+    return out
 
 
 def timing(
@@ -219,10 +271,7 @@ def timing(
     rng = np.random.default_rng(1)
     dense = rng.standard_normal((n, dim)).astype(np.float32)
     dense /= np.linalg.norm(dense, axis=1, keepdims=True)
-    terms = sparse.random(
-        n, 20_000, density=80 / 20_000, format="csr", dtype=np.float64, random_state=2
-    )
-    features = Features(np.arange(n, dtype=np.int64), dense, terms, ())
+    features = Features(np.arange(n, dtype=np.int64), dense, synthetic_terms(n, rng), ())
     pos = np.sort(rng.choice(n, size=positives, replace=False)).astype(np.int64)
     took = []
     for run in range(runs):
@@ -256,12 +305,17 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=10, help="draws per page and k (protocol 1)")
     parser.add_argument("--embedder", default=None, help="minilm (default) or static")
     parser.add_argument("--timing", action="store_true", help="also time training at 100 k papers")
+    parser.add_argument(
+        "--validation",
+        action="store_true",
+        help="score on the tuning splits (later page windows, readers' training items 7 / 3)",
+    )
     args = parser.parse_args()
     embedder = args.embedder or ("static" if args.quick else "minilm")
     reps, pages, readers = (1, 2, 10) if args.quick else (args.reps, 5, 50)
     results: dict[str, dict[str, dict[str, float]]] = {}
-    results.update(topic_pages(embedder, reps, pages))
-    results["citeulike"] = citeulike(embedder, readers)
+    results.update(topic_pages(embedder, reps, pages, args.validation))
+    results["citeulike"] = citeulike(embedder, readers, args.validation)
     output: dict[str, object] = dict(results)
     if args.timing:
         output["timing"] = timing(**({"n": 5_000} if args.quick else {}))
