@@ -20,6 +20,7 @@ from paperfeed.rank.recommend import (
     ranked,
     with_topics,
 )
+from paperfeed.rank.recommend_model import DEFAULT_PARAMS, linear_scores, neighbour_similarity
 from paperfeed.store.recommendations import Exclusions, MemberSignals, RecSettings, Signal
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -210,3 +211,42 @@ def test_followed_papers_need_the_name_the_pins_and_the_window() -> None:
     }
     assert list(followed_papers([Follow(1, "Lee Wang", category="cs.GR")], found, NOW)) == [2]
     assert list(followed_papers([Follow(1, "Lee Wang", co_author="Bo")], found, NOW)) == [1]
+
+
+def test_terms_are_float32_and_the_model_scores_in_their_type() -> None:
+    features, _, by_topic = corpus()
+    assert features.terms is not None and features.terms.dtype == np.float32
+    model = fit(features, dict.fromkeys(by_topic["graphs"][:4], 1.0), (), seed=3)
+    assert model is not None and model.terms_coef is not None
+    assert model.terms_coef.dtype == np.float32
+    exact = (
+        features.dense.astype(np.float64) @ model.dense_coef.astype(np.float64)
+        + features.terms.astype(np.float64) @ model.terms_coef.astype(np.float64)
+        + model.intercept
+    )
+    assert np.allclose(linear_scores(model, features), exact, atol=1e-4)
+
+
+def test_the_neighbour_term_follows_the_embeddings_not_shared_words() -> None:
+    # A liked paper, a paper with its very words but an unrelated embedding, and a paper
+    # with its embedding's direction but other words (and filler so idf is meaningful).
+    e1, e2 = np.eye(8, dtype=np.float32)[0], np.eye(8, dtype=np.float32)[1]
+    rng = np.random.default_rng(5)
+    filler = [rng.standard_normal(8).astype(np.float32) for _ in range(6)]
+    texts = [
+        "alpha beta gamma kernel",
+        "alpha beta gamma kernel",
+        "delta epsilon zeta lattice",
+        *[f"filler {i} omega" for i in range(6)],
+    ]
+    dense = np.array([e1, e2, e1 + 0.05 * e2, *filler])
+    features = build_features(np.arange(100, 109), dense, texts)
+    liked = np.array([0])
+    sims = neighbour_similarity(features, np.array([1, 2]), liked, DEFAULT_PARAMS.knn_k)
+    default = neighbour_similarity(
+        features, np.array([1, 2]), liked, DEFAULT_PARAMS.knn_k, DEFAULT_PARAMS.knn_terms
+    )
+    assert np.allclose(default, sims)
+    assert default[1] > default[0]  # the embedding's neighbour, not the word twin
+    words = neighbour_similarity(features, np.array([1, 2]), liked, 1, terms_weight=2.0)
+    assert words[0] > words[1]  # with the words weighed in, the twin would lead

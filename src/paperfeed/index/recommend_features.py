@@ -28,7 +28,7 @@ class Features:
 
     ids: np.ndarray  # (n,) int64
     dense: np.ndarray  # (n, d) float32, unit rows
-    terms: sparse.csr_matrix | None  # (n, v) l2-normalised tf-idf rows
+    terms: sparse.csr_matrix | None  # (n, v) l2-normalised tf-idf rows, float32
     vocabulary: Sequence[str] = ()
     #: What the corpus was built from (the vector journal's version and the vector count):
     #: a model trained on other features must not be used on these.
@@ -55,7 +55,11 @@ def build_features(
     view = fit_terms(texts)
     if view is None:
         return Features(np.asarray(ids, dtype=np.int64), unit, None, (), key)
-    return Features(np.asarray(ids, dtype=np.int64), unit, view.matrix, view.vocabulary, key)
+    # float32 halves the values' memory (a 100 k-paper hub: ~100 MB of tf-idf rows in
+    # float64) and keeps the scoring product in one type: a float32 matrix times a float64
+    # vector makes scipy copy the whole matrix to float64 on every call.
+    terms = sparse.csr_matrix(view.matrix, dtype=np.float32)
+    return Features(np.asarray(ids, dtype=np.int64), unit, terms, view.vocabulary, key)
 
 
 class FeatureCache:
