@@ -82,3 +82,22 @@ def test_a_paper_is_submitted_once(engine: Engine) -> None:
         submissions.record(conn, paper_id=pid, user_id=uid, now=T)
     with engine.connect() as conn:
         assert submissions.submitters(conn, [pid, pid + 1]) == {pid: "ann"}
+
+
+def test_hidden_papers_list_newest_first_ties_by_paper(engine: Engine) -> None:
+    """Regression: papers hidden at the same instant came back in whatever order the engine
+    scanned them (insertion order on PostgreSQL, the key's order on SQLite)."""
+    from paperfeed.store import moderation
+
+    _, uid = _seed(engine)
+    more = [
+        Paper(title=f"P{n}", abstract="A.", arxiv_id=f"2611.0001{n}", source="t") for n in range(4)
+    ]
+    with writing(engine) as conn:
+        ids = store.insert_papers(conn, more, T)
+        for pid in (ids[1], ids[3], ids[0]):
+            moderation.hide_paper(conn, paper_id=pid, by=uid, reason="spam", now=T)
+        moderation.hide_paper(conn, paper_id=ids[2], by=uid, reason="", now=T + timedelta(1))
+    with engine.connect() as conn:
+        listed = [h.paper_id for h in moderation.hidden_list(conn)]
+    assert listed == [ids[2], ids[3], ids[1], ids[0]]

@@ -59,7 +59,7 @@ def hidden_list(conn: Connection, *, limit: int = 200) -> list[HiddenPaper]:
                 users, users.c.id == hidden_papers.c.hidden_by
             )
         )
-        .order_by(hidden_papers.c.at.desc())
+        .order_by(hidden_papers.c.at.desc(), hidden_papers.c.paper_id.desc())
         .limit(limit)
     ).all()
     return [HiddenPaper(*r) for r in rows]
