@@ -32,6 +32,9 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 max_connections = 200
+# A server far from UTC (+13:45, +12:45 in winter): a timestamp that lost its zone, or SQL
+# that reads dates in the session's zone, shows up as a failing test, not as a deployment bug.
+timezone = 'Pacific/Chatham'
 shared_buffers = 64MB
 """
 
