@@ -166,3 +166,23 @@ def test_thread_rules() -> None:
     assert [(t.comment.id, [r.id for r in t.replies]) for t in seen] == [(1, [2]), (4, [5])]
     assert len(threads(comments, moderator=True)) == 3
     assert check_body("  hi\r\n ") == "hi"
+
+
+def test_text_with_a_nul_character_is_a_clear_error_not_a_500(
+    app_client: TestClient, database_kind: str
+) -> None:
+    """Regression: PostgreSQL cannot store NUL in text, and psycopg's refusal surfaced as a
+    500 from every write (comments, collections, subscriptions) and from search filters."""
+    add_paper(app_client)
+    auth = token_for(app_client, make_member(app_client, "nul"))
+    answer = _comment_api(app_client, auth, "before\x00after")
+    search = app_client.get("/search?q=author:%00x")
+    listed = app_client.get("/api/papers/2611.00001/comments").json()["count"]
+    if database_kind == "postgresql":
+        assert answer.status_code == 400
+        assert answer.json()["error"] == "text cannot contain the NUL character (\\x00)"
+        assert search.status_code == 400 and "NUL character" in search.text
+        assert listed == 0
+    else:  # SQLite stores the character as it came
+        assert answer.status_code == 201 and search.status_code == 200
+        assert listed == 1

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError
 
-from paperfeed.errors import ConfigError, StorageError
+from paperfeed.errors import ConfigError, InvalidInputError, StorageError
 
 if TYPE_CHECKING:
     from paperfeed.config import Settings
@@ -112,6 +112,9 @@ def _postgres_engine(url: str, options: EngineOptions) -> Engine:
         original = context.original_exception
         if context.is_pre_ping or not isinstance(original, Exception):
             return  # a reconnect SQLAlchemy handles, or Ctrl-C / exit: let it through
+        if "cannot contain NUL (0x00)" in str(original):
+            # psycopg refuses text with NUL before sending it; SQLite would store it.
+            raise InvalidInputError("text cannot contain the NUL character (\\x00)") from None
         if getattr(original, "sqlstate", None) == _QUERY_CANCELED:
             limit = f" (PAPERFEED_DB_STATEMENT_TIMEOUT_MS={timeout_ms})" if timeout_ms else ""
             raise StorageError(
