@@ -185,3 +185,24 @@ def test_progress_is_reported_per_batch(engine: Engine, clock: FrozenClock) -> N
         progress=lambda done, total: seen.append((done, total)),
     )
     assert seen == [(2, 5), (4, 5), (5, 5)]
+
+
+def test_a_nul_character_in_any_text_field_rejects_the_record_on_both_databases(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    """Regression: only the title and abstract were checked; a NUL in an author, a comment
+    or a keyword was stored on SQLite and failed the whole batch on PostgreSQL."""
+    items: list[Paper | Rejection] = [
+        paper(1, authors=("A.\x00Author",)),
+        paper(2, comments="12 pages\x00"),
+        paper(3, keywords=("ok", "bad\x00")),
+        paper(4),
+    ]
+    report = ingest(engine, ListSource(items), clock=clock)
+    assert (report.new, report.rejected) == (1, 3)
+    assert [r.reason for r in report.rejections] == [
+        "NUL character in authors",
+        "NUL character in comments",
+        "NUL character in keywords",
+    ]
+    assert count(engine) == 1

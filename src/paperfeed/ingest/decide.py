@@ -4,7 +4,7 @@ and plan what a batch does to the store. No I/O here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 
 from paperfeed.models import Paper, Rejection, StoredPaper, Version
@@ -37,6 +37,8 @@ def validate(paper: Paper, limits: Limits, now: datetime) -> str | None:
         )
     if "\x00" in paper.title or "\x00" in paper.abstract:
         return "NUL character in title or abstract"
+    if where := _nul_field(paper):  # PostgreSQL cannot store it; SQLite would
+        return f"NUL character in {where}"
     if len(paper.authors) > limits.max_authors:
         return f"{len(paper.authors):,} authors (limit {limits.max_authors:,})"
     for name in paper.authors:
@@ -64,6 +66,16 @@ def validate(paper: Paper, limits: Limits, now: datetime) -> str | None:
         return f"impossible version v{paper.version}"
     if paper.upvotes is not None and paper.upvotes < 0:
         return "negative upvotes"
+    return None
+
+
+def _nul_field(paper: Paper) -> str | None:
+    """The first text field of ``paper`` holding a NUL character, if any."""
+    for each in fields(paper):
+        value = getattr(paper, each.name)
+        texts = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
+            return each.name
     return None
 
 
