@@ -31,7 +31,8 @@ from typing import Any
 
 from sqlalchemy import JSON, create_engine, select, text
 
-from paperfeed.store.copy import copied_tables, copy_database
+from paperfeed.store.copy import copy_database
+from paperfeed.store.copy_plan import copied_tables
 from paperfeed.store.engine import make_engine
 from paperfeed.store.migrate import migrate
 from paperfeed.store.vector_type import to_text

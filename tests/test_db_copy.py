@@ -33,7 +33,8 @@ from paperfeed.store import collections, comments, deliveries, recommendations, 
 from paperfeed.store import users as user_store
 from paperfeed.store import votes as vote_store
 from paperfeed.store.checksum import canonical, digest_rows
-from paperfeed.store.copy import PROGRESS_TABLE, Start, copied_tables, decide_start, verify
+from paperfeed.store.copy import PROGRESS_TABLE, verify
+from paperfeed.store.copy_plan import Start, copied_tables, decide_start
 from paperfeed.store.engine import make_engine, writing
 from paperfeed.store.schema import index_state, paper_embeddings, papers
 from tests_support import FIXTURES

@@ -14,7 +14,8 @@ from sqlalchemy.engine import make_url
 from paperfeed.cli.base import Context, cli, echo_json, edge, pass_context
 from paperfeed.errors import InvalidInputError, StorageError
 from paperfeed.index import lexical_postgres, lexical_sqlite
-from paperfeed.store.copy import CopyReport, Start, copy_database
+from paperfeed.store.copy import copy_database
+from paperfeed.store.copy_plan import CopyReport, Start
 from paperfeed.store.engine import EngineOptions, make_engine, normalise_url
 
 #: Exit status of a copy stopped by Ctrl-C (128 + SIGINT).
@@ -92,7 +93,7 @@ def _summary(report: CopyReport) -> str:
     }[report.start]
     state = "checksums match" if report.ok else "CHECKSUMS DIFFER"
     return (
-        f"{verb} {report.tables and len(report.tables)} tables, {report.rows:,} rows "
+        f"{verb} {len(report.tables)} tables, {report.rows:,} rows "
         f"({report.rows_of('papers'):,} papers) in {report.seconds:.1f} s: {state}"
     )
 
