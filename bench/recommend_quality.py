@@ -261,6 +261,7 @@ def synthetic_terms(
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     # float32, as build_features keeps them.
     out: sparse.csr_matrix = sparse.csr_matrix(sparse.diags(1 / norms) @ matrix, dtype=np.float32)
+    out.sum_duplicates()  # canonical rows, as build_features keeps them
     return out
 
 

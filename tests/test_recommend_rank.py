@@ -250,3 +250,24 @@ def test_the_neighbour_term_follows_the_embeddings_not_shared_words() -> None:
     assert default[1] > default[0]  # the embedding's neighbour, not the word twin
     words = neighbour_similarity(features, np.array([1, 2]), liked, 1, terms_weight=2.0)
     assert words[0] > words[1]  # with the words weighed in, the twin would lead
+
+
+def test_the_training_matrix_is_each_embedding_then_its_scaled_words() -> None:
+    from scipy import sparse
+
+    from paperfeed.rank.recommend_model import _stack
+
+    features, _, _ = corpus()
+    assert features.terms is not None and features.terms.has_canonical_format
+    rows = np.array([5, 0, 61, 33])
+    got = _stack(features, rows, 2.0)
+    want = sparse.hstack(
+        [sparse.csr_matrix(features.dense[rows]), features.terms[rows] * 2.0], format="csr"
+    )
+    assert got.dtype == np.float64 and got.shape == want.shape
+    assert np.allclose(got.toarray(), want.toarray())
+    # It says it is canonical (so scikit-learn skips sorting it): each row's columns must
+    # then truly rise.
+    assert got.has_canonical_format
+    for i in range(len(rows)):
+        assert np.all(np.diff(got.indices[got.indptr[i] : got.indptr[i + 1]]) > 0)

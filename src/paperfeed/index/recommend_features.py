@@ -59,6 +59,7 @@ def build_features(
     # float64) and keeps the scoring product in one type: a float32 matrix times a float64
     # vector makes scipy copy the whole matrix to float64 on every call.
     terms = sparse.csr_matrix(view.matrix, dtype=np.float32)
+    terms.sum_duplicates()  # canonical (sorted) rows: the model's training matrix reuses them
     return Features(np.asarray(ids, dtype=np.int64), unit, terms, view.vocabulary, key)
 
 

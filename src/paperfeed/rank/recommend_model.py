@@ -66,10 +66,32 @@ class Model:
 
 
 def _stack(features: Features, rows: np.ndarray, scale: float) -> sparse.csr_matrix:
-    dense = sparse.csr_matrix(features.dense[rows])
+    """The training rows as one float64 CSR matrix: each row's embedding, then its tf-idf
+    row times ``scale`` (columns shifted past the embedding's). Built directly: scipy's
+    ``hstack`` of a dense block and a float32 matrix, then liblinear's float64 copy, took
+    ~50 ms of a 500-positive fit at 100 k papers."""
+    block = features.dense[rows].astype(np.float64)
+    m, d = block.shape
     if features.terms is None:
-        return dense
-    return sparse.hstack([dense, features.terms[rows] * scale], format="csr")
+        return sparse.csr_matrix(block)
+    words = features.terms[rows]
+    per_row = d + np.diff(words.indptr)
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(per_row, out=indptr[1:])
+    dense_at = (indptr[:-1, None] + np.arange(d)).ravel()
+    is_word = np.ones(int(indptr[-1]), dtype=bool)
+    is_word[dense_at] = False
+    data = np.empty(int(indptr[-1]), dtype=np.float64)
+    indices = np.empty(int(indptr[-1]), dtype=np.int32)
+    data[dense_at] = block.ravel()
+    indices[dense_at] = np.tile(np.arange(d, dtype=np.int32), m)
+    data[is_word] = words.data * scale
+    indices[is_word] = words.indices + d
+    out = sparse.csr_matrix((data, indices, indptr), shape=(m, d + words.shape[1]))
+    # Sorted, without duplicates when the tf-idf rows are: saying so spares scikit-learn's
+    # input checks a sort of every row (~25 ms here).
+    out.has_canonical_format = bool(words.has_canonical_format)
+    return out
 
 
 def sample_negatives(
