@@ -3,10 +3,12 @@ tf-idf view of the papers' words, trained on the member's positives against thei
 "not interested" papers and a sample of the rest; pure (data in, scores out).
 
 Why both features: on the seed pages (topic members) and the CiteULike libraries, the
-embeddings alone lost to arxiv-sanity-lite's tf-idf SVM, and the two together beat every
-baseline (``bench/recommend_quality.py``, docs/benchmarks.md). The candidates the linear
-score ranks highest are then re-ranked with the similarity to the member's nearest liked
-papers (a k-nearest-neighbour term), which is also what the explanations show.
+embeddings alone lost to arxiv-sanity-lite's tf-idf SVM; the two together lead it on
+CiteULike and with 1 or 3 liked papers, and trail it with 10 (``bench/recommend_quality.py``,
+docs/benchmarks.md). The candidates the linear score ranks highest are then re-ranked with
+the embeddings' similarity to the member's nearest liked papers (a k-nearest-neighbour
+term), which is also what the explanations show. The knobs (:class:`ModelParams`) are
+chosen on the bench's ``--validation`` splits, never on the papers it evaluates.
 """
 
 from __future__ import annotations
