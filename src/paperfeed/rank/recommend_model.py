@@ -7,8 +7,9 @@ embeddings alone lost to arxiv-sanity-lite's tf-idf SVM; the two together lead i
 CiteULike and with 1 or 3 liked papers, and trail it with 10 (``bench/recommend_quality.py``,
 docs/benchmarks.md). The candidates the linear score ranks highest are then re-ranked with
 the embeddings' similarity to the member's nearest liked papers (a k-nearest-neighbour
-term), which is also what the explanations show. The knobs (:class:`ModelParams`) are
-chosen on the bench's ``--validation`` splits, never on the papers it evaluates.
+term), which is also what the explanations show. The knobs (:class:`ModelParams`) were
+checked on the bench's ``--validation`` splits, which never touch the papers it evaluates:
+none of the alternatives tried there did measurably better (docs/benchmarks.md).
 """
 
 from __future__ import annotations
