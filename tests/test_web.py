@@ -92,6 +92,8 @@ def test_members_votes_and_comments_count_on_the_list_and_its_api(
     assert after[0]["title"] == last["title"]
     assert after[0]["paper"]["upvotes"] == (last["paper"]["upvotes"] or 0) + top_votes + 1
     assert after[0]["numComments"] == 1
+    one = client.get(f"/api/papers/{last['paper']['arxivId']}").json()
+    assert one["upvotes"] == after[0]["paper"]["upvotes"]
     assert all(item["numComments"] == 0 for item in after[1:])
     page = client.get("/").text
     assert page.index(last["title"].replace("'", "&#39;")) < page.index(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from paperfeed import __version__
 from paperfeed.deliver.hub import Hub, hub_dep
 from paperfeed.deliver.render import daily_item, paper_json
+from paperfeed.deliver.social import total_votes
 from paperfeed.errors import InvalidInputError, NotFoundError, StorageError
 from paperfeed.index.query import parse_query
 from paperfeed.models import StoredPaper, split_arxiv_id
@@ -25,6 +26,7 @@ from paperfeed.rank.search import Fusion, search, similar
 from paperfeed.store import featured
 from paperfeed.store import health as health_store
 from paperfeed.store import papers as store
+from paperfeed.store import votes as hub_votes
 
 router = APIRouter(prefix="/api", tags=["papers"])
 HubDep = Annotated[Hub, Depends(hub_dep)]
@@ -195,10 +197,19 @@ def search_papers(
         fusion=Fusion.from_settings(hub.settings),
         words=hub.words,
     )
+    counted = _votes(hub, result.papers)
     data = [
-        {**paper_json(s), "score": h.score} for h, s in zip(result.hits, result.papers, strict=True)
+        {**paper_json(s, votes=counted[s.id]), "score": h.score}
+        for h, s in zip(result.hits, result.papers, strict=True)
     ]
     return {"data": data, "count": len(data), "next": _next(request, result.more, p)}
+
+
+def _votes(hub: Hub, papers: list[StoredPaper]) -> dict[int, int]:
+    """Votes per paper as every channel shows them: imported plus the hub members' own."""
+    with hub.engine.connect() as conn:
+        counted = hub_votes.counts(conn, [s.id for s in papers])
+    return {s.id: total_votes(s, counted.get(s.id, 0)) for s in papers}
 
 
 def _find(hub: Hub, paper_id: str) -> StoredPaper:
@@ -219,7 +230,8 @@ def _find(hub: Hub, paper_id: str) -> StoredPaper:
 @router.get("/papers/{paper_id}", response_model=PaperOut, responses=ERRORS)
 def get_paper(hub: HubDep, paper_id: Annotated[str, PathParam(max_length=64)]) -> dict[str, Any]:
     """One paper by arXiv id (any version suffix is ignored)."""
-    return paper_json(_find(hub, paper_id))
+    stored = _find(hub, paper_id)
+    return paper_json(stored, votes=_votes(hub, [stored])[stored.id])
 
 
 @router.get("/papers/{paper_id}/similar", response_model=PaperList, responses=ERRORS)
@@ -234,7 +246,11 @@ def similar_papers(
     day = parse_day(after, "after")
     within = parse_query(f"after:{day.isoformat()}") if day else None
     hits, papers = similar(hub.engine, hub.semantic, [stored.id], limit=limit, within=within)
-    data = [{**paper_json(s), "score": h.score} for h, s in zip(hits, papers, strict=True)]
+    counted = _votes(hub, papers)
+    data = [
+        {**paper_json(s, votes=counted[s.id]), "score": h.score}
+        for h, s in zip(hits, papers, strict=True)
+    ]
     return {"data": data, "count": len(data), "next": None}
 
 
