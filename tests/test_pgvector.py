@@ -165,7 +165,11 @@ def test_a_scan_cut_short_is_completed_exactly(
 
     def stingy(self: PgVectorIndex, k: int) -> str:
         calls.append(k)
-        stop_early = "SET LOCAL hnsw.ef_search = 10; SET LOCAL hnsw.max_scan_tuples = 20; "
+        # No sequential scan either: the planner must take the HNSW index to be cut short.
+        stop_early = (
+            "SET LOCAL hnsw.ef_search = 10; SET LOCAL hnsw.max_scan_tuples = 20; "
+            "SET LOCAL enable_seqscan = off; "
+        )
         return settings(self, k) + stop_early
 
     query = PgVectorIndex._query
