@@ -214,16 +214,9 @@ CHILDREN = {"build": child_build, "search": child_search}
 
 
 def run_child(role: str, cfg: dict[str, Any], folder: Path) -> dict[str, Any]:
-    path = folder / f"{role}-{cfg.get('engine', 'sqlite')}.json"
-    path.write_text(json.dumps(cfg))
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", role, str(path)],
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    """One step of this script in a fresh interpreter, as search_speed runs its own."""
+    name = f"{role}-{cfg.get('engine', 'sqlite')}"
+    return search_speed.run_child(role, cfg, folder, script=__file__, name=name)
 
 
 # --- PostgreSQL and the copy -----------------------------------------------------------------

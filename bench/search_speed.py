@@ -684,12 +684,20 @@ CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
-def run_child(role: str, cfg: dict[str, Any], work: Path) -> dict[str, Any]:
-    """Run one step in a fresh interpreter; stderr (progress) passes through."""
-    path = work / f"{role}.json"
+def run_child(
+    role: str,
+    cfg: dict[str, Any],
+    work: Path,
+    *,
+    script: str = __file__,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """Run one step (``script --child role CONFIG``) in a fresh interpreter; stderr
+    (progress) passes through; the step's config is written to ``work/<name or role>.json``."""
+    path = work / f"{name or role}.json"
     path.write_text(json.dumps(cfg))
     out = subprocess.run(
-        [sys.executable, __file__, "--child", role, str(path)],
+        [sys.executable, script, "--child", role, str(path)],
         check=True,
         stdout=subprocess.PIPE,
         text=True,
