@@ -261,6 +261,40 @@ def test_an_index_made_before_any_vector_takes_the_first(pg: Engine, clock: Froz
     assert result_ids(index.search(matrix[4], 1)) == [ids[4]]
 
 
+def _graph_outgrew_memory(engine: Engine, memory: str) -> bool:
+    """Build a second HNSW index over the corpus's vectors at ``memory`` (rolled back)
+    and say whether pgvector reported that its graph no longer fit in memory."""
+    notices: list[str] = []
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        raw.add_notice_handler(lambda d: notices.append(d.message_primary or ""))  # type: ignore[union-attr]
+        with conn.begin() as tx:
+            conn.execute(text(f"SET LOCAL maintenance_work_mem = '{memory}'"))
+            conn.execute(text("SET LOCAL max_parallel_maintenance_workers = 0"))
+            conn.execute(
+                text(
+                    f"CREATE INDEX ix_probe ON paper_embeddings USING hnsw "
+                    f"({pgvector_schema.vector_expression(DIM)} vector_ip_ops) "
+                    f"WITH (m = {pgvector_schema.HNSW_M}, "
+                    f"ef_construction = {pgvector_schema.HNSW_EF_CONSTRUCTION}) "
+                    f"WHERE model = 'm'"
+                )
+            )
+            tx.rollback()
+    return any("no longer fits into maintenance_work_mem" in n for n in notices)
+
+
+def test_index_builds_ask_for_the_memory_their_graph_needs(corpus: Corpus) -> None:
+    engine, ids, _ = corpus
+    memory = pgvector_schema.build_memory(len(ids), DIM, floor_mb=1)
+    megabytes = int(memory.removesuffix("MB"))
+    assert not _graph_outgrew_memory(engine, memory)  # the estimate is enough ...
+    assert _graph_outgrew_memory(engine, f"{megabytes // 2}MB")  # ... and not twice too much
+    # Linear in the vectors, never below PostgreSQL's default; 1 M x 384: about 2.3 GB.
+    assert pgvector_schema.build_memory(0, DIM) == "64MB"
+    assert 2_100 < int(pgvector_schema.build_memory(1_000_000, DIM).removesuffix("MB")) < 2_600
+
+
 def test_a_restart_reuses_the_index_without_rebuilding(corpus: Corpus) -> None:
     pg, _ids, _matrix = corpus
     name = pgvector_schema.index_name("m", DIM)

@@ -62,10 +62,6 @@ RECHECK_SECONDS = 30.0
 #: Seconds between two reads of the model's size (used to choose exact or approximate
 #: search for a filter; a second's staleness changes nothing).
 REFRESH_SECONDS = 1.0
-#: ``maintenance_work_mem`` for a build: the graph is built in memory when it fits
-#: (about 1 GB per million 384-dim vectors), much faster than on disk.
-BUILD_MEMORY = "1GB"
-
 _builders: dict[tuple[str, str, int], threading.Thread] = {}
 _builders_lock = threading.Lock()
 
@@ -102,7 +98,8 @@ def _build_now(engine: Engine, model: str, dim: int) -> bool:
                 return False
             conn.execute(text(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}"))
             conn.execute(text("SET LOCAL statement_timeout = 0"))  # a web engine's limit
-            conn.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'"))
+            memory = _build_memory(conn, model, dim)
+            conn.execute(text(f"SET LOCAL maintenance_work_mem = '{memory}'"))
             if hnsw_state(conn, model, dim) == "invalid":
                 conn.execute(text(f"DROP INDEX IF EXISTS {schema.index_name(model, dim)}"))
             conn.execute(text(schema.create_index_sql(model, dim)))
@@ -110,6 +107,14 @@ def _build_now(engine: Engine, model: str, dim: int) -> bool:
     except DBAPIError as exc:
         log.warning("could not build the HNSW index of %s yet: %s", model, exc.orig)
         return False
+
+
+def _build_memory(conn: Connection, model: str, dim: int) -> str:
+    """``maintenance_work_mem`` for the model's graph to be built in memory."""
+    vectors = conn.execute(
+        text("SELECT count(*) FROM paper_embeddings WHERE model = :model"), {"model": model}
+    ).scalar_one()
+    return schema.build_memory(int(vectors), dim)
 
 
 def _build_in_background(engine: Engine, model: str, dim: int) -> None:
@@ -121,7 +126,8 @@ def _build_in_background(engine: Engine, model: str, dim: int) -> None:
             if not auto.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
                 return  # another process builds it
             try:
-                auto.execute(text(f"SET maintenance_work_mem = '{BUILD_MEMORY}'"))
+                memory = _build_memory(auto, model, dim)
+                auto.execute(text(f"SET maintenance_work_mem = '{memory}'"))
                 auto.execute(text("SET statement_timeout = 0"))  # minutes at a million
                 if hnsw_state(auto, model, dim) == "invalid":
                     name = schema.index_name(model, dim)

@@ -290,13 +290,14 @@ def _index_vectors(conn: Connection) -> None:
     """pgvector's HNSW index of each stored model, as migration 0007 builds them."""
     models = conn.execute(
         text(
-            "SELECT model, min(vector_dims(vector)), max(vector_dims(vector)) "
+            "SELECT model, min(vector_dims(vector)), max(vector_dims(vector)), count(*) "
             "FROM paper_embeddings GROUP BY model ORDER BY model"
         )
     ).all()
-    conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
-    for model, low, high in models:
+    for model, low, high, vectors in models:
         if low == high:  # a model with vectors of two lengths is left to `index rebuild`
+            memory = pgvector_schema.build_memory(int(vectors), int(low))
+            conn.execute(text(f"SET LOCAL maintenance_work_mem = '{memory}'"))
             conn.execute(text(pgvector_schema.create_index_sql(str(model), int(low))))
 
 

@@ -20,6 +20,7 @@ Used by migration 0007 (the indexes of the models already stored) and by
 from __future__ import annotations
 
 import hashlib
+import math
 
 from sqlalchemy import Connection, text
 
@@ -65,6 +66,21 @@ def create_index_sql(model: str, dim: int, *, concurrently: bool = False) -> str
         f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) "
         f"WHERE model = {model_literal(model)}"
     )
+
+
+def build_memory(vectors: int, dim: int, *, floor_mb: int = 64) -> str:
+    """``maintenance_work_mem`` for building an HNSW index over ``vectors`` vectors.
+
+    pgvector builds the graph in memory while it fits and on disk after that, "significantly"
+    slower (its docs; at a million 384-dim vectors many times so). Each node holds its
+    vector (4 bytes a dimension, 8 of header), ``2 m`` layer-0 neighbours (16 bytes each)
+    and some bookkeeping: about 2.3 GB per million 384-dim vectors with a tenth to spare.
+    PostgreSQL takes that much only as the graph grows; never less than ``floor_mb`` (its
+    own default).
+    """
+    per_vector = 4 * int(dim) + 8 + 2 * HNSW_M * 16 + 200
+    megabytes = math.ceil(max(0, int(vectors)) * per_vector * 1.1 / 2**20)
+    return f"{max(floor_mb, megabytes)}MB"
 
 
 def parse_version(value: str) -> tuple[int, ...]:

@@ -85,15 +85,16 @@ def upgrade() -> None:
     op.execute("DROP FUNCTION pg_temp.paperfeed_f4le_to_vector(bytea)")
     models = bind.execute(
         sa.text(
-            "SELECT model, min(vector_dims(vector)), max(vector_dims(vector)) "
+            "SELECT model, min(vector_dims(vector)), max(vector_dims(vector)), count(*) "
             "FROM paper_embeddings GROUP BY model ORDER BY model"
         )
     ).all()
-    # maintenance_work_mem bounds the in-memory graph build (about 1 GB per million
-    # 384-dim vectors); a smaller one still works, only slower.
-    op.execute("SET LOCAL maintenance_work_mem = '1GB'")
-    for model, low, high in models:
+    for model, low, high, vectors in models:
         if low == high:  # a model with vectors of two lengths is left to `index rebuild`
+            # maintenance_work_mem bounds the in-memory graph build; a smaller one still
+            # works, only much slower.
+            memory = pgvector_schema.build_memory(int(vectors), int(low))
+            op.execute(f"SET LOCAL maintenance_work_mem = '{memory}'")
             op.execute(pgvector_schema.create_index_sql(str(model), int(low)))
 
 
