@@ -2,7 +2,7 @@
 
     python bench/postgres.py [--sizes 100000,1000000] [--queries 200] [--embedder minilm]
                              [--duration 10] [--connections 32] [--days 30]
-                             [--workdir DIR] [--timing-nice -10] [--json]
+                             [--workdir DIR] [--corpus-from DIR] [--timing-nice -10] [--json]
     python bench/postgres.py --table-from saved.json
 
 For each size N, in one run:
@@ -13,6 +13,11 @@ For each size N, in one run:
    with heavy-tailed upvotes (so the day list has an arXiv-sized day), written in batches
    of 10 k with the product's calls (``insert_papers``, ``lexical.sync``,
    ``store_vectors``, ``record_model``), then the tantivy word index, as ingestion keeps it.
+   ``--corpus-from DIR`` takes the corpus of that size that ``bench/search_speed.py
+   --workdir DIR`` built instead (the same generator, the same random vectors: its
+   ``DIR/n<size>/papers.db`` is copied, its index folder hard-linked, so its in-memory HNSW
+   graph, 45-80 minutes to build at 1 M, is reused), then features those papers exactly as
+   the build would have (featured day, upvotes and links, in place, in batches).
    The vectors are random unit vectors of the embedder's dimension (384 for minilm): the
    work of a search is the same, the neighbours are meaningless, and an HNSW graph over
    random vectors is slower than over real ones (docs/stack.md).
@@ -26,8 +31,11 @@ For each size N, in one run:
    a warm-up pass over 20 of them, with the query vectors computed beforehand by the real
    model (bench/search_speed.py's ``CachedQueryIndex``), so model calls are not timed; and
    the vector index alone (``index().search(vector, 100)``). Each engine runs the backends
-   the settings pick by default (``auto``): tantivy and the in-memory vector index on
-   SQLite, tsvector and pgvector's HNSW on PostgreSQL; the table says which ran.
+   the settings pick by default (``auto``): the tantivy word index on both (on PostgreSQL
+   built here from the copied rows the first time, timed), the in-memory vector index on
+   SQLite and pgvector's HNSW on PostgreSQL; the table says which ran. One more row times
+   ``lexical`` with the database alone ranking words (FTS5 / tsvector, what answers while
+   the word index is not in step) over the first 20 queries.
 4. For each engine: ``paperfeed serve --workers 2`` on 127.0.0.1, warmed up, then wrk
    (2 threads, ``--connections``, ``--duration`` s, bench/web.py's script and its
    ``run_wrk``) on ``/api/daily_papers`` and on ``/api/papers/search?q=`` rotating over 8
@@ -77,6 +85,8 @@ TODAY = date(2026, 11, 23)
 DATABASE = "bench"
 MODES = ("lexical", "semantic", "hybrid")
 API_QUERIES = 8
+#: Queries timed with the database ranking words alone (seconds each at 1 M on PostgreSQL).
+DATABASE_QUERIES = 20
 
 
 def progress(message: str) -> None:
@@ -161,7 +171,7 @@ def child_build(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def child_search(cfg: dict[str, Any]) -> dict[str, Any]:
     from paperfeed.config import load_settings
-    from paperfeed.index.lexical_tantivy import WordIndex
+    from paperfeed.index.lexical_tantivy import WordIndex, word_index
     from paperfeed.index.query import parse_query
     from paperfeed.rank.search import search
     from paperfeed.store.engine import make_engine
@@ -177,9 +187,12 @@ def child_search(cfg: dict[str, Any]) -> dict[str, Any]:
     )
     load_s, index = search_speed.timed(semantic.index)
     words = None
-    if engine.dialect.name == "sqlite" and settings.lexical_engine in ("auto", "tantivy"):
+    words_build_s = 0.0
+    if word_index(engine, settings) is not None:  # "auto": tantivy on both databases
         words = WordIndex(engine, Path(settings.index_dir), background=False)
-        assert words.work() == 0, "the word index built with the corpus is in step"
+        if words.work():  # PostgreSQL's is built here, from the copied rows, the first time
+            words_build_s, _ = search_speed.timed(words.refresh)
+        assert words.work() == 0, "the word index is in step"
     queries = [parse_query(q) for q in cfg["queries"]]
     texts = [q.semantic_text for q in queries]
     vecs = [semantic.query_vector(t) for t in texts]  # the real model, before any timing
@@ -201,16 +214,69 @@ def child_search(cfg: dict[str, Any]) -> dict[str, Any]:
             seconds, _ = search_speed.timed(lambda v=vecs[i]: index.search(v, K))
             if measure:
                 latency["vector_index"].append(seconds)
+    # What answers words while the word index is not in step (its first build on a new
+    # machine, a large backlog): the database alone, over the first DATABASE_QUERIES.
+    latency["lexical_database"] = []
+    for i in range(min(DATABASE_QUERIES, len(queries))):
+        seconds, _ = search_speed.timed(
+            lambda q=queries[i]: search(engine, semantic, q, mode="lexical", limit=LIMIT)
+        )
+        latency["lexical_database"].append(seconds)
     engine.dispose()
     return {
         "latency_ms": {k: search_speed.stats(v) for k, v in latency.items()},
         "lexical_backend": "tantivy" if words is not None else engine.dialect.name + " full-text",
         "vector_backend": f"{semantic.backend}: {index.kind}",
         "index_load_s": load_s,
+        "word_index_build_s": words_build_s,
     }
 
 
-CHILDREN = {"build": child_build, "search": child_search}
+def child_feature(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Migrate a copied bench/search_speed.py corpus, then feature it as
+    :class:`FeaturedCorpus` would have."""
+    from sqlalchemy import text
+
+    from paperfeed.store.engine import make_engine, writing
+    from paperfeed.store.migrate import migrate
+
+    engine = make_engine(f"sqlite:///{cfg['db']}")
+    migrate(engine)  # the corpus may predate this paperfeed's newest migrations
+    corpus = FeaturedCorpus(search_speed.seed_papers(), cfg["days"])
+    started = time.perf_counter()
+    update = text(
+        "UPDATE papers SET featured_on = :day, upvotes = :votes, "
+        "abs_url = COALESCE(abs_url, 'https://arxiv.org/abs/' || arxiv_id), "
+        "pdf_url = COALESCE(pdf_url, 'https://arxiv.org/pdf/' || arxiv_id) WHERE id = :id"
+    )
+    n = cfg["size"]
+    for start in range(0, n, BATCH):
+        count = min(BATCH, n - start)
+        # The same draws as FeaturedCorpus.batch; ids are 1.. in the generator's order.
+        rng = np.random.default_rng([corpus.seed, start, 1])
+        upvotes = np.minimum(2_000, rng.pareto(1.1, count).astype(int)).tolist()
+        rows = [
+            {
+                "id": start + j + 1,
+                "day": TODAY - timedelta(days=(start + j) % corpus.days),
+                "votes": votes,
+            }
+            for j, votes in enumerate(upvotes)
+        ]
+        with writing(engine) as conn:
+            conn.execute(update, rows)
+        if (start // BATCH) % 10 == 9:
+            progress(f"N={n:,}: {start + count:,} papers featured")
+    with engine.connect() as conn:
+        featured = conn.execute(text("SELECT count(*) FROM papers WHERE featured_on IS NOT NULL"))
+        assert featured.scalar_one() == n, "every paper of the copied corpus is featured"
+    with engine.connect() as conn:  # outside any read transaction
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return {"feature_s": time.perf_counter() - started}
+
+
+CHILDREN = {"build": child_build, "feature": child_feature, "search": child_search}
 
 
 def run_child(role: str, cfg: dict[str, Any], folder: Path) -> dict[str, Any]:
@@ -379,6 +445,34 @@ def measure_apis(
 # --- the run ---------------------------------------------------------------------------------
 
 
+def reuse_corpus(source: Path, folder: Path, cfg: dict[str, Any]) -> dict[str, Any]:
+    """bench/search_speed.py's corpus in ``source``: the file copied, the index folder
+    hard-linked (tantivy and the HNSW cache only ever add files or rename over them)."""
+    if not (source / "papers.db").exists():
+        raise SystemExit(
+            f"--corpus-from: no {source / 'papers.db'} (bench/search_speed.py "
+            f"--sizes {cfg['size']} --workdir {source.parent} makes it)"
+        )
+    progress(f"N={cfg['size']:,}: copying {source / 'papers.db'}")
+    started = time.perf_counter()
+    shutil.copyfile(source / "papers.db", cfg["db"])
+    subprocess.run(["cp", "-al", str(source / "index"), str(folder / "index")], check=True)
+    copy_s = time.perf_counter() - started
+    featured = run_child("feature", cfg, folder)
+    built = (
+        json.loads((source / "build.json").read_text()) if (source / "build.json").exists() else {}
+    )
+    first = built[0] if isinstance(built, list) and built else built
+    return {
+        "from": str(source),
+        "papers_s": first.get("total_s"),
+        "tantivy_s": first.get("tantivy_s"),
+        "embedder": first.get("embedder"),
+        "copy_file_s": copy_s,
+        **featured,
+    }
+
+
 def measure_size(size: int, args: argparse.Namespace, queries: list[str], work: Path) -> dict:
     folder = work / f"postgres-n{size}"
     db = folder / "papers.db"
@@ -390,9 +484,13 @@ def measure_size(size: int, args: argparse.Namespace, queries: list[str], work: 
     else:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        progress(f"N={size:,}: building the SQLite corpus")
         cfg = {"size": size, "db": str(db), "embedder": args.embedder, "days": args.days}
-        result["build"] = run_child("build", {**cfg, "index_dir": str(folder / "index")}, folder)
+        if args.corpus_from:
+            result["build"] = reuse_corpus(Path(args.corpus_from) / f"n{size}", folder, cfg)
+        else:
+            progress(f"N={size:,}: building the SQLite corpus")
+            cfg["index_dir"] = str(folder / "index")
+            result["build"] = run_child("build", cfg, folder)
         built.write_text(json.dumps(result["build"]))
     server, url = start_postgres(folder)
     try:
@@ -452,6 +550,12 @@ def print_report(report: dict[str, Any]) -> None:
             f"\n== {int(size):,} papers (PostgreSQL {pg['version']}, pgvector {pg['pgvector']}, "
             f"shared_buffers {pg['shared_buffers']}, database {pg['database_mb']:,.0f} MB)"
         )
+        build = row["build"]
+        if build.get("from"):
+            print(
+                f"corpus: bench/search_speed.py's from {build['from']} (copied in "
+                f"{build['copy_file_s']:.0f} s, featured in {build['feature_s']:.0f} s)"
+            )
         reused = " (reused from an earlier run)" if copy.get("reused") else ""
         phases = ", ".join(f"{k} {v:.1f} s" for k, v in copy["phases"].items())
         print(
@@ -467,9 +571,16 @@ def print_report(report: dict[str, Any]) -> None:
         print(
             f"{'search(), ms':24} {'SQLite p50 / p95':>21}   {'PostgreSQL p50 / p95':>21}   PG/SQL"
         )
-        for mode in (*MODES, "vector_index"):
-            label = mode if mode != "vector_index" else "vector index alone"
-            print(f"  {label:22} {_pair(lite['latency_ms'][mode], post['latency_ms'][mode])}")
+        labels = {"vector_index": "vector index alone", "lexical_database": "lexical, database*"}
+        for mode in (*MODES, "vector_index", "lexical_database"):
+            if mode in lite["latency_ms"]:
+                label = labels.get(mode, mode)
+                print(f"  {label:22} {_pair(lite['latency_ms'][mode], post['latency_ms'][mode])}")
+        print(
+            "  * the database alone ranking words (FTS5 / tsvector), first "
+            f"{DATABASE_QUERIES} queries; PostgreSQL's word index built in "
+            f"{post.get('word_index_build_s', 0):.0f} s"
+        )
         if lite["api"]:
             print(
                 f"{'serve --workers 2, wrk':24} {'SQLite req/s  p99 ms':>21}   "
@@ -499,6 +610,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=web.CONNECTIONS)
     parser.add_argument("--no-wrk", dest="wrk", action="store_false", help="Skip the API runs.")
     parser.add_argument("--workdir", help="Keep each size's corpora here and reuse them.")
+    parser.add_argument(
+        "--corpus-from",
+        metavar="DIR",
+        help="Start from bench/search_speed.py's corpus kept in DIR (its --workdir).",
+    )
     parser.add_argument(
         "--timing-nice",
         type=int,
@@ -531,6 +647,7 @@ def main() -> None:
             "workers": web.WORKERS,
             "timing_nice": args.timing_nice,
             "workdir": args.workdir,
+            "corpus_from": args.corpus_from,
         },
         "sizes": {},
     }

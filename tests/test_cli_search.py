@@ -25,20 +25,17 @@ def run(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: 
     return invoke
 
 
-def test_ingest_embeds_then_search_and_similar(run, database_kind: str) -> None:  # type: ignore[no-untyped-def]
+def test_ingest_embeds_then_search_and_similar(run) -> None:  # type: ignore[no-untyped-def]
     done = run("ingest", "hf-daily", str(FIXTURES / "hf_daily_papers_api.json"), "--embed")
     assert done.exit_code == 0, done.output
     status = json.loads(run("index", "status", "--json").output)
     assert status["papers"] == status["lexical_indexed"] == 30
     assert status["missing_vectors"] == 0 and status["mismatch"] is None
-    if database_kind == "sqlite":
-        # The ingest command left the tantivy word index in step before it exited.
-        assert status["lexical_engine"] == "tantivy"
-        assert status["tantivy"]["indexed"] == 30 and status["tantivy"]["behind"] == 0
-        assert "tantivy word index: 30 papers, in step" in run("index", "status").output
-    else:  # the setting's "auto" leaves words to the database on PostgreSQL
-        assert status["lexical_engine"] == "database"
-        assert "tantivy" not in run("index", "status").output
+    # The ingest command left the tantivy word index in step before it exited, on either
+    # database ("auto"; on PostgreSQL it follows the change journal kept in the database).
+    assert status["lexical_engine"] == "tantivy"
+    assert status["tantivy"]["indexed"] == 30 and status["tantivy"]["behind"] == 0
+    assert "tantivy word index: 30 papers, in step" in run("index", "status").output
     found = json.loads(run("search", "speculative decoding", "--json", "--limit", "3").output)
     assert found["count"] == 3 and found["data"][0]["id"] == "2606.12243"
     assert {"id", "title", "score"} <= set(found["data"][0])
@@ -48,20 +45,17 @@ def test_ingest_embeds_then_search_and_similar(run, database_kind: str) -> None:
     assert near["count"] == 4 and "2606.12243" not in [p["id"] for p in near["data"]]
 
 
-def test_no_embed_then_update(run, database_kind: str) -> None:  # type: ignore[no-untyped-def]
+def test_no_embed_then_update(run) -> None:  # type: ignore[no-untyped-def]
     run("ingest", "hf-daily", str(FIXTURES / "hf_daily_papers_api.json"), "--no-embed")
     assert json.loads(run("index", "status", "--json").output)["missing_vectors"] == 30
     updated = run("index", "update")
     assert updated.exit_code == 0 and "embedded 30 papers" in updated.output
-    if database_kind == "sqlite":
-        assert "word index (tantivy): 0 papers indexed" in updated.output  # already in step
-    else:
-        assert "tantivy" not in updated.output
+    assert "word index (tantivy): 0 papers indexed" in updated.output  # already in step
     assert json.loads(run("index", "status", "--json").output)["missing_vectors"] == 0
 
 
 def test_switching_models_is_reported_then_rebuilt(  # type: ignore[no-untyped-def]
-    run, monkeypatch: pytest.MonkeyPatch, database_kind: str
+    run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run("ingest", "hf-daily", str(FIXTURES / "hf_daily_papers_api.json"), "--embed")
     monkeypatch.setenv("PAPERFEED_EMBEDDER", "minilm")
@@ -72,10 +66,7 @@ def test_switching_models_is_reported_then_rebuilt(  # type: ignore[no-untyped-d
     rebuilt = run("index", "rebuild")
     assert rebuilt.exit_code == 0 and "embedded 30 papers" in rebuilt.output
     assert "word index rebuilt: 30 papers" in rebuilt.output
-    if database_kind == "sqlite":
-        assert "word index (tantivy): 30 papers indexed" in rebuilt.output
-    else:
-        assert "tantivy" not in rebuilt.output
+    assert "word index (tantivy): 30 papers indexed" in rebuilt.output
     assert json.loads(run("index", "status", "--json").output)["mismatch"] is None
 
 

@@ -198,8 +198,10 @@ class Settings(BaseSettings):
         description="What ranks word matches: `tantivy` (a word index on disk under "
         "PAPERFEED_INDEX_DIR, derived from the database and kept in step with it: about a "
         "millisecond per query at 100 k papers), `database` (SQLite FTS5 or PostgreSQL "
-        "tsvector only: tens of milliseconds per 100 k papers) or `auto` (tantivy on SQLite, "
-        "the database on PostgreSQL, where several machines may serve one database).",
+        "tsvector only: tens of milliseconds per 100 k papers with SQLite, hundreds with "
+        "PostgreSQL) or `auto` (tantivy, with the database answering whenever the word index "
+        "is not in step; on PostgreSQL each machine keeps its own folder, in step through the "
+        "change journal in the database).",
     )
     search_fusion: Literal["normalised", "rrf"] = Field(
         "normalised",

@@ -377,9 +377,6 @@ class WordIndex:
 
 def word_index(engine: Engine, settings: Settings) -> WordIndex | None:
     """The tantivy word index the settings ask for (None: the database ranks words)."""
-    chosen = settings.lexical_engine
-    if chosen == "auto":
-        chosen = "tantivy" if engine.dialect.name == "sqlite" else "database"
-    if chosen != "tantivy":
-        return None
+    if settings.lexical_engine == "database":
+        return None  # "auto" and "tantivy": on both databases
     return WordIndex(engine, Path(settings.index_dir))
