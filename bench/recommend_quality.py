@@ -30,6 +30,11 @@ long; a different random seed; papers in any page's top 30 left out), and each C
 reader's 10 training items split 7 / 3 (five draws per reader; their held-out items stay in
 the corpus as ordinary papers, never liked or scored).
 
+Beside the table, the text output gives each baseline's paired difference from paperfeed
+(paperfeed minus baseline, per draw, mean ± standard error over the draws) and on how many
+groups (seed pages, or readers) paperfeed's mean is ahead: the cells' draw-to-draw spread.
+``--json`` prints the table alone.
+
 Embeddings come from the real embedder (MiniLM by default), cached under
 ``bench/out/recommend_cache`` (the first run embeds 2,589 abstracts: a few minutes on two
 cores). ``--quick`` is the smoke test's size: the static embedder, two pages, one draw,
@@ -72,6 +77,10 @@ METHODS = ("paperfeed", "tfidf_svm", "centroid", "popularity")
 TOP = 30
 
 Ranker = Callable[[list[int]], np.ndarray]
+#: One draw: the liked papers, the held-out ones, and its group (seed page or reader).
+Draw = tuple[list[int], set[int], str]
+#: Per protocol, per method, the (draws, 2) recall@20 / nDCG@20 of each draw, and the groups.
+PerDraw = dict[str, tuple[dict[str, np.ndarray], list[str]]]
 
 
 def embed(name: str, texts: list[str], embedder: str) -> np.ndarray:
@@ -153,7 +162,10 @@ class Methods:
     def popular(self, liked: list[int]) -> list[int]:
         return top_order(self.popularity, liked)
 
-    def run(self, draws: Sequence[tuple[list[int], set[int]]]) -> dict[str, dict[str, float]]:
+    def run(
+        self, draws: Sequence[Draw]
+    ) -> tuple[dict[str, dict[str, float]], tuple[dict[str, np.ndarray], list[str]]]:
+        """The cell's means, and every draw's metrics (for the spread)."""
         rankers = {
             "paperfeed": self.paperfeed,
             "tfidf_svm": self.tfidf_svm,
@@ -161,13 +173,15 @@ class Methods:
             "popularity": self.popular,
         }
         out: dict[str, dict[str, float]] = {}
+        each: dict[str, np.ndarray] = {}
         for name, rank in rankers.items():
-            got = [metrics(rank(liked), held) for liked, held in draws]
+            got = np.array([metrics(rank(liked), held) for liked, held, _ in draws])
+            each[name] = got
             out[name] = {
-                "recall@20": round(float(np.mean([r for r, _ in got])), 4),
-                "ndcg@20": round(float(np.mean([n for _, n in got])), 4),
+                "recall@20": round(float(got[:, 0].mean()), 4),
+                "ndcg@20": round(float(got[:, 1].mean()), 4),
             }
-        return out
+        return out, (each, [group for _, _, group in draws])
 
 
 def order_popularity(counts: np.ndarray) -> np.ndarray:
@@ -180,7 +194,7 @@ VALIDATION_WINDOWS = range(TOP, 150, TOP)
 
 
 def topic_pages(
-    embedder: str, reps: int, pages_used: int, validation: bool = False
+    embedder: str, reps: int, pages_used: int, per_draw: PerDraw, validation: bool = False
 ) -> dict[str, dict[str, dict[str, float]]]:
     texts, pages = seed_corpus()
     counts = np.zeros(len(texts))
@@ -194,7 +208,7 @@ def topic_pages(
     evaluated = {p for members in pages.values() for p in members[:TOP]} if validation else set()
     results: dict[str, dict[str, dict[str, float]]] = {}
     for k in (1, 3, 10):
-        draws = []
+        draws: list[Draw] = []
         for page in list(pages)[:pages_used]:
             for start in windows:
                 window = pages[page][start : start + TOP]
@@ -203,8 +217,9 @@ def topic_pages(
                     continue
                 for _ in range(reps):
                     liked = [int(x) for x in rng.choice(top, size=k, replace=False)]
-                    draws.append((liked, set(top) - set(liked)))
-        results[f"topic_pages_k{k}"] = methods.run(draws)
+                    draws.append((liked, set(top) - set(liked), page))
+        cell = f"topic_pages_k{k}"
+        results[cell], per_draw[cell] = methods.run(draws)
     results["topic_pages"] = {
         m: {
             metric: round(
@@ -231,9 +246,12 @@ def inner_split(
     return out
 
 
-def citeulike(embedder: str, readers: int, validation: bool = False) -> dict[str, dict[str, float]]:
+def citeulike(
+    embedder: str, readers: int, per_draw: PerDraw, validation: bool = False
+) -> dict[str, dict[str, float]]:
     texts, train_items, test_items = citeulike_corpus()
     pairs = [(a, b) for a, b in zip(train_items, test_items, strict=True) if b][:readers]
+    who = [str(i) for i in range(len(pairs))]
     if readers < len(train_items):  # --quick: only the chosen readers' papers
         keep = sorted({i for a, b in pairs for i in a + b})
         remap = {old: new for new, old in enumerate(keep)}
@@ -241,11 +259,15 @@ def citeulike(embedder: str, readers: int, validation: bool = False) -> dict[str
         pairs = [([remap[i] for i in a], [remap[i] for i in b]) for a, b in pairs]
     if validation:
         pairs = inner_split(pairs)
+        who = [r for r in who for _ in range(len(pairs) // len(who))]
     counts = np.zeros(len(texts))
     for a, _ in pairs:
         counts[a] += 1
     methods = Methods(texts, embed("citeulike", texts, embedder), order_popularity(counts))
-    return methods.run([(list(a), set(b)) for a, b in pairs])
+    results, per_draw["citeulike"] = methods.run(
+        [(list(a), set(b), r) for (a, b), r in zip(pairs, who, strict=True)]
+    )
+    return results
 
 
 def synthetic_terms(
@@ -299,6 +321,28 @@ def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
+def spread(per_draw: PerDraw) -> str:
+    """Each baseline's paired difference from paperfeed per cell: mean ± standard error over
+    the draws, and the groups (pages, readers) where paperfeed's mean is ahead."""
+    lines = [
+        "| protocol | paperfeed minus | recall@20 | nDCG@20 | groups ahead (recall / nDCG) |",
+        "|---|---|---|---|---|",
+    ]
+    for protocol, (each, groups) in per_draw.items():
+        names = sorted(set(groups))
+        for method in METHODS[1:]:
+            diff = each["paperfeed"] - each[method]
+            se = diff.std(axis=0, ddof=1) / math.sqrt(len(diff)) if len(diff) > 1 else [0.0, 0.0]
+            by = np.array([diff[[g == n for g in groups]].mean(axis=0) for n in names])
+            ahead = (by > 0).sum(axis=0)
+            lines.append(
+                f"| {protocol} | {method} | {diff[:, 0].mean():+.4f} ± {se[0]:.4f} "
+                f"| {diff[:, 1].mean():+.4f} ± {se[1]:.4f} "
+                f"| {ahead[0]} / {ahead[1]} of {len(names)} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -315,8 +359,9 @@ def main() -> None:
     embedder = args.embedder or ("static" if args.quick else "minilm")
     reps, pages, readers = (1, 2, 10) if args.quick else (args.reps, 5, 50)
     results: dict[str, dict[str, dict[str, float]]] = {}
-    results.update(topic_pages(embedder, reps, pages, args.validation))
-    results["citeulike"] = citeulike(embedder, readers, args.validation)
+    per_draw: PerDraw = {}
+    results.update(topic_pages(embedder, reps, pages, per_draw, args.validation))
+    results["citeulike"] = citeulike(embedder, readers, per_draw, args.validation)
     output: dict[str, object] = dict(results)
     if args.timing:
         output["timing"] = timing(**({"n": 5_000} if args.quick else {}))
@@ -324,6 +369,8 @@ def main() -> None:
         print(json.dumps(output, indent=2))
     else:
         print(table(results))
+        print("\nPaired differences (mean ± standard error over the draws):\n")
+        print(spread(per_draw))
         if args.timing:
             print(f"\ntraining + scoring: {output['timing']}")
 
