@@ -255,8 +255,8 @@ def check_counts(url: str, papers: int, clients: int, per_client: int) -> list[s
     from sqlalchemy import func, select
 
     from paperfeed.store.engine import make_engine
-    from paperfeed.store.schema import comments as comment_table
-    from paperfeed.store.schema import paper_votes
+    from paperfeed.store.tables.community import comments as comment_table
+    from paperfeed.store.tables.community import paper_votes
 
     engine = make_engine(url)
     problems = []

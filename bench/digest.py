@@ -97,8 +97,9 @@ def build(folder: Path, subscribers: int, seed: int = 11) -> None:
     from paperfeed.ingest.pipeline import ingest
     from paperfeed.store.engine import make_engine, writing
     from paperfeed.store.migrate import migrate
-    from paperfeed.store.schema import papers, saved_searches
-    from paperfeed.store.schema import subscribers as table
+    from paperfeed.store.tables.digests import saved_searches
+    from paperfeed.store.tables.digests import subscribers as table
+    from paperfeed.store.tables.papers import papers
 
     settings = _settings(folder, 25)
     engine = make_engine(settings.database_url)

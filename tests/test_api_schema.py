@@ -37,7 +37,7 @@ from paperfeed.clock import FrozenClock
 from paperfeed.config import load_settings
 from paperfeed.deliver.app import create_app
 from paperfeed.store.engine import make_engine
-from paperfeed.store.schema import papers
+from paperfeed.store.tables.papers import papers
 from tests_support import NewDatabase, seed_hf
 
 NOW = datetime(2026, 6, 13, 16, 0, tzinfo=UTC)  # the day after the fixture's daily list

@@ -15,13 +15,8 @@ import pytest
 from sqlalchemy import Engine, select
 
 from paperfeed.store.engine import make_engine
-from paperfeed.store.schema import (
-    ingest_checkpoints,
-    paper_authors,
-    paper_categories,
-    paper_versions,
-    papers,
-)
+from paperfeed.store.tables.jobs import ingest_checkpoints
+from paperfeed.store.tables.papers import paper_authors, paper_categories, paper_versions, papers
 from tests_support import FIXTURES, NewDatabase
 
 LINES = 24_000

@@ -12,7 +12,8 @@ from paperfeed.ingest.pipeline import IngestOptions, ingest
 from paperfeed.models import Paper, Rejection, Version
 from paperfeed.store import ingest_state
 from paperfeed.store import papers as store
-from paperfeed.store.schema import ingest_runs, papers
+from paperfeed.store.tables.jobs import ingest_runs
+from paperfeed.store.tables.papers import papers
 from tests_support import ListSource
 
 

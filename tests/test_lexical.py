@@ -15,7 +15,7 @@ from paperfeed.ingest.hf_daily import HfDailySource
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.store import papers as store
 from paperfeed.store.engine import writing
-from paperfeed.store.schema import papers
+from paperfeed.store.tables.papers import papers
 from tests_support import FIXTURES
 
 

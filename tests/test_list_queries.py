@@ -59,7 +59,7 @@ def test_the_day_list_orders_by_votes_then_publication_then_id(engine: Engine) -
 def test_the_day_list_reads_its_index_in_order_on_sqlite(sqlite_engine: Engine) -> None:
     from sqlalchemy import select
 
-    from paperfeed.store.schema import papers
+    from paperfeed.store.tables.papers import papers
 
     query = (
         select(papers.c.id)

@@ -32,7 +32,7 @@ from paperfeed.models import Hit
 from paperfeed.store import pgvector_schema
 from paperfeed.store.engine import make_engine, writing
 from paperfeed.store.migrate import _config, migrate
-from paperfeed.store.schema import papers
+from paperfeed.store.tables.papers import papers
 from paperfeed.store.vector_type import from_send, to_text
 from test_vectors import add_papers, reference, result_ids, structured
 from tests_support import FIXTURES

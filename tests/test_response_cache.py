@@ -25,7 +25,7 @@ from paperfeed.store import featured
 from paperfeed.store import papers as store
 from paperfeed.store.changes import change_marker
 from paperfeed.store.engine import make_engine, writing
-from paperfeed.store.schema import papers
+from paperfeed.store.tables.papers import papers
 
 NOW = datetime(2026, 6, 13, 16, 0, tzinfo=UTC)
 DAY = date(2026, 6, 12)

@@ -19,8 +19,8 @@ from paperfeed.deliver.scheduler import Job, LedgerClaims, Plan, run_schedule
 from paperfeed.errors import SourceError
 from paperfeed.store import job_runs
 from paperfeed.store.engine import make_engine, writing
-from paperfeed.store.schema import job_runs as job_runs_table
-from paperfeed.store.schema import papers
+from paperfeed.store.tables.jobs import job_runs as job_runs_table
+from paperfeed.store.tables.papers import papers
 from replay_server import ReplayServer, Reply, replay_server_fixture  # noqa: F401
 from tests_support import FIXTURES
 

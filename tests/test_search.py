@@ -16,7 +16,7 @@ from paperfeed.index.semantic import SemanticIndex
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.rank.search import search, similar
 from paperfeed.store import papers as store
-from paperfeed.store.schema import paper_embeddings
+from paperfeed.store.tables.papers import paper_embeddings
 from tests_support import ListSource, seed_hf
 
 Hub = tuple[Engine, SemanticIndex, WordIndex | None]

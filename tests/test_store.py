@@ -129,7 +129,7 @@ def test_featured_lists_order_by_upvotes_then_recency(engine: Engine) -> None:
 def test_deleting_a_paper_removes_its_children(engine: Engine) -> None:
     from sqlalchemy import delete, func, select
 
-    from paperfeed.store.schema import paper_authors, papers
+    from paperfeed.store.tables.papers import paper_authors, papers
 
     with writing(engine) as conn:
         (pid,) = store.insert_papers(conn, [PAPER], NOW)

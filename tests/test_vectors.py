@@ -36,7 +36,7 @@ from paperfeed.index.vectors import (
 from paperfeed.models import Paper
 from paperfeed.store.engine import writing
 from paperfeed.store.papers import insert_papers
-from paperfeed.store.schema import papers
+from paperfeed.store.tables.papers import papers
 
 DIM = 32
 BENCH = Path(__file__).resolve().parents[1] / "bench"

@@ -24,7 +24,7 @@ from paperfeed.ingest.pipeline import ingest
 from paperfeed.models import Paper
 from paperfeed.store import papers as store
 from paperfeed.store.engine import writing
-from paperfeed.store.schema import papers
+from paperfeed.store.tables.papers import papers
 from tests_support import FIXTURES, ListSource
 
 

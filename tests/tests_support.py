@@ -48,7 +48,7 @@ def seed_hf(engine, clock) -> None:  # type: ignore[no-untyped-def]
     from paperfeed.ingest.hf_daily import HfDailySource
     from paperfeed.ingest.pipeline import ingest
     from paperfeed.store.engine import writing
-    from paperfeed.store.schema import papers
+    from paperfeed.store.tables.papers import papers
 
     ingest(engine, HfDailySource(FIXTURES / "hf_daily_papers_api.json"), clock=clock)
     known = hf_vectors()

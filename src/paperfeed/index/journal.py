@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from paperfeed.store.schema import index_state
+from paperfeed.store.tables.papers import index_state
 
 #: Most ``[first, last]`` runs kept in one journal (a few hundred KB of JSON).
 JOURNAL_MAX_RUNS = 10_000

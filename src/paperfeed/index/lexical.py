@@ -19,7 +19,7 @@ from paperfeed.index import journal, lexical_postgres, lexical_sqlite
 from paperfeed.index.lexical_tantivy import JOURNAL
 from paperfeed.index.query import Query
 from paperfeed.models import Hit
-from paperfeed.store.schema import paper_authors, paper_categories, papers
+from paperfeed.store.tables.papers import paper_authors, paper_categories, papers
 
 
 def _engine(conn: Connection):  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 
 from paperfeed.index.query import Query
 from paperfeed.models import Hit
-from paperfeed.store.schema import paper_search
+from paperfeed.store.tables.papers import paper_search
 
 _DOCUMENT = """
 SELECT p.id,

@@ -54,7 +54,7 @@ from paperfeed.index.word_documents import (
 )
 from paperfeed.models import Hit
 from paperfeed.store.engine import writing
-from paperfeed.store.schema import papers
+from paperfeed.store.tables.papers import papers
 
 log = logging.getLogger(__name__)
 

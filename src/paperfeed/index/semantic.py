@@ -33,7 +33,7 @@ from paperfeed.index.embedder import Embedder, load_embedder, paper_text, query_
 from paperfeed.index.vectors_pgvector import PgVectorIndex
 from paperfeed.models import Hit
 from paperfeed.store.engine import writing
-from paperfeed.store.schema import index_state, papers
+from paperfeed.store.tables.papers import index_state, papers
 
 #: Papers embedded per model call and per write transaction.
 EMBED_CHUNK = 64

@@ -34,7 +34,7 @@ from sqlalchemy import Connection, and_, delete, func, select
 from paperfeed.index import journal
 from paperfeed.index.journal import Journal, put_state
 from paperfeed.store.bulk import insert_rows
-from paperfeed.store.schema import index_state, paper_embeddings, papers
+from paperfeed.store.tables.papers import index_state, paper_embeddings, papers
 
 #: The ``index_state`` row naming the embedding model in use and its dimension.
 MODEL_KEY = "embedding_model"

@@ -10,7 +10,7 @@ from typing import Any
 import tantivy
 from sqlalchemy import Connection, func, select
 
-from paperfeed.store.schema import paper_authors, paper_categories, papers
+from paperfeed.store.tables.papers import paper_authors, paper_categories, papers
 
 #: The one ranked text field and its parts. The title is written TITLE_REPEATS times, which
 #: weighs its words like FTS5's bm25 column weight does (term frequencies add up before

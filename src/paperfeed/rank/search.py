@@ -25,7 +25,7 @@ from paperfeed.models import Hit, StoredPaper
 from paperfeed.rank.fusion import normalised_combination, reciprocal_rank_fusion
 from paperfeed.store import moderation
 from paperfeed.store import papers as store
-from paperfeed.store.schema import papers
+from paperfeed.store.tables.papers import papers
 
 Mode = Literal["hybrid", "lexical", "semantic"]
 MODES: tuple[Mode, ...] = ("hybrid", "lexical", "semantic")

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select
 
-from paperfeed.store.schema import audit_log, users
+from paperfeed.store.tables.community import audit_log, users
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from paperfeed.store.schema import collection_items, collections, users
+from paperfeed.store.tables.community import collection_items, collections, users
 
 
 @dataclass(frozen=True)

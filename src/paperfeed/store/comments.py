@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, select, update
 
-from paperfeed.store.schema import comments, users
+from paperfeed.store.tables.community import comments, users
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Connection, and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from paperfeed.store.schema import digest_deliveries as ledger
+from paperfeed.store.tables.digests import digest_deliveries as ledger
 
 DeliveryStatus = Literal[
     "queued", "claimed", "sending", "sent", "retry", "failed", "skipped", "uncertain"

@@ -19,7 +19,8 @@ from sqlalchemy import ColumnElement, Connection, exists, func, select
 
 from paperfeed.models import StoredPaper
 from paperfeed.store.papers import read_papers
-from paperfeed.store.schema import hidden_papers, paper_votes, papers
+from paperfeed.store.tables.community import hidden_papers, paper_votes
+from paperfeed.store.tables.papers import papers
 
 _ORDER_FIELDS = (papers.c.id, papers.c.upvotes, papers.c.featured_on, papers.c.published_at)
 

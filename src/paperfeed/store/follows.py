@@ -13,7 +13,8 @@ from sqlalchemy import Connection, delete, func, insert, select
 
 from paperfeed.models import normalise_title
 from paperfeed.store.recommendations import bump
-from paperfeed.store.schema import author_follows, paper_authors, paper_categories, papers
+from paperfeed.store.tables.papers import paper_authors, paper_categories, papers
+from paperfeed.store.tables.recommendations import author_follows
 
 MAX_FOLLOWS = 200
 #: Papers looked at per followed name when the feed is made (newest first).

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from paperfeed.store.schema import ingest_checkpoints, ingest_runs
+from paperfeed.store.tables.jobs import ingest_checkpoints, ingest_runs
 
 
 def read_checkpoint(conn: Connection, key: str) -> str | None:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from paperfeed.store.schema import job_runs
+from paperfeed.store.tables.jobs import job_runs
 
 Status = Literal["running", "done", "failed"]
 

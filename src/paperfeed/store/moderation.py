@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from paperfeed.store.schema import hidden_papers, papers, users
+from paperfeed.store.tables.community import hidden_papers, users
+from paperfeed.store.tables.papers import papers
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,7 @@ from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
 
 from paperfeed.models import Paper, StoredPaper, Version
 from paperfeed.store.bulk import allocate_ids, insert_rows
-from paperfeed.store.schema import (
-    paper_authors,
-    paper_categories,
-    paper_versions,
-    papers,
-)
+from paperfeed.store.tables.papers import paper_authors, paper_categories, paper_versions, papers
 
 _PAPER_FIELDS = (
     "arxiv_id",

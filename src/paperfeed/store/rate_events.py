@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select
 
-from paperfeed.store.schema import rate_events
+from paperfeed.store.tables.community import rate_events
 
 
 def record(conn: Connection, bucket: str, key: str, at: datetime) -> None:

@@ -17,17 +17,14 @@ from typing import Literal
 from sqlalchemy import ColumnElement, Connection, Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from paperfeed.store.schema import (
-    collection_items,
-    collections,
-    paper_votes,
-    papers,
+from paperfeed.store.tables.community import collection_items, collections, paper_votes
+from paperfeed.store.tables.digests import saved_searches, subscribers
+from paperfeed.store.tables.papers import papers
+from paperfeed.store.tables.recommendations import (
     rec_exclusions,
     rec_settings,
     rec_signals,
     rec_topics,
-    saved_searches,
-    subscribers,
 )
 
 SignalKind = Literal["view", "not_interested", "seed"]

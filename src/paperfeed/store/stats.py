@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from paperfeed.store import ingest_state
-from paperfeed.store.schema import paper_authors, paper_categories, papers
+from paperfeed.store.tables.papers import paper_authors, paper_categories, papers
 
 
 def collect(conn: Connection) -> dict[str, Any]:

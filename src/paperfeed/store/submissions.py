@@ -9,7 +9,7 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.errors import ConflictError
-from paperfeed.store.schema import submissions, users
+from paperfeed.store.tables.community import submissions, users
 
 
 def record(conn: Connection, *, paper_id: int, user_id: int, now: datetime) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
-from paperfeed.store.schema import saved_searches, subscribers, subscription_events
+from paperfeed.store.tables.digests import saved_searches, subscribers, subscription_events
 
 Frequency = Literal["daily", "weekly"]
 FREQUENCIES: tuple[Frequency, ...] = ("daily", "weekly")

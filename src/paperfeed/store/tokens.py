@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
-from paperfeed.store.schema import api_tokens
+from paperfeed.store.tables.community import api_tokens
 
 
 @dataclass(frozen=True)

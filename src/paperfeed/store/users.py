@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.errors import ConflictError
-from paperfeed.store.schema import user_sessions, users
+from paperfeed.store.tables.community import user_sessions, users
 
 Role = Literal["member", "moderator", "admin"]
 ROLES: tuple[Role, ...] = ("member", "moderator", "admin")

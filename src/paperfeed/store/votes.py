@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Executable, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from paperfeed.store.schema import paper_votes
+from paperfeed.store.tables.community import paper_votes
 
 
 def _insert_once(conn: Connection, paper_id: int, user_id: int, now: datetime) -> bool:
