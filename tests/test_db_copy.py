@@ -474,32 +474,54 @@ def test_a_live_target_behind_the_code_is_refused_untouched(  # type: ignore[no-
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug (#8): a Ctrl-C that lands while the copy waits on a row lock in "
-    "PostgreSQL is sometimes lost and the copy runs on once the lock goes (seen twice in CI "
-    "on 2026-12-01; passes most runs)",
-)
 def test_ctrl_c_stops_the_copy_with_a_hint_to_rerun(  # type: ignore[no-untyped-def]
     run, source_url: str, postgres_url: str
 ) -> None:
+    """Ctrl-C while the copy waits on a row lock: the statement is cancelled, so the copy
+    stops while the row is still held, with the batch in flight rolled back."""
     holder_engine, holder = _hold_row(postgres_url, 400)
     process = _copy_process(source_url, postgres_url)
     try:
         _wait(lambda: _lock_waits(postgres_url) > 0)
         process.send_signal(signal.SIGINT)
-        try:
-            _, err = process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            # psycopg's C wait may only see the signal once the statement returns: let the
-            # held row go, and the interrupt takes effect there.
-            holder.rollback()  # type: ignore[attr-defined]
-            _, err = process.communicate(timeout=60)
+        # The row stays held: a copy that only stops once the lock goes fails here.
+        _, err = process.communicate(timeout=30)
     finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
         holder.rollback()  # type: ignore[attr-defined]
         holder.close()  # type: ignore[attr-defined]
         holder_engine.dispose()
     assert process.returncode == 130, err
     assert "rerun the same command to resume" in err and "Traceback" not in err
+    assert "error:" not in err  # not a StorageError in its place
+    state = _progress(postgres_url)
+    engine = make_engine(postgres_url)
+    with engine.connect() as conn:
+        copied = conn.execute(select(func.count()).select_from(papers)).scalar_one()
+    engine.dispose()
+    assert state["papers"] == (copied, 0) and 0 < copied < 400  # up to the last commit
     result = run("db", "copy", "--from", source_url, "--to", postgres_url, "--json")
     assert result.exit_code == 0 and json.loads(result.stdout)["start"] == "resume"
+    assert _digests(source_url) == _digests(postgres_url)
+
+
+def test_ctrl_c_stops_a_copy_to_sqlite_and_a_rerun_resumes(  # type: ignore[no-untyped-def]
+    run, source_url: str, tmp_path: Path
+) -> None:
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+    process = _copy_process(source_url, target)
+    assert process.stderr is not None
+    for line in process.stderr:
+        if line.startswith("copy paper_authors:"):
+            break
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "rerun the same command to resume" in err and "Traceback" not in err
+    state = _progress(target)
+    assert state["papers"] == (PAPERS, 1) and state["*"][1] == 0
+    result = run("db", "copy", "--from", source_url, "--to", target, "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["start"] == "resume"
+    assert _digests(source_url) == _digests(target)

@@ -49,6 +49,7 @@ from paperfeed.store import pgvector_schema
 from paperfeed.store.checksum import table_digest
 from paperfeed.store.copy_plan import CopyReport, Start, TableReport, copied_tables, decide_start
 from paperfeed.store.engine import writing
+from paperfeed.store.interruption import Interruption
 from paperfeed.store.migrate import current_revision, head_revision, migrate
 from paperfeed.store.types import UTCDateTime
 
@@ -86,7 +87,23 @@ def copy_database(
     finish: Callable[[Connection], None] | None = None,
 ) -> CopyReport:
     """Copy ``source`` into ``target`` (see the module docstring); ``finish`` runs in one
-    target transaction after the rows are in (the caller's derived-index rebuild)."""
+    target transaction after the rows are in (the caller's derived-index rebuild).
+
+    Ctrl-C raises KeyboardInterrupt once the batch in flight is rolled back (a statement
+    waiting in PostgreSQL is cancelled, see :mod:`paperfeed.store.interruption`)."""
+    with Interruption(source, target):
+        return _copy(source, target, source_id, batch_size, force, on_progress, finish)
+
+
+def _copy(
+    source: Engine,
+    target: Engine,
+    source_id: str,
+    batch_size: int,
+    force: bool,
+    on_progress: ProgressFn | None,
+    finish: Callable[[Connection], None] | None,
+) -> CopyReport:
     if batch_size < 1:
         raise InvalidInputError("--batch-size must be at least 1")
     started = clock.monotonic()
