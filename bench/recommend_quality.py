@@ -332,7 +332,9 @@ def spread(per_draw: PerDraw) -> str:
         names = sorted(set(groups))
         for method in METHODS[1:]:
             diff = each["paperfeed"] - each[method]
-            se = diff.std(axis=0, ddof=1) / math.sqrt(len(diff)) if len(diff) > 1 else [0.0, 0.0]
+            se = np.zeros(2)
+            if len(diff) > 1:
+                se = diff.std(axis=0, ddof=1) / math.sqrt(len(diff))
             by = np.array([diff[[g == n for g in groups]].mean(axis=0) for n in names])
             ahead = (by > 0).sum(axis=0)
             lines.append(
