@@ -265,13 +265,14 @@ def _lock_waits(url: str) -> int:
         admin.dispose()
 
 
-def _copy_process(source: str, target: str, *extra: str) -> subprocess.Popen[str]:
+def _copy_process(
+    source: str, target: str, *extra: str, run: tuple[str, str] = ("-m", "paperfeed")
+) -> subprocess.Popen[str]:
     env = dict(os.environ, PAPERFEED_DATABASE_URL=source, PAPERFEED_SQLITE_BUSY_TIMEOUT_MS="60000")
     return subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "paperfeed",
+            *run,
             "db",
             "copy",
             "--from",
@@ -502,6 +503,54 @@ def test_ctrl_c_stops_the_copy_with_a_hint_to_rerun(  # type: ignore[no-untyped-
         copied = conn.execute(select(func.count()).select_from(papers)).scalar_one()
     engine.dispose()
     assert state["papers"] == (copied, 0) and 0 < copied < 400  # up to the last commit
+    result = run("db", "copy", "--from", source_url, "--to", postgres_url, "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["start"] == "resume"
+    assert _digests(source_url) == _digests(postgres_url)
+
+
+#: ``python -c`` for the CLI that sends itself SIGINT from inside psycopg, as the batch
+#: holding paper 400 leaves pipeline mode (where an interrupt used to be lost or replaced).
+_SIGINT_IN_THE_DRIVER = """
+import signal, sys
+armed = False
+def tracer(frame, event, arg):
+    global armed
+    code = frame.f_code
+    if "psycopg" not in code.co_filename:
+        return None
+    if code.co_name == "executemany" and "INSERT INTO papers" in str(frame.f_locals["query"]):
+        armed = armed or any(400 in dict(p).values() for p in frame.f_locals["params_seq"])
+    if armed and code.co_name == "_exit_gen":
+        sys.settrace(None)
+        print("SIGINT inside psycopg", file=sys.stderr, flush=True)
+        signal.raise_signal(signal.SIGINT)
+        return None
+    return tracer
+sys.settrace(tracer)
+from paperfeed.cli import main
+main()
+"""
+
+
+@pytest.mark.postgres
+def test_ctrl_c_inside_the_driver_is_not_lost(  # type: ignore[no-untyped-def]
+    run, source_url: str, postgres_url: str
+) -> None:
+    holder_engine, holder = _hold_row(postgres_url, 400)
+    process = _copy_process(source_url, postgres_url, run=("-c", _SIGINT_IN_THE_DRIVER))
+    try:
+        _, err = process.communicate(timeout=60)  # the row stays held
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        holder.rollback()  # type: ignore[attr-defined]
+        holder.close()  # type: ignore[attr-defined]
+        holder_engine.dispose()
+    assert "SIGINT inside psycopg" in err  # the trap went off (psycopg still has _exit_gen)
+    assert process.returncode == 130, err
+    assert "rerun the same command to resume" in err and "error:" not in err
+    assert _progress(postgres_url)["papers"] == (375, 0)  # the batch 376-400 rolled back
     result = run("db", "copy", "--from", source_url, "--to", postgres_url, "--json")
     assert result.exit_code == 0 and json.loads(result.stdout)["start"] == "resume"
     assert _digests(source_url) == _digests(postgres_url)
