@@ -508,8 +508,8 @@ def test_ctrl_c_stops_the_copy_with_a_hint_to_rerun(  # type: ignore[no-untyped-
     assert _digests(source_url) == _digests(postgres_url)
 
 
-#: ``python -c`` for the CLI that sends itself SIGINT from inside psycopg, as the batch
-#: holding paper 400 leaves pipeline mode (where an interrupt used to be lost or replaced).
+#: ``python -c`` for the CLI that sends itself SIGINT from inside psycopg, in the batch
+#: holding paper 400, as psycopg enters the function TRAP.
 _SIGINT_IN_THE_DRIVER = """
 import signal, sys
 armed = False
@@ -517,15 +517,14 @@ def tracer(frame, event, arg):
     global armed
     code = frame.f_code
     if "psycopg" not in code.co_filename:
-        return None
+        return None  # (call events only: no line tracing)
     if code.co_name == "executemany" and "INSERT INTO papers" in str(frame.f_locals["query"]):
         armed = armed or any(400 in dict(p).values() for p in frame.f_locals["params_seq"])
-    if armed and code.co_name == "_exit_gen":
+    if armed and code.co_name == "TRAP":
         sys.settrace(None)
         print("SIGINT inside psycopg", file=sys.stderr, flush=True)
         signal.raise_signal(signal.SIGINT)
-        return None
-    return tracer
+    return None
 sys.settrace(tracer)
 from paperfeed.cli import main
 main()
@@ -533,11 +532,22 @@ main()
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize(
+    "trap",
+    [
+        # Before the batch is sent: the first cancel finds the server idle and is dropped.
+        "executemany",
+        # As the pipeline is left: an interrupt raised here was held until the lock went,
+        # or replaced by "cannot exit pipeline mode while busy".
+        "_exit_gen",
+    ],
+)
 def test_ctrl_c_inside_the_driver_is_not_lost(  # type: ignore[no-untyped-def]
-    run, source_url: str, postgres_url: str
+    run, source_url: str, postgres_url: str, trap: str
 ) -> None:
     holder_engine, holder = _hold_row(postgres_url, 400)
-    process = _copy_process(source_url, postgres_url, run=("-c", _SIGINT_IN_THE_DRIVER))
+    code = _SIGINT_IN_THE_DRIVER.replace("TRAP", trap)
+    process = _copy_process(source_url, postgres_url, run=("-c", code))
     try:
         _, err = process.communicate(timeout=60)  # the row stays held
     finally:
@@ -547,7 +557,7 @@ def test_ctrl_c_inside_the_driver_is_not_lost(  # type: ignore[no-untyped-def]
         holder.rollback()  # type: ignore[attr-defined]
         holder.close()  # type: ignore[attr-defined]
         holder_engine.dispose()
-    assert "SIGINT inside psycopg" in err  # the trap went off (psycopg still has _exit_gen)
+    assert "SIGINT inside psycopg" in err  # the trap went off (psycopg still has `trap`)
     assert process.returncode == 130, err
     assert "rerun the same command to resume" in err and "error:" not in err
     assert _progress(postgres_url)["papers"] == (375, 0)  # the batch 376-400 rolled back

@@ -11,9 +11,10 @@ and an OperationalError takes its place: the interrupt is lost.
 recorded, and what the job's PostgreSQL connections are running is cancelled on the
 server (psycopg's ``cancel_safe()``), so a statement waiting on a lock fails at once, as
 the driver expects; the KeyboardInterrupt itself is raised only while no driver code is
-on the stack (retried every :data:`RETRY_S` until then), or in place of the error the
-cancel caused. The transaction in flight rolls back, so the job's progress stays
-consistent and a rerun resumes. A second Ctrl-C raises at once, wherever the job is.
+on the stack (retried every :data:`RETRY_S` until then, cancelling again every
+:data:`CANCEL_AGAIN_S`), or in place of the error the cancel caused. The transaction in
+flight rolls back, so the job's progress stays consistent and a rerun resumes. A second
+Ctrl-C raises at once, wherever the job is.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import _thread
 import logging
 import signal
 import threading
+import time
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -31,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between two tries to raise a recorded interrupt outside the driver.
 RETRY_S = 0.05
+#: Seconds after which a cancel is sent again while the job is still in the driver.
+CANCEL_AGAIN_S = 1.0
 #: Modules inside which a KeyboardInterrupt must not be raised.
 _DRIVERS = ("sqlalchemy", "psycopg", "alembic", "sqlite3")
 
@@ -57,6 +61,7 @@ class Interruption:
         self._installed = False
         self._raised = False
         self._poked = False
+        self._cancelled_at = 0.0
         self._stop = threading.Event()
         self._retry: threading.Thread | None = None
 
@@ -108,7 +113,12 @@ class Interruption:
             self._cancel()
             self._retry = threading.Thread(target=self._poke, name="ctrl-c", daemon=True)
             self._retry.start()
-        if self._raised or in_driver(frame):
+        if self._raised:
+            return
+        if in_driver(frame):
+            if time.monotonic() - self._cancelled_at >= CANCEL_AGAIN_S:
+                # PostgreSQL drops a cancel that reaches a backend between two statements.
+                self._cancel()
             return
         self._raised = True
         raise KeyboardInterrupt
@@ -116,6 +126,7 @@ class Interruption:
     def _cancel(self) -> None:
         """Cancel on the server what each open PostgreSQL connection runs (an idle one
         ignores it)."""
+        self._cancelled_at = time.monotonic()
         for conn in list(self._open.values()):
             try:
                 conn.cancel_safe(timeout=5.0)
