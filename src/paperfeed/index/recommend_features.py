@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from paperfeed.index.embedder import paper_text
 from paperfeed.index.term_view import fit_terms
 from paperfeed.index.vector_table import count_model, load_vectors, read_journal_version
-from paperfeed.store.schema import papers
+from paperfeed.store.tables.papers import papers
 
 
 @dataclass(frozen=True)

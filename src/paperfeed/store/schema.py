@@ -24,7 +24,7 @@ __all__ = [
     "index_state",  # kept for: tests/test_db_copy.py
     "metadata",
     "paper_embeddings",  # kept for: tests/test_db_copy.py
-    "papers",  # kept for: tests/test_db_copy.py, src/paperfeed/index/recommend_features.py
+    "papers",  # kept for: tests/test_db_copy.py
 ]
 
 
