@@ -36,7 +36,7 @@ from paperfeed.store.checksum import canonical, digest_rows
 from paperfeed.store.copy import PROGRESS_TABLE, verify
 from paperfeed.store.copy_plan import Start, copied_tables, decide_start
 from paperfeed.store.engine import make_engine, writing
-from paperfeed.store.schema import index_state, paper_embeddings, papers
+from paperfeed.store.tables.papers import index_state, paper_embeddings, papers
 from tests_support import FIXTURES
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)

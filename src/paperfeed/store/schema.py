@@ -14,18 +14,7 @@ from typing import Any
 from paperfeed.store.pgvector_schema import INDEX_PREFIX as HNSW_INDEX_PREFIX
 from paperfeed.store.tables.base import metadata
 
-# Kept for: tests/test_db_copy.py (index_state, paper_embeddings, papers) and
-# src/paperfeed/index/recommend_features.py (papers), edited elsewhere at the time of the
-# split; new code imports the tables from paperfeed.store.tables.
-from paperfeed.store.tables.papers import index_state, paper_embeddings, papers
-
-__all__ = [
-    "include_object_for",
-    "index_state",  # kept for: tests/test_db_copy.py
-    "metadata",
-    "paper_embeddings",  # kept for: tests/test_db_copy.py
-    "papers",  # kept for: tests/test_db_copy.py
-]
+__all__ = ["include_object_for", "metadata"]
 
 
 def include_object_for(dialect: str) -> Callable[..., bool]:
