@@ -290,6 +290,17 @@ def _copy_process(
     )
 
 
+def _signal_once_papers_are_in(source: str, target: str, signum: int) -> subprocess.Popen[str]:
+    """A copy process, sent ``signum`` once it reports the first table after ``papers``."""
+    process = _copy_process(source, target)
+    assert process.stderr is not None
+    for line in process.stderr:
+        if line.startswith("copy paper_authors:"):
+            break
+    process.send_signal(signum)
+    return process
+
+
 def _progress(url: str) -> dict[str, tuple[int, int]]:
     engine = make_engine(url)
     try:
@@ -343,12 +354,7 @@ def test_a_copy_to_sqlite_killed_mid_way_resumes(  # type: ignore[no-untyped-def
     run, source_url: str, tmp_path: Path
 ) -> None:
     target = f"sqlite:///{tmp_path / 'target.db'}"
-    process = _copy_process(source_url, target)
-    assert process.stderr is not None
-    for line in process.stderr:
-        if line.startswith("copy paper_authors:"):
-            break
-    process.send_signal(signal.SIGKILL)
+    process = _signal_once_papers_are_in(source_url, target, signal.SIGKILL)
     process.wait(30)
     state = _progress(target)
     assert state["papers"] == (PAPERS, 1)
@@ -570,12 +576,7 @@ def test_ctrl_c_stops_a_copy_to_sqlite_and_a_rerun_resumes(  # type: ignore[no-u
     run, source_url: str, tmp_path: Path
 ) -> None:
     target = f"sqlite:///{tmp_path / 'target.db'}"
-    process = _copy_process(source_url, target)
-    assert process.stderr is not None
-    for line in process.stderr:
-        if line.startswith("copy paper_authors:"):
-            break
-    process.send_signal(signal.SIGINT)
+    process = _signal_once_papers_are_in(source_url, target, signal.SIGINT)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130, err
     assert "rerun the same command to resume" in err and "Traceback" not in err
