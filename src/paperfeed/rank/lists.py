@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from paperfeed.errors import InvalidInputError
 from paperfeed.models import Hit, StoredPaper
@@ -138,22 +138,9 @@ def period_list(
     with engine.connect() as conn:
         if checked == "trending":
             pool = featured.featured_between(conn, period.first, period.last, limit=MAX_LIST)
-            counted = combined_votes(pool, hub_votes.counts(conn, [s.id for s in pool]))
-            hits = rank_trending(
-                pool, now=now, zone=zone, rule=TrendingRule(rule.gravity, 10**5), votes=counted
-            )
-            by_id = {s.id: s for s in pool}
-            window = hits[offset : offset + limit]
-            shown = [by_id[h.paper_id] for h in window]
-            return ListPage(
-                shown,
-                window,
-                offset,
-                limit,
-                len(hits) > offset + limit,
-                votes={s.id: counted[s.id] for s in shown},
-                comments=hub_comments.counts(conn, [s.id for s in shown]),
-            )
+            # The whole period counts, however old: the rule's gravity with no window.
+            whole = TrendingRule(rule.gravity, 10**5)
+            return _trending_page(conn, pool, now, zone, whole, limit=limit, offset=offset)
         found = featured.featured_between(
             conn,
             period.first,
@@ -193,12 +180,25 @@ def trending_list(
         pool = featured.featured_between(
             conn, today - timedelta(days=rule.window_days), today, limit=MAX_LIST
         )
-        counted = combined_votes(pool, hub_votes.counts(conn, [s.id for s in pool]))
-        hits = rank_trending(pool, now=now, zone=zone, rule=rule, votes=counted)
-        by_id = {s.id: s for s in pool}
-        window = hits[offset : offset + limit]
-        shown = [by_id[h.paper_id] for h in window]
-        comment_counts = hub_comments.counts(conn, [s.id for s in shown])
+        return _trending_page(conn, pool, now, zone, rule, limit=limit, offset=offset)
+
+
+def _trending_page(
+    conn: Connection,
+    pool: list[StoredPaper],
+    now: datetime,
+    zone: ZoneInfo,
+    rule: TrendingRule,
+    *,
+    limit: int,
+    offset: int,
+) -> ListPage:
+    """One page of ``pool`` by trending score, the hub's votes counted."""
+    counted = combined_votes(pool, hub_votes.counts(conn, [s.id for s in pool]))
+    hits = rank_trending(pool, now=now, zone=zone, rule=rule, votes=counted)
+    by_id = {s.id: s for s in pool}
+    window = hits[offset : offset + limit]
+    shown = [by_id[h.paper_id] for h in window]
     return ListPage(
         shown,
         window,
@@ -206,5 +206,5 @@ def trending_list(
         limit,
         len(hits) > offset + limit,
         votes={s.id: counted[s.id] for s in shown},
-        comments=comment_counts,
+        comments=hub_comments.counts(conn, [s.id for s in shown]),
     )
