@@ -3,6 +3,7 @@ after a SIGKILL, refusing targets it must not touch, and the app working on the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -227,25 +228,36 @@ def test_the_app_works_on_the_copy(  # type: ignore[no-untyped-def]
         assert newest == PAPERS
 
 
-def _hold_row(url: str, paper_id: int) -> tuple[Engine, object]:
+@contextlib.contextmanager
+def _row_held(url: str, paper_id: int) -> Iterator[None]:
     """Insert (uncommitted) a paper with this id in the target: a copy that reaches it
-    waits on the row lock until the holder rolls back."""
+    waits on the row lock until the block ends and the holder rolls back."""
     engine = make_engine(url)
-    conn = engine.connect()
-    conn.begin()
-    conn.execute(
-        insert(papers).values(
-            id=paper_id,
-            title="holder",
-            title_key="holder",
-            abstract="",
-            keywords=[],
-            source="test",
-            first_seen_at=NOW,
-            changed_at=NOW,
-        )
-    )
-    return engine, conn
+    try:
+        with engine.connect() as conn, conn.begin() as held:
+            conn.execute(
+                insert(papers).values(
+                    id=paper_id,
+                    title="holder",
+                    title_key="holder",
+                    abstract="",
+                    keywords=[],
+                    source="test",
+                    first_seen_at=NOW,
+                    changed_at=NOW,
+                )
+            )
+            yield
+            held.rollback()
+    finally:
+        engine.dispose()
+
+
+def _reap(process: subprocess.Popen[str]) -> None:
+    """Kill a copy process that is still running (a test that failed before it ended)."""
+    if process.poll() is None:
+        process.kill()
+        process.communicate()
 
 
 def _lock_waits(url: str) -> int:
@@ -322,16 +334,14 @@ def _wait(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-
 def test_a_copy_killed_mid_table_resumes_without_duplicates(  # type: ignore[no-untyped-def]
     run, source_url: str, postgres_url: str
 ) -> None:
-    holder_engine, holder = _hold_row(postgres_url, 400)
-    process = _copy_process(source_url, postgres_url)
-    try:
-        _wait(lambda: _lock_waits(postgres_url) > 0)
-        process.send_signal(signal.SIGKILL)
-        process.wait(30)
-    finally:
-        holder.rollback()  # type: ignore[attr-defined]
-        holder.close()  # type: ignore[attr-defined]
-        holder_engine.dispose()
+    with _row_held(postgres_url, 400):
+        process = _copy_process(source_url, postgres_url)
+        try:
+            _wait(lambda: _lock_waits(postgres_url) > 0)
+            process.send_signal(signal.SIGKILL)
+            process.wait(30)
+        finally:
+            _reap(process)
     assert process.returncode == -signal.SIGKILL
     state = _progress(postgres_url)
     assert state["papers"][1] == 0 and 0 < state["papers"][0] < 400  # stopped mid-table
@@ -486,20 +496,15 @@ def test_ctrl_c_stops_the_copy_with_a_hint_to_rerun(  # type: ignore[no-untyped-
 ) -> None:
     """Ctrl-C while the copy waits on a row lock: the statement is cancelled, so the copy
     stops while the row is still held, with the batch in flight rolled back."""
-    holder_engine, holder = _hold_row(postgres_url, 400)
-    process = _copy_process(source_url, postgres_url)
-    try:
-        _wait(lambda: _lock_waits(postgres_url) > 0)
-        process.send_signal(signal.SIGINT)
-        # The row stays held: a copy that only stops once the lock goes fails here.
-        _, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-        holder.rollback()  # type: ignore[attr-defined]
-        holder.close()  # type: ignore[attr-defined]
-        holder_engine.dispose()
+    with _row_held(postgres_url, 400):
+        process = _copy_process(source_url, postgres_url)
+        try:
+            _wait(lambda: _lock_waits(postgres_url) > 0)
+            process.send_signal(signal.SIGINT)
+            # The row stays held: a copy that only stops once the lock goes fails here.
+            _, err = process.communicate(timeout=30)
+        finally:
+            _reap(process)
     assert process.returncode == 130, err
     assert "rerun the same command to resume" in err and "Traceback" not in err
     assert "error:" not in err  # not a StorageError in its place
@@ -551,18 +556,13 @@ main()
 def test_ctrl_c_inside_the_driver_is_not_lost(  # type: ignore[no-untyped-def]
     run, source_url: str, postgres_url: str, trap: str
 ) -> None:
-    holder_engine, holder = _hold_row(postgres_url, 400)
     code = _SIGINT_IN_THE_DRIVER.replace("TRAP", trap)
-    process = _copy_process(source_url, postgres_url, run=("-c", code))
-    try:
-        _, err = process.communicate(timeout=60)  # the row stays held
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-        holder.rollback()  # type: ignore[attr-defined]
-        holder.close()  # type: ignore[attr-defined]
-        holder_engine.dispose()
+    with _row_held(postgres_url, 400):
+        process = _copy_process(source_url, postgres_url, run=("-c", code))
+        try:
+            _, err = process.communicate(timeout=60)  # the row stays held
+        finally:
+            _reap(process)
     assert "SIGINT inside psycopg" in err  # the trap went off (psycopg still has `trap`)
     assert process.returncode == 130, err
     assert "rerun the same command to resume" in err and "error:" not in err
