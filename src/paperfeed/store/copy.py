@@ -91,8 +91,10 @@ def copy_database(
 
     Ctrl-C raises KeyboardInterrupt once the batch in flight is rolled back (a statement
     waiting in PostgreSQL is cancelled, see :mod:`paperfeed.store.interruption`)."""
-    with Interruption(source, target):
-        return _copy(source, target, source_id, batch_size, force, on_progress, finish)
+    with Interruption(source, target) as interruption:
+        return _copy(
+            source, target, source_id, batch_size, force, on_progress, finish, interruption.check
+        )
 
 
 def _copy(
@@ -103,6 +105,7 @@ def _copy(
     force: bool,
     on_progress: ProgressFn | None,
     finish: Callable[[Connection], None] | None,
+    checkpoint: Callable[[], None],
 ) -> CopyReport:
     if batch_size < 1:
         raise InvalidInputError("--batch-size must be at least 1")
@@ -130,7 +133,7 @@ def _copy(
     if start is not Start.DONE:
         for table in tables:
             report.copied_rows += _copy_table(
-                source, target, table, source_id, batch_size, on_progress
+                source, target, table, source_id, batch_size, on_progress, checkpoint
             )
         report.phases["copy"] = clock.monotonic() - mark
         mark = clock.monotonic()
@@ -249,8 +252,10 @@ def _copy_table(
     source_id: str,
     batch_size: int,
     on_progress: ProgressFn | None,
+    checkpoint: Callable[[], None],
 ) -> int:
-    """Copy the rows of ``table`` not yet copied; returns how many this call copied."""
+    """Copy the rows of ``table`` not yet copied; returns how many this call copied.
+    ``checkpoint`` runs after each committed batch (where a Ctrl-C may stop the copy)."""
     rows, last_key, done = _state(target, table, source_id)
     if done:
         return 0
@@ -275,6 +280,7 @@ def _copy_table(
             copied += len(values)
             if on_progress is not None:
                 on_progress(table.name, rows + copied, total)
+            checkpoint()
     with writing(target) as conn:
         _mark(conn, table.name, done=1)
     return copied

@@ -97,6 +97,12 @@ class Interruption:
             # The error the cancel caused, or a job that ended before it saw the request.
             raise KeyboardInterrupt from exc
 
+    def check(self) -> None:
+        """A safe point of the job (between two batches): a recorded Ctrl-C stops it here."""
+        if self.requested and not self._raised:
+            self._raised = True
+            raise KeyboardInterrupt
+
     def _checked_out(self, dbapi_conn: Any, record: Any, proxy: Any) -> None:
         self._open[id(dbapi_conn)] = dbapi_conn
 
