@@ -16,13 +16,13 @@ from pydantic import BaseModel, Field
 from paperfeed import __version__
 from paperfeed.deliver.hub import Hub, hub_dep
 from paperfeed.deliver.render import daily_item, paper_json
-from paperfeed.deliver.social import total_votes
 from paperfeed.errors import InvalidInputError, NotFoundError, StorageError
 from paperfeed.index.query import parse_query
 from paperfeed.models import StoredPaper, split_arxiv_id
 from paperfeed.rank.daily import parse_day
 from paperfeed.rank.lists import Period, day_period, month_period, period_list, week_period
 from paperfeed.rank.search import Fusion, search, similar
+from paperfeed.rank.trending import combined_votes
 from paperfeed.store import featured
 from paperfeed.store import health as health_store
 from paperfeed.store import papers as store
@@ -208,8 +208,7 @@ def search_papers(
 def _votes(hub: Hub, papers: list[StoredPaper]) -> dict[int, int]:
     """Votes per paper as every channel shows them: imported plus the hub members' own."""
     with hub.engine.connect() as conn:
-        counted = hub_votes.counts(conn, [s.id for s in papers])
-    return {s.id: total_votes(s, counted.get(s.id, 0)) for s in papers}
+        return combined_votes(papers, hub_votes.counts(conn, [s.id for s in papers]))
 
 
 def _find(hub: Hub, paper_id: str) -> StoredPaper:

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from paperfeed.deliver import permissions
 from paperfeed.deliver.discussion import Thread, threads
 from paperfeed.models import StoredPaper
+from paperfeed.rank.trending import total_votes
 from paperfeed.store import collections, comments, moderation, submissions, votes
 from paperfeed.store.collections import Collection
 from paperfeed.store.users import Member
@@ -47,11 +48,6 @@ class SocialCache:
                 upvoted=stored.id in mine,
                 submitted_by=by.get(stored.id),
             )
-
-
-def total_votes(stored: StoredPaper, hub_votes: int) -> int:
-    """The votes a paper shows: those imported from a source plus the hub's own."""
-    return (stored.paper.upvotes or 0) + hub_votes
 
 
 _cache: ContextVar[SocialCache | None] = ContextVar("paperfeed_social", default=None)

@@ -16,8 +16,9 @@ from paperfeed.deliver.api_errors import WRITE_ERRORS
 from paperfeed.deliver.ids import RowId
 from paperfeed.deliver.paper_ref import find_paper
 from paperfeed.deliver.sessions import AccountsDep, CsrfDep, TokenMember
-from paperfeed.deliver.social import Social, total_votes
+from paperfeed.deliver.social import Social
 from paperfeed.models import StoredPaper
+from paperfeed.rank.trending import total_votes
 from paperfeed.store import votes
 from paperfeed.store.engine import writing
 from paperfeed.store.users import Member

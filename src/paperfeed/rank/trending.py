@@ -40,9 +40,15 @@ def reference_time(stored: StoredPaper, zone: ZoneInfo) -> datetime | None:
     return paper.published_at
 
 
+def total_votes(stored: StoredPaper, hub_votes: int) -> int:
+    """The votes a paper shows and the formula counts: those imported from a source plus
+    the hub's own."""
+    return (stored.paper.upvotes or 0) + hub_votes
+
+
 def combined_votes(papers: Sequence[StoredPaper], hub_votes: dict[int, int]) -> dict[int, int]:
-    """The votes the formula counts: imported upvotes plus the hub's own, per paper."""
-    return {s.id: (s.paper.upvotes or 0) + hub_votes.get(s.id, 0) for s in papers}
+    """:func:`total_votes` of each paper, given the hub's votes per paper id."""
+    return {s.id: total_votes(s, hub_votes.get(s.id, 0)) for s in papers}
 
 
 def trending_score(votes: int, age_hours: float, gravity: float) -> float:
