@@ -35,8 +35,6 @@ def validate(paper: Paper, limits: Limits, now: datetime) -> str | None:
         return (
             f"abstract of {len(paper.abstract):,} characters (limit {limits.max_abstract_chars:,})"
         )
-    if "\x00" in paper.title or "\x00" in paper.abstract:
-        return "NUL character in title or abstract"
     if where := _nul_field(paper):  # PostgreSQL cannot store it; SQLite would
         return f"NUL character in {where}"
     if len(paper.authors) > limits.max_authors:
