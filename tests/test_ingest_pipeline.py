@@ -198,12 +198,16 @@ def test_a_nul_character_in_any_text_field_rejects_the_record_on_both_databases(
         paper(2, comments="12 pages\x00"),
         paper(3, keywords=("ok", "bad\x00")),
         paper(4),
+        paper(5, title="A\x00title"),
+        paper(6, abstract="An\x00abstract."),
     ]
     report = ingest(engine, ListSource(items), clock=clock)
-    assert (report.new, report.rejected) == (1, 3)
+    assert (report.new, report.rejected) == (1, 5)
     assert [r.reason for r in report.rejections] == [
         "NUL character in authors",
         "NUL character in comments",
         "NUL character in keywords",
+        "NUL character in title",
+        "NUL character in abstract",
     ]
     assert count(engine) == 1
