@@ -111,10 +111,7 @@ def _build_now(engine: Engine, model: str, dim: int) -> bool:
 
 def _build_memory(conn: Connection, model: str, dim: int) -> str:
     """``maintenance_work_mem`` for the model's graph to be built in memory."""
-    vectors = conn.execute(
-        text("SELECT count(*) FROM paper_embeddings WHERE model = :model"), {"model": model}
-    ).scalar_one()
-    return schema.build_memory(int(vectors), dim)
+    return schema.build_memory(count_model(conn, model), dim)
 
 
 def _build_in_background(engine: Engine, model: str, dim: int) -> None:
