@@ -74,8 +74,9 @@ from urllib.parse import quote_plus
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import search_speed
+import search_speed_inputs as search_speed
 import web
+from search_speed_serve import make_cached_index
 
 BATCH = 10_000
 WARMUP = 20
@@ -178,7 +179,7 @@ def child_search(cfg: dict[str, Any]) -> dict[str, Any]:
 
     settings = load_settings(database_url=cfg["url"], index_dir=cfg["index_dir"])
     engine = make_engine(cfg["url"])
-    semantic = search_speed._make_cached_index()(
+    semantic = make_cached_index()(
         engine,
         embedder=cfg["embedder"],
         exact_max=settings.vector_exact_max,
