@@ -7,23 +7,29 @@ PORT   ?= 8000
 # the database of test-fast and test-browser: sqlite or postgresql
 DATABASE ?= sqlite
 PYTEST := $(BIN)/python -m pytest -n 2 --durations=15
+# The lock `make run` installs: runtime (SQLite only) or postgres (with the PostgreSQL driver).
+LOCK ?= runtime
+# uv resolves the locks (`make lock`); pip installs from them.
+UV_VERSION := 0.13.9
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command 'make lock' --quiet $(if $(UPGRADE),--upgrade)
 
-.PHONY: run test test-postgres test-fast test-browser lint bench docs vendor clean
+.PHONY: run test test-postgres test-fast test-browser lint lock bench docs vendor clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# Install a lock (requirements/runtime.txt, postgres.txt or dev.txt: every package pinned and
+# hashed), then paperfeed itself without resolving anything more.
+$(VENV)/.installed-%: requirements/%.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r $<
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $@ $(VENV)/.installed
-
-## run: install, migrate ./data/paperfeed.db, load the sample papers if empty, serve on :8000
-run: $(VENV)/.installed
+## run: install (LOCK=postgres for PostgreSQL), migrate ./data/paperfeed.db, load the sample
+## papers if empty, serve on :8000
+run: $(VENV)/.installed-$(LOCK)
 	$(BIN)/paperfeed migrate
 	$(BIN)/paperfeed ingest sample --if-empty
 	$(BIN)/paperfeed serve --host $(HOST) --port $(PORT)
@@ -57,6 +63,14 @@ test-fast: $(VENV)/.installed-dev
 test-browser: $(VENV)/.installed-dev
 	bash scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest tests/browser -q --database=$(DATABASE)
+
+## lock: refresh the hashed locks in requirements/ from pyproject.toml; pins that still fit are
+## kept, UPGRADE=1 moves every pin to the newest release that fits. Needs PyPI.
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet 'uv==$(UV_VERSION)'
+	$(UV_COMPILE) --extra dev -o requirements/dev.txt
+	$(UV_COMPILE) --extra postgres -c requirements/dev.txt -o requirements/postgres.txt
+	$(UV_COMPILE) -c requirements/dev.txt -o requirements/runtime.txt
 
 ## vendor: refresh the front-end files (KaTeX, htmx) from frontend/package-lock.json (needs npm)
 vendor:

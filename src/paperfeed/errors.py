@@ -45,6 +45,11 @@ class ConfigError(PaperfeedError):
     exit_code = 78
 
 
+class MissingExtraError(ConfigError):
+    """The settings need an optional part of paperfeed that is not installed (an extra,
+    such as ``paperfeed[postgres]``); the message says what to install."""
+
+
 class SourceError(PaperfeedError):
     """A remote source or an input file failed in a way retries did not fix."""
 

@@ -6,9 +6,11 @@ writers queue on the busy timeout instead of failing half-way with "database is
 locked"; read transactions start deferred and never block each other.
 
 PostgreSQL engines take their pool and timeouts from :class:`EngineOptions` (built from
-the settings by :meth:`EngineOptions.from_settings`). A statement cancelled by the
-statement timeout, and a server that cannot be reached, raise :class:`StorageError`
-(503 at the HTTP edge) instead of a driver error.
+the settings by :meth:`EngineOptions.from_settings`); their driver, psycopg 3, comes with the
+``postgres`` extra, and a ``postgresql://`` URL without it raises :class:`MissingExtraError`
+saying what to install. A statement cancelled by the statement timeout, and a server that
+cannot be reached, raise :class:`StorageError` (503 at the HTTP edge) instead of a driver
+error.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError
 
-from paperfeed.errors import ConfigError, InvalidInputError, StorageError
+from paperfeed.errors import ConfigError, InvalidInputError, MissingExtraError, StorageError
 
 if TYPE_CHECKING:
     from paperfeed.config import Settings
@@ -96,15 +98,23 @@ def _postgres_engine(url: str, options: EngineOptions) -> Engine:
     connect_args: dict[str, Any] = {"connect_timeout": options.connect_timeout_seconds}
     if options.statement_timeout_ms:
         connect_args["options"] = f"-c statement_timeout={int(options.statement_timeout_ms)}"
-    engine = create_engine(
-        url,
-        pool_pre_ping=True,
-        pool_size=options.pool_size,
-        max_overflow=options.max_overflow,
-        pool_timeout=options.pool_timeout_seconds,
-        pool_recycle=options.pool_recycle_seconds or -1,
-        connect_args=connect_args,
-    )
+    try:
+        engine = create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=options.pool_size,
+            max_overflow=options.max_overflow,
+            pool_timeout=options.pool_timeout_seconds,
+            pool_recycle=options.pool_recycle_seconds or -1,
+            connect_args=connect_args,
+        )
+    except ModuleNotFoundError as exc:  # SQLAlchemy imports the driver here
+        if exc.name != "psycopg":
+            raise
+        raise MissingExtraError(
+            "a postgresql:// database URL needs the PostgreSQL driver, which is not installed: "
+            "pip install 'paperfeed[postgres]' (or, in a checkout, make run LOCK=postgres)"
+        ) from exc
     timeout_ms = options.statement_timeout_ms
 
     @event.listens_for(engine, "handle_error")
