@@ -1,9 +1,10 @@
 """Rebuild the bundled sample corpus ``src/paperfeed/ingest/data/sample_papers.jsonl.gz``.
 
-Reads ``../shared/data/seed_pages.jsonl`` (702 rows from five Hugging Face papers
-pages, 660 unique papers), keeps the first occurrence of each paper (titles
-compared with :func:`paperfeed.models.normalise_title`) with the page and rank
-where it first appeared, and writes them in file order as gzip'd JSON lines.
+Reads the raw seed pages, ``seed_pages.jsonl`` in ``PAPERFEED_EXTERNAL_DATA_DIR``
+(default ``../shared/data``; 702 rows from five Hugging Face papers pages, 660 unique
+papers), keeps the first occurrence of each paper (titles compared with
+:func:`paperfeed.models.normalise_title`) with the page and rank where it first
+appeared, and writes them in file order as gzip'd JSON lines.
 The output is byte-for-byte reproducible (sorted keys, gzip mtime 0)::
 
     .venv/bin/python bench/build_sample.py [SEED_PAGES] [OUTPUT]
@@ -16,10 +17,9 @@ import json
 import sys
 from pathlib import Path
 
+from data_paths import ROOT, external
 from paperfeed.models import normalise_title
 
-ROOT = Path(__file__).resolve().parents[1]
-SEED_PAGES = ROOT.parent / "shared" / "data" / "seed_pages.jsonl"
 OUTPUT = ROOT / "src" / "paperfeed" / "ingest" / "data" / "sample_papers.jsonl.gz"
 
 
@@ -47,7 +47,7 @@ def unique_papers(seed_pages: Path) -> list[dict[str, object]]:
     return papers
 
 
-def build(seed_pages: Path = SEED_PAGES, output: Path = OUTPUT) -> int:
+def build(seed_pages: Path, output: Path = OUTPUT) -> int:
     """Write the corpus; return the number of papers written."""
     papers = unique_papers(seed_pages)
     body = "".join(
@@ -59,7 +59,9 @@ def build(seed_pages: Path = SEED_PAGES, output: Path = OUTPUT) -> int:
 
 
 if __name__ == "__main__":
-    seed = Path(sys.argv[1]) if len(sys.argv) > 1 else SEED_PAGES
+    seed = (
+        Path(sys.argv[1]) if len(sys.argv) > 1 else external("seed_pages.jsonl", "The seed pages")
+    )
     out = Path(sys.argv[2]) if len(sys.argv) > 2 else OUTPUT
     count = build(seed, out)
     print(f"wrote {count} papers to {out}")

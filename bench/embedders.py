@@ -2,7 +2,7 @@
 
     python bench/embedders.py [--embedders minilm,static] [--limit N] [--json]
 
-Protocol (docs/stack.md): the 660 unique papers of ../shared/data/seed_pages.jsonl;
+Protocol (docs/stack.md): the 660 unique papers of the seed pages (shipped in the package);
 each paper's title (as :func:`query_text`) is a query and its own abstract the one
 relevant document among all 660 abstracts, ranked by cosine similarity.
 
@@ -25,27 +25,17 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+import data_paths
 from paperfeed.index.embedder import EMBEDDERS, load_embedder, query_text
-
-ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT.parent / "shared" / "data" / "seed_pages.jsonl"
 
 
 def seed_papers(limit: int | None = None) -> list[tuple[str, str]]:
     """(title, abstract) of the unique seed papers, in file order."""
-    seen: set[str] = set()
-    papers: list[tuple[str, str]] = []
-    for line in SEED.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        if row["title"] not in seen:
-            seen.add(row["title"])
-            papers.append((row["title"], row["abstract"]))
-    return papers[:limit]
+    return data_paths.seed_papers()[:limit]
 
 
 def measure(key: str, limit: int | None) -> dict[str, Any]:

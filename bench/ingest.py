@@ -3,7 +3,7 @@
     python bench/ingest.py [--records 200000] [--json]
 
 1. Generates a synthetic arXiv snapshot (JSON lines) of N records from the real
-   records' fields and length distributions (../shared/data/fixtures: the first
+   records' fields and length distributions (tests/fixtures: the first
    200 lines of the Kaggle snapshot): title / abstract lengths, author counts and
    categories are resampled from them, words from their abstracts; ids are unique.
 2. Runs, each in a fresh subprocess on a fresh migrated SQLite file:
@@ -28,14 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = (
-    ROOT.parent
-    / "shared"
-    / "data"
-    / "fixtures"
-    / "kaggle_arxiv-metadata-oai-snapshot_first200.jsonl"
-)
+from data_paths import FIXTURES
+
+FIXTURE = FIXTURES / "kaggle_arxiv-metadata-oai-snapshot_first200.jsonl"
 BATCH = 1000
 
 

@@ -16,12 +16,15 @@ out), scored by recall@20 and nDCG@20 over the held-out papers:
 
 Protocols:
 
-1. ``topic_pages``: the seed pages (../shared/data/seed_pages.jsonl, 660 papers) are five
+1. ``topic_pages``: the seed pages (DATA/seed_pages.jsonl, 660 papers) are five
    topical result lists. A simulated member likes k papers (k = 1, 3, 10) drawn from one
    page's top 30; the rest of that top 30 is held out. ``--reps`` draws per page and k.
    Reported per k and as the mean over k (``topic_pages``).
-2. ``citeulike``: ../shared/data/citeulike_subset, 50 real readers' libraries: train on each
+2. ``citeulike``: DATA/citeulike_subset, 50 real readers' libraries: train on each
    reader's 10 training items, rank all 1,929 papers, score the held-out items.
+
+DATA is PAPERFEED_EXTERNAL_DATA_DIR (default ../shared/data): evaluation data that does not
+ship with paperfeed; the script stops, saying where it looked, when it is missing.
 
 ``--validation`` runs the same methods on splits that never touch the evaluation's held-out
 papers, for choosing the model's knobs (``ModelParams``): topic members drawn from each
@@ -57,20 +60,19 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+# src/ for paperfeed, and this folder for data_paths when the module is imported by a test.
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "bench")]
 
 from scipy import sparse  # noqa: E402
 from sklearn.svm import LinearSVC  # noqa: E402
 
+from data_paths import external  # noqa: E402
 from paperfeed.index.embedder import load_embedder, paper_text  # noqa: E402
 from paperfeed.index.recommend_features import Features, build_features  # noqa: E402
 from paperfeed.index.term_view import vectorizer  # noqa: E402
 from paperfeed.rank.recommend import fit, ranked  # noqa: E402
 from paperfeed.rank.recommend_model import scores, train  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "data"
-SEED = SHARED / "seed_pages.jsonl"
-CITEULIKE = SHARED / "citeulike_subset"
 CACHE = ROOT / "bench" / "out" / "recommend_cache"
 K = 20
 METHODS = ("paperfeed", "tfidf_svm", "centroid", "popularity")
@@ -95,11 +97,21 @@ def embed(name: str, texts: list[str], embedder: str) -> np.ndarray:
     return matrix
 
 
+def seed_pages() -> Path:
+    """The raw seed pages (every page's full ranking, outside the repository)."""
+    return external("seed_pages.jsonl", "The seed pages")
+
+
+def citeulike_subset() -> Path:
+    """The CiteULike subset (no licence: evaluation only, outside the repository)."""
+    return external("citeulike_subset", "The CiteULike subset")
+
+
 def seed_corpus() -> tuple[list[str], dict[str, list[int]]]:
     """Unique papers (first occurrence order) and each page's papers in rank order."""
     abstracts: dict[str, str] = {}
     pages: dict[str, list[tuple[int, str]]] = {}
-    for line in SEED.read_text(encoding="utf-8").splitlines():
+    for line in seed_pages().read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         abstracts.setdefault(row["title"], row["abstract"])
         pages.setdefault(row["page"], []).append((row["rank"], row["title"]))
@@ -109,12 +121,13 @@ def seed_corpus() -> tuple[list[str], dict[str, list[int]]]:
 
 
 def citeulike_corpus() -> tuple[list[str], list[list[int]], list[list[int]]]:
-    with (CITEULIKE / "raw-data.csv").open(encoding="utf-8", newline="") as f:
+    folder = citeulike_subset()
+    with (folder / "raw-data.csv").open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     texts = [paper_text(r["raw.title"], r["raw.abstract"]) for r in rows]
 
     def users(name: str) -> list[list[int]]:
-        lines = (CITEULIKE / name).read_text().splitlines()
+        lines = (folder / name).read_text().splitlines()
         return [[int(x) for x in line.split()[1:]] for line in lines]
 
     return texts, users("cf-train-10-users.dat"), users("cf-test-10-users.dat")
@@ -358,6 +371,7 @@ def main() -> None:
         help="score on the tuning splits (later page windows, readers' training items 7 / 3)",
     )
     args = parser.parse_args()
+    seed_pages(), citeulike_subset()  # both present, or stop now with a message
     embedder = args.embedder or ("static" if args.quick else "minilm")
     reps, pages, readers = (1, 2, 10) if args.quick else (args.reps, 5, 50)
     results: dict[str, dict[str, dict[str, float]]] = {}

@@ -2,15 +2,19 @@
 
     python bench/search_quality.py [--embedder minilm] [--json] [--skip-scifact] [--queries N]
 
-1. SciFact train split (../shared/data/scifact, BEIR layout, out of domain for ML papers):
+Both read evaluation data that does not ship with paperfeed, from PAPERFEED_EXTERNAL_DATA_DIR
+(default ../shared/data; the script stops, saying where it looked, when it is missing).
+
+1. SciFact train split (DATA/scifact, BEIR layout, out of domain for ML papers):
    nDCG@10, Recall@100, MRR@10 for paperfeed's lexical (tantivy, and FTS5 alone), semantic
    and hybrid modes, beside
    bm25s (Porter stemmer, English stopwords) run in the same script on the same corpus, and
    beside the two fusion methods considered for hybrid (reciprocal rank fusion, chosen, and
    min-max normalised score combination at several α).
-2. Anchor agreement: for the seed pages whose likely query ../shared/data/README.md gives,
-   paperfeed runs that query over the bundled sample corpus (660 papers) and is compared with
-   the page's own order: overlap@10 and rank-biased overlap (p = 0.9).
+2. Anchor agreement: for the seed pages (DATA/seed_pages.jsonl) whose likely query
+   DATA/README.md gives, paperfeed runs that query over the bundled sample corpus (660
+   papers) and is compared with the page's own order: overlap@10 and rank-biased overlap
+   (p = 0.9).
 
 Published BEIR figures on SciFact's *test* split (not this train split): BM25 nDCG@10 0.665
 (Thakur et al., 2021); all-MiniLM-L6-v2 nDCG@10 0.645 (sentence-transformers / MTEB).
@@ -24,11 +28,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-SCIFACT = SHARED / "scifact"
-SEED = SHARED / "seed_pages.jsonl"
-#: Pages whose likely query is published in shared/data/README.md (000 and 004 stay unseen).
+from data_paths import external
+
+#: Pages whose likely query is published in the data's README.md (000 and 004 stay unseen).
 ANCHOR_QUERIES = {
     "001_13acf9646e0bd130.txt": "training-free manner",
     "002_ecab7b41c2772ec6.txt": "feed-forward",
@@ -83,7 +85,7 @@ def fusion_rankings(indexed, data, method: str, alpha: float = 0.5) -> dict[str,
     return out
 
 
-def scifact(embedder: str, max_queries: int | None) -> dict[str, dict[str, float]]:
+def scifact(embedder: str, max_queries: int | None, folder: Path) -> dict[str, dict[str, float]]:
     from paperfeed.rank.evaluate import (
         Judged,
         load_beir,
@@ -93,7 +95,7 @@ def scifact(embedder: str, max_queries: int | None) -> dict[str, dict[str, float
     )
 
     data = load_beir(
-        SCIFACT / "corpus.jsonl", SCIFACT / "queries.jsonl", SCIFACT / "qrels" / "train.tsv"
+        folder / "corpus.jsonl", folder / "queries.jsonl", folder / "qrels" / "train.tsv"
     )
     if max_queries:
         keep = sorted(data.qrels)[:max_queries]
@@ -139,11 +141,11 @@ def rbo(ranked: list[str], reference: list[str], p: float = 0.9, depth: int = 10
     return total / weight_sum
 
 
-def anchor(embedder: str) -> dict[str, dict[str, float]]:
+def anchor(embedder: str, seed_pages: Path) -> dict[str, dict[str, float]]:
     from paperfeed.rank.evaluate import Judged, throwaway_store
     from paperfeed.rank.search import search
 
-    rows = [json.loads(line) for line in SEED.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in seed_pages.read_text().splitlines() if line.strip()]
     corpus: dict[str, tuple[str, str]] = {}
     for row in rows:
         corpus.setdefault(row["title"], (row["title"], row["abstract"]))
@@ -176,10 +178,13 @@ def main() -> None:
         "--queries", type=int, default=None, help="Only the first N judged queries."
     )
     args = parser.parse_args()
+    # Evaluation data outside the repository: stop now, saying where it was looked for.
+    seed_pages = external("seed_pages.jsonl", "The seed pages")
+    scifact_dir = None if args.skip_scifact else external("scifact", "SciFact")
     out: dict[str, object] = {"embedder": args.embedder}
-    if not args.skip_scifact:
-        out["scifact_train"] = scifact(args.embedder, args.queries)
-    out["anchor"] = anchor(args.embedder)
+    if scifact_dir is not None:
+        out["scifact_train"] = scifact(args.embedder, args.queries, scifact_dir)
+    out["anchor"] = anchor(args.embedder, seed_pages)
     out["published_test_split_ndcg@10"] = PUBLISHED
     if args.json:
         sys.stdout.write(json.dumps(out, indent=2) + "\n")

@@ -5,7 +5,7 @@
                         [--only home|api|search] [--json]
 
 1. Builds a SQLite database of N synthetic papers: titles and abstracts resampled
-   word by word from the real ones in ../shared/data/seed_pages.jsonl (their length
+   word by word from the 660 real seed-page papers shipped in the package (their length
    distributions too), synthetic authors, categories and heavy-tailed upvotes; the
    papers are featured evenly over the last ``--days`` days (100 k over 30 days is
    about 3,300 papers a day, an arXiv-sized day rather than a Hugging Face-sized one).
@@ -80,8 +80,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-ROOT = Path(__file__).resolve().parents[1]
-SEED_PAGES = ROOT.parent / "shared" / "data" / "seed_pages.jsonl"
+import data_paths
+
 DIM = 384
 BATCH = 5_000
 WORKERS = 2
@@ -163,11 +163,11 @@ def synthetic_papers(n: int, days: int, today: date, seed: int = 7) -> Iterator[
     from paperfeed.models import Paper, Version
 
     rng = random.Random(seed)
-    real = [json.loads(line) for line in SEED_PAGES.read_text().splitlines() if line.strip()]
-    words = [w for r in real for w in r["abstract"].split()]
-    title_words = [w for r in real for w in r["title"].split()]
-    abstract_lengths = [max(20, len(r["abstract"].split())) for r in real]
-    title_lengths = [max(3, len(r["title"].split())) for r in real]
+    real = data_paths.seed_papers()
+    words = [w for _, abstract in real for w in abstract.split()]
+    title_words = [w for title, _ in real for w in title.split()]
+    abstract_lengths = [max(20, len(abstract.split())) for _, abstract in real]
+    title_lengths = [max(3, len(title.split())) for title, _ in real]
     for i in range(n):
         day = today - timedelta(days=i % days)
         published = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(

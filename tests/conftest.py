@@ -28,7 +28,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,13 +37,12 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from paperfeed.clock import FrozenClock
+from paperfeed.config import load_settings
 from paperfeed.store.engine import make_engine
 from paperfeed.store.migrate import migrate
 from tests_support import NewDatabase
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-FIXTURES = SHARED / "fixtures"
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
 DATABASES = ("sqlite", "postgresql")
@@ -154,6 +153,27 @@ def _no_embedding_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(NOW)
+
+
+@pytest.fixture
+def external_data(request: pytest.FixtureRequest) -> Callable[[str, str], Path]:
+    """``external_data(relative, what) -> path`` under PAPERFEED_EXTERNAL_DATA_DIR.
+
+    For evaluation data that may not ship with paperfeed (SciFact, the CiteULike subset,
+    the raw seed pages, the Hugging Face daily archive). Only tests marked ``quality`` may
+    read it, and they skip, saying where they looked, when it is absent.
+    """
+    if request.node.get_closest_marker("quality") is None:
+        pytest.fail("a test that reads external data must be marked @pytest.mark.quality")
+    folder = load_settings().external_data_path(ROOT)
+
+    def find(relative: str, what: str) -> Path:
+        path = folder / relative
+        if not path.exists():
+            pytest.skip(f"{what} not found at {path}: set PAPERFEED_EXTERNAL_DATA_DIR")
+        return path
+
+    return find
 
 
 @pytest.fixture(scope="session")

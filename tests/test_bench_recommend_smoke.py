@@ -18,8 +18,12 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 METHODS = {"paperfeed", "tfidf_svm", "centroid", "popularity"}
 
 
+@pytest.mark.quality
 @pytest.mark.parametrize("split", ["--timing", "--validation"])
-def test_recommend_quality_bench_runs(split: str) -> None:
+def test_recommend_quality_bench_runs(split: str, external_data) -> None:  # type: ignore[no-untyped-def]
+    # Both data sets stay outside the repository (the CiteULike subset has no licence).
+    external_data("seed_pages.jsonl", "The seed pages")
+    external_data("citeulike_subset", "The CiteULike subset")
     out = subprocess.run(
         [sys.executable, str(BENCH / "recommend_quality.py"), "--quick", "--json", split],
         capture_output=True,

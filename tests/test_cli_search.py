@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from paperfeed.cli import cli
-from tests_support import FIXTURES, SHARED
+from tests_support import FIXTURES
 
 
 @pytest.fixture
@@ -76,8 +76,9 @@ def test_bad_queries_exit_2_with_a_message(run) -> None:  # type: ignore[no-unty
     assert result.output.startswith("error: after: expects a date")
 
 
-def test_eval_retrieval_on_a_beir_subset(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    scifact = SHARED / "scifact"
+@pytest.mark.quality
+def test_eval_retrieval_on_a_beir_subset(run, tmp_path: Path, external_data) -> None:  # type: ignore[no-untyped-def]
+    scifact = external_data("scifact", "SciFact")  # CC BY-NC: evaluation only, never shipped
     qrels = [
         line.split("\t")
         for line in (scifact / "qrels" / "train.tsv").read_text().splitlines()[1:40]

@@ -160,6 +160,13 @@ class Settings(BaseSettings):
         ge=1,
         description="The bundled sample papers are featured on this many days up to today.",
     )
+    external_data_dir: str = Field(
+        "../shared/data",
+        description="Folder of evaluation data that may not be shipped with paperfeed (BEIR "
+        "SciFact, the CiteULike subset, the Hugging Face daily archive, the raw seed pages); a "
+        "relative path starts at the repository's root. Only the benchmarks in bench/ and the "
+        "tests marked `quality` read it; they stop or skip, saying why, when it is absent.",
+    )
     embedder: str = Field(
         "minilm",
         description="Embedding model for search by meaning, one of the bundled embedders: "
@@ -459,6 +466,11 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def external_data_path(self, root: Path) -> Path:
+        """``external_data_dir`` as a path; a relative one starts at ``root`` (the repository)."""
+        path = Path(self.external_data_dir).expanduser()
+        return path if path.is_absolute() else Path(os.path.normpath(root / path))
 
     def clock(self) -> Clock:
         """The clock every edge uses: frozen when ``frozen_time`` is set."""
