@@ -6,7 +6,6 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 
@@ -24,8 +23,8 @@ from paperfeed.ingest.http import Fetcher
 from paperfeed.ingest.source import Source
 from paperfeed.models import Paper, Rejection, Version
 from replay_server import ReplayServer, Reply, replay_server_fixture  # noqa: F401
+from tests_support import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "data" / "fixtures"
 RECORDED = (FIXTURES / "arxiv_api_query_all-transformer_cat-cs.LG.atom.xml").read_bytes()
 TEXT = RECORDED.decode("utf-8")
 HEAD = TEXT[: TEXT.index("  <entry>")]

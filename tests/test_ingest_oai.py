@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 
@@ -17,13 +16,13 @@ from paperfeed.ingest.oai import OaiSource, parse_page, parse_records
 from paperfeed.ingest.source import Source
 from paperfeed.models import Paper, Rejection, Version
 from replay_server import ReplayServer, Reply, replay_server_fixture  # noqa: F401
+from tests_support import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "data" / "fixtures"
 HEP_TH = (FIXTURES / "arxiv_oai_pmh_ListRecords_arXiv_physics-hep-th_2017-12-14.xml").read_text()
 HEP_EX = (FIXTURES / "arxiv_oai_pmh_ListRecords_arXiv_physics-hep-ex_2017-12-14.xml").read_text()
 GET_RECORD = (FIXTURES / "arxiv_oai_pmh_GetRecord_arXiv_1401.2122.xml").read_bytes()
-#: Hand-written (see its header comment): the shared fixtures have no arXivRaw response.
-RAW = (Path(__file__).parent / "fixtures" / "oai_arxivraw.xml").read_text()
+#: Hand-written (see its header comment): no recorded arXivRaw response could be found.
+RAW = (FIXTURES / "oai_arxivraw.xml").read_text()
 PATH = "/oai"
 ARXIV_LICENSE = "http://arxiv.org/licenses/nonexclusive-distrib/1.0/"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,8 +17,9 @@ from paperfeed.ingest.rss import Announcement, RssSource, parse_listing
 from paperfeed.ingest.source import Source
 from paperfeed.models import Paper, Rejection
 from replay_server import ReplayServer, Reply, replay_server_fixture  # noqa: F401
+from tests_support import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "data" / "fixtures"
+#: Hand-written from arXiv's RSS/Atom format (see its header comment and fixtures/SOURCE.md).
 RECORDED = (FIXTURES / "arxiv_rss_atom_cs.AI_2025-08-20.xml").read_text(encoding="utf-8")
 ANNOUNCED = datetime(2025, 8, 20, 4, 0, tzinfo=UTC)  # 2025-08-20T00:00:00-04:00
 
@@ -52,13 +52,13 @@ def test_recorded_listing_ids_types_and_featuring() -> None:
     assert [
         (p.arxiv_id, p.version, a.announce_type) for p, a in zip(found, listing, strict=True)
     ] == [
-        ("2508.13426", 1, "cross"),
-        ("2508.13428", 1, "cross"),
-        ("2508.13429", 1, "cross"),
-        ("2508.13434", 1, "cross"),
-        ("2508.13435", 1, "cross"),
-        ("2508.14001", 1, "new"),
-        ("2508.14002", 1, "new"),
+        ("2508.14118", 1, "new"),
+        ("2508.14163", 1, "new"),
+        ("2508.13502", 1, "cross"),
+        ("2508.13577", 1, "cross"),
+        ("2508.13614", 1, "cross"),
+        ("2508.13689", 1, "cross"),
+        ("2508.13745", 1, "cross"),
     ]
     assert {p.featured_on for p in found} == {date(2025, 8, 20)}
     assert {p.source for p in found} == {"rss"}
@@ -66,54 +66,57 @@ def test_recorded_listing_ids_types_and_featuring() -> None:
 
 def test_recorded_entry_fields_exactly() -> None:
     first, *_, last = papers(parse_listing(RECORDED.encode()))
-    assert first.title == (
-        "ALIGN: Word Association Learning for Cross-Cultural Generalization "
-        "in Large Language Models"
-    )
-    assert first.authors == ("Chunhua Liu", "Kabir Manandhar Shrestha", "Sukai Huang")
-    assert first.categories == ("cs.CL", "cs.AI")
-    assert first.primary_category == "cs.CL"
+    assert first.title == "Budgeted Tool Use for Language Agents under Latency Constraints"
+    assert first.authors == ("Mira Okafor", "Tomás Lindqvist", "Wei Zhang")
+    assert first.categories == ("cs.AI", "cs.CL")
+    assert first.primary_category == "cs.AI"
     assert first.license == "http://creativecommons.org/licenses/by-nc-sa/4.0/"
     assert first.abstract.startswith(
-        "As large language models (LLMs) increasingly mediate cross-cultural communication,"
+        "Language agents that call external tools spend most of their wall-clock time"
     )
-    assert first.abstract.endswith("in improving cultural alignment in AI models.")
+    assert first.abstract.endswith("to support further work on cost-aware agents.")
     assert (first.published_at, first.updated_at) == (ANNOUNCED, ANNOUNCED)
-    assert first.abs_url == "https://arxiv.org/abs/2508.13426"
-    assert first.pdf_url == "https://arxiv.org/pdf/2508.13426"
-    assert last.authors == ("Carol White", "Dave Brown")
-    assert last.categories == ("cs.AI", "cs.MA")
+    assert first.abs_url == "https://arxiv.org/abs/2508.14118"
+    assert first.pdf_url == "https://arxiv.org/pdf/2508.14118"
+    # A cross-list: its primary category (listed first) is not the feed's.
+    assert last.authors == ("Grace Liu", "Omar Haddad")
+    assert last.categories == ("eess.SY", "cs.AI", "cs.SY")
+    assert last.primary_category == "eess.SY"
     assert last.abstract == (
-        "We study reward shaping techniques in cooperative multi-agent settings."
+        "We certify a neural landing controller against bounded wind gusts with "
+        "reachability analysis."
     )
 
 
 def test_announce_prefix_is_stripped_with_or_without_trailing_space() -> None:
     by_id = {p.arxiv_id: p for p in papers(parse_listing(RECORDED.encode()))}
     # "Announce Type: cross \nAbstract:" and "Announce Type: cross\nAbstract:" both occur.
-    assert by_id["2508.13435"].abstract == "Spectral graph embedding methods are widely used."
+    assert by_id["2508.13614"].abstract == (
+        "Shortcut features in chest radiograph classifiers are found with counterfactual masks."
+    )
     assert not any(p.abstract.startswith(("arXiv:", "Abstract")) for p in by_id.values())
-    # TeX accents are kept as arXiv sends them.
-    assert by_id["2508.13429"].authors == ("Paulo Andr\\'e Lima de Castro",)
+    # TeX accents are kept as arXiv sends them; UTF-8 names arrive intact.
+    assert by_id["2508.13577"].authors == ("Jos\\'e Carlos Almeida",)
+    assert by_id["2508.13614"].authors == ("Ana Kovač", "Samuel Idowu")
 
 
 def test_replacements_are_not_featured() -> None:
-    xml = replaced(RECORDED, "2508.14002", 3, "replace")
-    xml = replaced(xml, "2508.13426", 2, "replace-cross")
+    xml = replaced(RECORDED, "2508.14163", 3, "replace")
+    xml = replaced(xml, "2508.13502", 2, "replace-cross")
     listing = parse_listing(xml.encode())
     by_id = {a.item.arxiv_id: a for a in listing if isinstance(a.item, Paper)}
-    replacement = by_id["2508.14002"]
+    replacement = by_id["2508.14163"]
     assert replacement.announce_type == "replace"
     assert isinstance(replacement.item, Paper)
     assert (replacement.item.version, replacement.item.featured_on) == (3, None)
     # The announcement of a v3 is not when the paper was first published.
     assert (replacement.item.published_at, replacement.item.updated_at) == (None, ANNOUNCED)
-    assert replacement.item.abstract.startswith("We study reward shaping")
-    cross_replacement = by_id["2508.13426"]
+    assert replacement.item.abstract.startswith("When a household robot's plan fails halfway")
+    cross_replacement = by_id["2508.13502"]
     assert cross_replacement.announce_type == "replace-cross"
     assert isinstance(cross_replacement.item, Paper)
     assert cross_replacement.item.featured_on is None
-    assert by_id["2508.14001"].item.featured_on == date(2025, 8, 20)  # type: ignore[union-attr]
+    assert by_id["2508.14118"].item.featured_on == date(2025, 8, 20)  # type: ignore[union-attr]
 
 
 def test_feature_off_features_nothing() -> None:
@@ -133,7 +136,7 @@ def test_announcement_day_is_counted_in_the_given_zone() -> None:
 def test_entry_without_published_uses_the_feed_update_time() -> None:
     xml = RECORDED.replace("<published>2025-08-20T00:00:00-04:00</published>", "", 1)
     first = papers(parse_listing(xml.encode()))[0]
-    assert first.updated_at == datetime(2025, 8, 20, 4, 0, 19, 866337, tzinfo=UTC)
+    assert first.updated_at == datetime(2025, 8, 20, 4, 0, 12, 412077, tzinfo=UTC)
     assert first.featured_on == date(2025, 8, 20)
 
 
@@ -141,17 +144,18 @@ def test_entry_without_published_uses_the_feed_update_time() -> None:
 
 
 def test_entry_without_id_and_impossible_date_are_rejections() -> None:
-    xml = RECORDED.replace("<id>oai:arXiv.org:2508.13428v1</id>", "", 1)
-    xml = replaced(xml, "2508.14001", 1, "new").replace(
-        "<published>2025-08-20T00:00:00-04:00</published>\n    <arxiv:announce_type>new",
-        "<published>2025-02-30T00:00:00-04:00</published>\n    <arxiv:announce_type>new",
+    xml = RECORDED.replace("<id>oai:arXiv.org:2508.14163v1</id>", "", 1)
+    sixth = xml.index("<id>oai:arXiv.org:2508.13689v1</id>")
+    xml = xml[:sixth] + xml[sixth:].replace(
+        "<published>2025-08-20T00:00:00-04:00</published>",
+        "<published>2025-02-30T00:00:00-04:00</published>",
         1,
     )
     listing = parse_listing(xml.encode())
-    assert listing[1] == Announcement(Rejection(2, "entry has no <id>"), "cross")
+    assert listing[1] == Announcement(Rejection(2, "entry has no <id>"), "new")
     bad_date = listing[5].item
     assert isinstance(bad_date, Rejection)
-    assert (bad_date.position, bad_date.ident) == (6, "2508.14001")
+    assert (bad_date.position, bad_date.ident) == (6, "2508.13689")
     assert bad_date.reason.startswith("bad announcement date '2025-02-30T00:00:00-04:00'")
     assert sum(isinstance(a.item, Paper) for a in listing) == 5
 
@@ -168,8 +172,9 @@ def test_rss2_or_html_is_refused_with_a_hint() -> None:
 
 
 def test_wrong_encoding_gives_a_clear_error() -> None:
-    data = RECORDED.replace("Sukai Huang", "Sukai Hüang").encode("latin-1", errors="replace")
-    with pytest.raises(SourceError, match=r"not valid utf-8 .* byte 0xfc"):
+    # The listing re-encoded as Latin-1: "Tomás" in the first entry becomes b"Tom\xe1s".
+    data = RECORDED.encode("latin-1", errors="replace")
+    with pytest.raises(SourceError, match=r"not valid utf-8 .* byte 0xe1"):
         parse_listing(data)
 
 
@@ -193,13 +198,13 @@ def test_source_reads_todays_listing_and_exposes_announce_types(
     assert [(r.position, r.cursor) for r in records] == [(n, None) for n in range(1, 8)]
     assert src.total == 7
     assert src.announce_types == {
-        "2508.13426": "cross",
-        "2508.13428": "cross",
-        "2508.13429": "cross",
-        "2508.13434": "cross",
-        "2508.13435": "cross",
-        "2508.14001": "new",
-        "2508.14002": "new",
+        "2508.14118": "new",
+        "2508.14163": "new",
+        "2508.13502": "cross",
+        "2508.13577": "cross",
+        "2508.13614": "cross",
+        "2508.13689": "cross",
+        "2508.13745": "cross",
     }
     assert [r.path for r in replay_server.requests] == ["/atom/cs.AI+cs.LG"]
 

@@ -14,9 +14,9 @@ from paperfeed.errors import InvalidInputError, SourceError
 from paperfeed.ingest.snapshot import SnapshotSource
 from paperfeed.ingest.source import Source
 from paperfeed.models import Paper, Parsed, Rejection, Version
+from tests_support import FIXTURES
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-FIXTURE = DATA / "fixtures" / "kaggle_arxiv-metadata-oai-snapshot_first200.jsonl"
+FIXTURE = FIXTURES / "kaggle_arxiv-metadata-oai-snapshot_first200.jsonl"
 
 ABSTRACT_0001 = (
     "A fully differential calculation in perturbative quantum chromodynamics is presented for "

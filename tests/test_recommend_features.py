@@ -4,7 +4,6 @@ papers (or without a journal to follow) everything is fitted again."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import numpy as np
@@ -16,22 +15,19 @@ from paperfeed.index.embedder import paper_text
 from paperfeed.index.recommend_features import FeatureCache, Features
 from paperfeed.index.term_view import transform_terms
 from paperfeed.index.vectors import store_vectors
+from paperfeed.ingest.sample import load_sample_rows
 from paperfeed.models import Paper
 from paperfeed.store.engine import writing
 from paperfeed.store.papers import insert_papers
 from paperfeed.store.tables.papers import papers
-from tests_support import SHARED
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 MODEL = "m"
 
 
 def _seed_texts() -> list[tuple[str, str]]:
-    seen: dict[str, str] = {}
-    for line in (SHARED / "seed_pages.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        seen.setdefault(row["title"], row["abstract"])
-    return list(seen.items())
+    """The 660 seed-page papers (title, abstract), from the copy shipped in the package."""
+    return [(row.title, row.abstract) for row in load_sample_rows()]
 
 
 def _add(engine: Engine, pairs: list[tuple[str, str]], start: int) -> list[int]:

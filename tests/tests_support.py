@@ -10,8 +10,9 @@ from paperfeed.errors import SourceError
 from paperfeed.models import Paper, Parsed, Rejection
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-FIXTURES = SHARED / "fixtures"
+#: Recorded (or, where no redistributable recording exists, hand-written) responses of the
+#: remote sources, with their provenance and licences in fixtures/SOURCE.md.
+FIXTURES = ROOT / "tests" / "fixtures"
 
 #: ``new_database(directory) -> url`` (a conftest fixture): a fresh migrated database of the
 #: pass's kind; on SQLite a file in ``directory``.
