@@ -105,7 +105,7 @@ def prepare(url: str, papers: int, clients: int) -> list[str]:
     """Migrate, add the papers and the members; return one API token per client."""
     from paperfeed.config import load_settings
     from paperfeed.deliver import security
-    from paperfeed.deliver.accounts import Accounts
+    from paperfeed.deliver.community.accounts import Accounts
     from paperfeed.models import Paper
     from paperfeed.store import papers as store
     from paperfeed.store.engine import make_engine, writing

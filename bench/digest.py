@@ -146,7 +146,7 @@ def build(folder: Path, subscribers: int, seed: int = 11) -> None:
 
 def _paperfeed(folder: Path, port: int, out: Any) -> None:
     from paperfeed.clock import FrozenClock
-    from paperfeed.deliver.digest_send import sender_from_settings
+    from paperfeed.deliver.digests.send import sender_from_settings
     from paperfeed.index.lexical_tantivy import word_index
     from paperfeed.rank.editions import Edition
     from paperfeed.store.engine import make_engine
@@ -194,7 +194,7 @@ def _floor(folder: Path, port: int, n: int, out: Any) -> None:
 def _sample_message(folder: Path) -> None:
     """One real digest, saved for the floor to send over and over."""
     from paperfeed.clock import FrozenClock
-    from paperfeed.deliver.digest_send import sender_from_settings
+    from paperfeed.deliver.digests.send import sender_from_settings
     from paperfeed.rank.editions import Edition
     from paperfeed.store.engine import make_engine
 

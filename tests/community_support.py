@@ -61,10 +61,9 @@ def app_routes() -> list[Any]:
     """Every API route of the app (the routers ``create_app`` includes)."""
     from fastapi.routing import APIRoute
 
-    from paperfeed.deliver import api, community, feed_routes, pages
+    from paperfeed.deliver.routes.site import ROUTERS
 
-    routers = (pages.router, api.router, api.health, feed_routes.router, *community.ROUTERS)
-    return [r for router in routers for r in router.routes if isinstance(r, APIRoute)]
+    return [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
 
 
 def free_port() -> int:
@@ -156,7 +155,7 @@ def log_in(client: TestClient, email: str, password: str = PASSWORD) -> Any:
 
 
 def make_member(client: TestClient, username: str, role: Role = "member") -> Member:
-    accounts = client.app.state.accounts  # type: ignore[attr-defined]
+    accounts = client.app.state.services.accounts  # type: ignore[attr-defined]
     member: Member = accounts.create_user(
         email=f"{username}@example.org", username=username, password=PASSWORD, role=role
     )
@@ -164,7 +163,7 @@ def make_member(client: TestClient, username: str, role: Role = "member") -> Mem
 
 
 def token_for(client: TestClient, member: Member) -> dict[str, str]:
-    token = client.app.state.accounts.create_token(member, "test")  # type: ignore[attr-defined]
+    token = client.app.state.services.accounts.create_token(member, "test")  # type: ignore[attr-defined]
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -192,7 +191,7 @@ def add_paper(client: TestClient, arxiv_id: str = "2611.00001", **fields: Any) -
         "source": "test",
     }
     values.update(fields)
-    engine = client.app.state.accounts.engine  # type: ignore[attr-defined]
+    engine = client.app.state.services.accounts.engine  # type: ignore[attr-defined]
     with writing(engine) as conn:
         (pid,) = store.insert_papers(conn, [Paper(**values).with_arxiv_links()], NOW)
         lexical.sync(conn, [pid])

@@ -18,9 +18,9 @@ from sqlalchemy import Engine
 
 from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings, load_settings
-from paperfeed.deliver.digest_content import DigestContent
-from paperfeed.deliver.digest_send import DigestSender
-from paperfeed.deliver.subscriptions import Subscriptions
+from paperfeed.deliver.digests.content import DigestContent
+from paperfeed.deliver.digests.send import DigestSender
+from paperfeed.deliver.digests.subscriptions import Subscriptions
 from paperfeed.index import lexical
 from paperfeed.models import Paper
 from paperfeed.rank.editions import Edition

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from paperfeed.cli import cli
 from paperfeed.config import load_settings
 from paperfeed.deliver import security
-from paperfeed.deliver.accounts import Accounts
+from paperfeed.deliver.community.accounts import Accounts
 from paperfeed.store.engine import make_engine
 
 

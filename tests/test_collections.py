@@ -17,7 +17,7 @@ from community_support import (
     smtp,
     token_for,
 )
-from paperfeed.deliver.curation import readable
+from paperfeed.deliver.community.collections import readable
 
 __all__ = ["app_client", "inbox", "smtp"]
 

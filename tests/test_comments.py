@@ -17,8 +17,8 @@ from community_support import (
     smtp,
     token_for,
 )
-from paperfeed.deliver.discussion import check_body, reply_problem, threads
-from paperfeed.deliver.markdown import render_markdown
+from paperfeed.deliver.community.comments import check_body, reply_problem, threads
+from paperfeed.deliver.render.markdown import render_markdown
 from paperfeed.store import audit
 from paperfeed.store.comments import Comment
 
@@ -113,7 +113,7 @@ def test_moderators_hide_and_it_is_audited(app_client: TestClient) -> None:
     mod_view = moderator.get("/papers/2611.00001").text
     assert "Spam spam" in mod_view and "hidden by moderators" in mod_view
     assert app_client.get("/api/papers/2611.00001/comments").json()["count"] == 0
-    accounts = app_client.app.state.accounts  # type: ignore[attr-defined]
+    accounts = app_client.app.state.services.accounts  # type: ignore[attr-defined]
     with accounts.engine.connect() as conn:
         (entry,) = audit.recent(conn)
     assert (entry.actor, entry.action, entry.target_type, entry.detail) == (
@@ -131,7 +131,7 @@ def test_suspended_members_cannot_comment(app_client: TestClient) -> None:
     add_paper(app_client)
     member = make_member(app_client, "hal")
     auth = token_for(app_client, member)
-    accounts = app_client.app.state.accounts  # type: ignore[attr-defined]
+    accounts = app_client.app.state.services.accounts  # type: ignore[attr-defined]
     with writing(accounts.engine) as conn:
         users.set_suspended(conn, member.id, accounts.clock.now())
     assert _comment_api(app_client, auth, "hello").status_code == 403

@@ -6,7 +6,7 @@ from __future__ import annotations
 import smtplib
 from datetime import UTC, datetime, timedelta
 
-from paperfeed.deliver.delivery_rules import (
+from paperfeed.deliver.mail.delivery_rules import (
     Failure,
     backoff_seconds,
     classify,

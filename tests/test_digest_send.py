@@ -26,7 +26,7 @@ from digest_support import (
 )
 from paperfeed.clock import FrozenClock
 from paperfeed.deliver.app import create_app
-from paperfeed.deliver.smtp_batch import SmtpBatch
+from paperfeed.deliver.mail.batch import SmtpBatch
 from paperfeed.rank.editions import Edition
 from paperfeed.store import deliveries, subscriptions
 from paperfeed.store.engine import make_engine

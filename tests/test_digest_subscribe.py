@@ -53,7 +53,7 @@ def _confirm(client: TestClient, inbox: Inbox, email: str) -> str:
 
 
 def _subscriber(client: TestClient, email: str) -> store.Subscriber:
-    engine = client.app.state.accounts.engine  # type: ignore[attr-defined]
+    engine = client.app.state.services.accounts.engine  # type: ignore[attr-defined]
     with engine.connect() as conn:
         found = store.by_email(conn, email)
     assert found is not None
@@ -89,7 +89,7 @@ def test_double_opt_in_stores_consent_and_a_get_changes_nothing(
     assert sub.status == "confirmed" and sub.searches == ("training-free adaptation",)
     assert sub.confirmed_at == clock_of(app_client).now()
     assert sub.confirmed_ip == "testclient"
-    engine = app_client.app.state.accounts.engine  # type: ignore[attr-defined]
+    engine = app_client.app.state.services.accounts.engine  # type: ignore[attr-defined]
     with engine.connect() as conn:
         assert [e[0] for e in store.events(conn, sub.id)] == ["request", "confirm"]
 
@@ -219,7 +219,7 @@ def test_a_flood_from_one_ip_is_rate_limited(app_client: TestClient, inbox: Inbo
 
 def test_members_subscribe_from_their_settings(app_client: TestClient, inbox: Inbox) -> None:
     member = make_member(app_client, "hana")
-    engine = app_client.app.state.accounts.engine  # type: ignore[attr-defined]
+    engine = app_client.app.state.services.accounts.engine  # type: ignore[attr-defined]
     from paperfeed.store import users
     from paperfeed.store.engine import writing
 

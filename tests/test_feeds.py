@@ -14,7 +14,7 @@ from email.utils import parsedate_to_datetime
 import feedparser
 import pytest
 
-from paperfeed.deliver.feeds import (
+from paperfeed.deliver.render.feeds import (
     FeedMeta,
     entry_updated,
     feed_etag,

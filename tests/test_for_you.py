@@ -24,7 +24,7 @@ from community_support import (
     token_for,
 )
 from paperfeed.deliver.app import create_app
-from paperfeed.deliver.digest_for_you import ForYouSection
+from paperfeed.deliver.digests.for_you import ForYouSection
 from paperfeed.rank.editions import Edition, schedule_of
 from paperfeed.store import collections, subscriptions, votes
 from paperfeed.store.engine import writing
@@ -69,7 +69,7 @@ def topics(c: TestClient) -> dict[str, list[int]]:
 
 
 def engine_of(c: TestClient) -> Any:
-    return c.app.state.accounts.engine  # type: ignore[attr-defined]
+    return c.app.state.services.accounts.engine  # type: ignore[attr-defined]
 
 
 def login(c: TestClient, name: str) -> tuple[TestClient, int]:
@@ -173,7 +173,7 @@ def browser_json(browser: TestClient) -> list[tuple[int, str]]:
 
 def test_every_signal_retrains_and_nothing_else_does(client: TestClient) -> None:
     browser, user = login(client, "ada")
-    recommender = client.app.state.recommender  # type: ignore[attr-defined]
+    recommender = client.app.state.services.recommender  # type: ignore[attr-defined]
     upvote(client, user, topics(client)["speech"][:3])
     feed_ids(browser)
     count = recommender.trainings
@@ -257,7 +257,7 @@ def test_digest_for_you_section(client: TestClient) -> None:
     upvote(client, user, topics(client)["speech"][:4])
     settings = client.app.state.hub.settings  # type: ignore[attr-defined]
     schedule = schedule_of(settings)
-    provider = ForYouSection(client.app.state.recommender, schedule, 3)  # type: ignore[attr-defined]
+    provider = ForYouSection(client.app.state.services.recommender, schedule, 3)  # type: ignore[attr-defined]
     edition = Edition("daily", NOW.date())
     with writing(engine_of(client)) as conn:
         sid = subscriptions.create(

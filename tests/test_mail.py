@@ -6,7 +6,7 @@ import pytest
 
 from community_support import NOW, Inbox, smtp
 from paperfeed.config import load_settings
-from paperfeed.deliver.mail import Mail, build_message, send
+from paperfeed.deliver.mail.smtp import Mail, build_message, send
 from paperfeed.errors import MailError
 
 __all__ = ["smtp"]

@@ -7,8 +7,8 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from paperfeed.deliver.mail import Mail
-from paperfeed.deliver.mime import encode
+from paperfeed.deliver.mail.mime import encode
+from paperfeed.deliver.mail.smtp import Mail
 from paperfeed.errors import MailError
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)

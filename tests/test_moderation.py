@@ -17,7 +17,7 @@ from community_support import (
     smtp,
     token_for,
 )
-from paperfeed.deliver.moderation import role_problem, suspend_problem
+from paperfeed.deliver.community.moderation import role_problem, suspend_problem
 from paperfeed.store import audit
 from paperfeed.store.users import Member
 
@@ -68,7 +68,7 @@ def test_members_cannot_moderate(app_client: TestClient) -> None:
     assert api.status_code == 403 and api.json()["ok"] is False
     assert app_client.post("/api/papers/2611.00001/hide", json={}).status_code == 401
     assert app_client.get("/admin", follow_redirects=False).status_code == 303
-    accounts = app_client.app.state.accounts  # type: ignore[attr-defined]
+    accounts = app_client.app.state.services.accounts  # type: ignore[attr-defined]
     with accounts.engine.connect() as conn:
         assert audit.recent(conn) == []
 
@@ -100,7 +100,7 @@ def test_suspending_a_member_stops_their_writes_and_sessions(app_client: TestCli
     assert "suspended" in moderator.get("/admin").text
     post_form(moderator, f"/admin/users/{target.id}/suspend", {"suspended": "0"}, page="/admin")
     assert app_client.post("/api/papers/2611.00001/upvote", headers=auth).status_code == 200
-    accounts = app_client.app.state.accounts  # type: ignore[attr-defined]
+    accounts = app_client.app.state.services.accounts  # type: ignore[attr-defined]
     with accounts.engine.connect() as conn:
         actions = [(e.actor, e.action, e.detail) for e in audit.recent(conn)]
     assert actions == [("mod", "unsuspend", ""), ("mod", "suspend", "abuse")]

@@ -38,8 +38,8 @@ from sqlalchemy import Engine
 
 from digest_support import MONDAY, NOW, SECRET, Sink, add_papers, free_port
 from paperfeed.config import load_settings
-from paperfeed.deliver.accounts import Accounts
-from paperfeed.deliver.passwords import hash_password
+from paperfeed.deliver.community.accounts import Accounts
+from paperfeed.deliver.community.passwords import hash_password
 from paperfeed.store import deliveries, subscriptions, users, votes
 from paperfeed.store import papers as paper_store
 from paperfeed.store.engine import make_engine, writing

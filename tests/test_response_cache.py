@@ -19,7 +19,7 @@ from starlette.requests import Request
 
 from paperfeed.config import load_settings
 from paperfeed.deliver.app import create_app
-from paperfeed.deliver.response_cache import ResponseCache
+from paperfeed.deliver.web.response_cache import ResponseCache
 from paperfeed.models import Paper
 from paperfeed.store import featured
 from paperfeed.store import papers as store

@@ -114,7 +114,7 @@ def test_old_papers_and_unknown_ids_are_refused(
 
 def test_submission_needs_a_token_and_a_confirmed_member(client: TestClient) -> None:
     assert client.post("/api/papers/submit", json={"arxiv_id": "2606.13677"}).status_code == 401
-    accounts = client.app.state.accounts  # type: ignore[attr-defined]
+    accounts = client.app.state.services.accounts  # type: ignore[attr-defined]
     accounts.sign_up(email="eve@example.org", username="eve", password="a long password", ip="1")
     from paperfeed.store import users
 

@@ -116,7 +116,7 @@ def test_api_upvote_needs_a_valid_token_and_an_allowed_member(app_client: TestCl
     assert bad.status_code == 401 and bad.json()["ok"] is False
     member = make_member(app_client, "bob")
     auth = token_for(app_client, member)
-    accounts = app_client.app.state.accounts  # type: ignore[attr-defined]
+    accounts = app_client.app.state.services.accounts  # type: ignore[attr-defined]
     with writing(accounts.engine) as conn:
         users.set_suspended(conn, member.id, NOW)
     suspended = app_client.post("/api/papers/2611.00001/upvote", headers=auth)
@@ -183,7 +183,7 @@ def test_upvote_form_without_javascript_and_with_htmx(app_client: TestClient) ->
 
 def test_unconfirmed_members_cannot_vote(app_client: TestClient, inbox) -> None:  # type: ignore[no-untyped-def]
     add_paper(app_client)
-    accounts = app_client.app.state.accounts  # type: ignore[attr-defined]
+    accounts = app_client.app.state.services.accounts  # type: ignore[attr-defined]
     accounts.sign_up(email="dan@example.org", username="dan", password="a long password", ip="1")
     with accounts.engine.connect() as conn:
         member = users.by_username(conn, "dan")

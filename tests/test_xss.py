@@ -17,7 +17,7 @@ from community_support import (
     log_in,
     smtp,
 )
-from paperfeed.deliver.passwords import hash_password
+from paperfeed.deliver.community.passwords import hash_password
 from paperfeed.store import comments, submissions, users
 from paperfeed.store.engine import writing
 
@@ -52,7 +52,7 @@ def seed_hostile(client: TestClient) -> int:
         authors=(f"Author {PAYLOADS[1]}",),
         comments=f"arXiv comments {PAYLOADS[0]}",
     )
-    engine = client.app.state.accounts.engine  # type: ignore[attr-defined]
+    engine = client.app.state.services.accounts.engine  # type: ignore[attr-defined]
     with writing(engine) as conn:
         # A hostile user name cannot be chosen at sign-up; store one anyway to test rendering.
         evil = users.create_user(

@@ -52,7 +52,7 @@ def arxiv() -> Iterator[ReplayServer]:
 def _accounts(url: str) -> Any:
     from paperfeed.config import load_settings
     from paperfeed.deliver import security
-    from paperfeed.deliver.accounts import Accounts
+    from paperfeed.deliver.community.accounts import Accounts
     from paperfeed.store.engine import make_engine
 
     settings = load_settings(database_url=url, secret_key=SECRET)
@@ -209,7 +209,7 @@ def hostile_hub(
 ) -> str:
     from datetime import UTC, date, datetime
 
-    from paperfeed.deliver.passwords import hash_password
+    from paperfeed.deliver.community.passwords import hash_password
     from paperfeed.index import lexical
     from paperfeed.models import Paper
     from paperfeed.store import collections, comments, submissions, users

@@ -29,7 +29,7 @@ ENV = {"PAPERFEED_EMBEDDER": "static", "PAPERFEED_SECRET_KEY": SECRET}
 def hub(start_server: Callable[..., Any], make_sample_db: Callable[..., str]) -> str:
     from paperfeed.config import load_settings
     from paperfeed.deliver import security
-    from paperfeed.deliver.accounts import Accounts
+    from paperfeed.deliver.community.accounts import Accounts
     from paperfeed.store.engine import make_engine
 
     url = make_sample_db(embed=True, env=ENV)

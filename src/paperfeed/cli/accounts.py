@@ -8,7 +8,7 @@ import click
 
 from paperfeed.cli.base import Context, cli, edge, pass_context
 from paperfeed.deliver import security
-from paperfeed.deliver.accounts import Accounts
+from paperfeed.deliver.community.accounts import Accounts
 from paperfeed.errors import InvalidInputError, NotFoundError
 from paperfeed.store import users
 from paperfeed.store.users import ROLES

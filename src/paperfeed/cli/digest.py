@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from paperfeed.cli.base import Context, cli, echo_json, edge, pass_context
-from paperfeed.deliver.digest_send import SendReport, sender_from_settings, summary
+from paperfeed.deliver.digests.send import SendReport, sender_from_settings, summary
 from paperfeed.deliver.scheduler import Job, LedgerClaims, Plan, run_schedule
 from paperfeed.errors import PaperfeedError, SourceError
 from paperfeed.rank.daily import parse_day

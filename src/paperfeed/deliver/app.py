@@ -1,9 +1,10 @@
 """The web application: ``create_app(settings)`` builds it; nothing happens at import.
 
-Pages (:mod:`.pages`), the JSON API (:mod:`.api`) and feeds (:mod:`.feed_routes`)
-call the same query functions in :mod:`paperfeed.rank`. paperfeed's errors are
-translated here, once: a JSON envelope under ``/api`` and ``/feeds``, an error
-page elsewhere, always with the right status.
+Every router of :mod:`paperfeed.deliver.routes.site` is included, the services of
+:mod:`paperfeed.deliver.web.services` are built once (``app.state.services``), and pages,
+the JSON API and feeds call the same query functions in :mod:`paperfeed.rank`.
+paperfeed's errors are translated here, once: a JSON envelope under ``/api`` and
+``/feeds``, an error page elsewhere, always with the right status.
 """
 
 from __future__ import annotations
@@ -23,17 +24,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import __version__
 from paperfeed.config import Settings
-from paperfeed.deliver import (
-    api,
-    community,
-    feed_routes,
-    pages,
-    recommend_app,
-    subscription_routes,
-)
-from paperfeed.deliver.hub import Hub
-from paperfeed.deliver.response_cache import ResponseCache
-from paperfeed.deliver.templating import make_templates
+from paperfeed.deliver.routes.site import ROUTERS, install_template_globals
+from paperfeed.deliver.web.hub import Hub
+from paperfeed.deliver.web.response_cache import ResponseCache
+from paperfeed.deliver.web.services import build_services
+from paperfeed.deliver.web.sessions import ViewerMiddleware
+from paperfeed.deliver.web.templating import make_templates
 from paperfeed.errors import PaperfeedError, RateLimitedError
 from paperfeed.index.lexical_tantivy import word_index
 from paperfeed.index.semantic import semantic_index
@@ -87,14 +83,12 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.hub = hub
     app.state.templates = templates
-    community.install(app, settings, engine, hub.clock, templates)
-    subscription_routes.install(app, settings, engine, hub.clock)
-    recommend_app.install(app, settings, hub)
+    app.state.services = services = build_services(settings, hub)
+    install_template_globals(templates)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.include_router(pages.router)
-    app.include_router(api.router)
-    app.include_router(feed_routes.router)
-    app.include_router(api.health)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(ViewerMiddleware, accounts=services.accounts)
 
     def wants_json(request: Request) -> bool:
         return request.url.path.startswith(("/api/", "/feeds/"))

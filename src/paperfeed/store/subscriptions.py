@@ -1,7 +1,7 @@
 """Digest subscribers, their saved searches and the consent trail: all their SQL.
 
 Addresses are stored lower-cased. The decisions (who may subscribe, what a link
-allows) live in ``deliver/subscriptions.py``; this module only reads and writes.
+allows) live in ``deliver/digests/subscriptions.py``; this module only reads and writes.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Pure presentation: papers as JSON and BibTeX, comments' Markdown, Atom and RSS feeds."""

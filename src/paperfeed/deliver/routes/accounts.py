@@ -1,0 +1,312 @@
+"""Account pages: sign up, confirm, log in and out, reset a password, settings and API
+tokens. Every POST carries the CSRF token; every GET only shows a form."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from paperfeed.deliver.community import permissions
+from paperfeed.deliver.web.deps import (
+    AccountsDep,
+    CsrfDep,
+    ViewerDep,
+    client_ip,
+    render,
+    safe_next,
+)
+from paperfeed.deliver.web.ids import RowId
+from paperfeed.deliver.web.sessions import SESSION_COOKIE, cookie_header
+from paperfeed.errors import PaperfeedError, RateLimitedError
+from paperfeed.store import tokens as token_store
+
+router = APIRouter(prefix="/account", include_in_schema=False)
+FormStr = Annotated[str, Form(max_length=2000)]
+SENT = (
+    "Check your inbox: if the address can be used, a message with a link is on its way. "
+    "The link expires; ask again if it does."
+)
+
+
+def _form(
+    request: Request,
+    *,
+    title: str,
+    action: str,
+    fields: list[tuple[str, str, str, str]],
+    button: str,
+    hidden: dict[str, str] | None = None,
+    problem: PaperfeedError | None = None,
+    notice: str | None = None,
+    links: list[tuple[str, str]] | None = None,
+    values: dict[str, str] | None = None,
+) -> Response:
+    status = problem.http_status if problem is not None else 200
+    response = render(
+        request,
+        "account_form.html",
+        {
+            "title": title,
+            "action": action,
+            "fields": fields,
+            "button": button,
+            "hidden": hidden or {},
+            "problem": str(problem) if problem is not None else None,
+            "notice": notice,
+            "links": links or [],
+            "values": values or {},
+        },
+        status,
+    )
+    if isinstance(problem, RateLimitedError):
+        response.headers["Retry-After"] = str(problem.retry_after)
+    return response
+
+
+SIGNUP_FIELDS = [
+    ("email", "E-mail address", "email", "email"),
+    ("username", "User name (3 to 32 letters, digits, - or _)", "text", "username"),
+    ("password", "Password (10 characters or more)", "password", "new-password"),
+]
+LOGIN_FIELDS = [
+    ("email", "E-mail address", "email", "email"),
+    ("password", "Password", "password", "current-password"),
+]
+LOGIN_LINKS = [("/account/signup", "Sign up"), ("/account/forgot", "Forgot your password?")]
+
+
+@router.get("/signup", response_class=HTMLResponse)
+def signup_page(request: Request) -> Response:
+    return _form(
+        request,
+        title="Sign up",
+        action="/account/signup",
+        fields=SIGNUP_FIELDS,
+        button="Sign up",
+        links=[("/account/login", "Log in instead")],
+    )
+
+
+@router.post("/signup", response_class=HTMLResponse)
+def signup(
+    request: Request,
+    _: CsrfDep,
+    accounts: AccountsDep,
+    email: FormStr = "",
+    username: FormStr = "",
+    password: FormStr = "",
+) -> Response:
+    try:
+        accounts.sign_up(email=email, username=username, password=password, ip=client_ip(request))
+    except PaperfeedError as exc:
+        return _form(
+            request,
+            title="Sign up",
+            action="/account/signup",
+            fields=SIGNUP_FIELDS,
+            button="Sign up",
+            problem=exc,
+            values={"email": email, "username": username},
+        )
+    return render(request, "account_message.html", {"title": "Confirm your address", "text": SENT})
+
+
+@router.get("/verify", response_class=HTMLResponse)
+def verify_page(request: Request, token: str = "") -> Response:
+    return _form(
+        request,
+        title="Confirm your e-mail address",
+        action="/account/verify",
+        fields=[],
+        button="Confirm my address",
+        hidden={"token": token[:2000]},
+    )
+
+
+@router.post("/verify", response_class=HTMLResponse)
+def verify(request: Request, _: CsrfDep, accounts: AccountsDep, token: FormStr = "") -> Response:
+    try:
+        member = accounts.verify(token)
+    except PaperfeedError as exc:
+        return _form(
+            request,
+            title="Confirm your e-mail address",
+            action="/account/verify",
+            fields=[],
+            button="Confirm my address",
+            hidden={"token": token},
+            problem=exc,
+        )
+    text = f"Thank you, {member.username}: your address is confirmed. You can log in now."
+    return render(
+        request,
+        "account_message.html",
+        {"title": "Address confirmed", "text": text, "link": ("/account/login", "Log in")},
+    )
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/") -> Response:
+    return _form(
+        request,
+        title="Log in",
+        action="/account/login",
+        fields=LOGIN_FIELDS,
+        button="Log in",
+        hidden={"next": safe_next(next)},
+        links=LOGIN_LINKS,
+    )
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    _: CsrfDep,
+    accounts: AccountsDep,
+    email: FormStr = "",
+    password: FormStr = "",
+    next: FormStr = "/",
+) -> Response:
+    try:
+        token = accounts.log_in(email=email, password=password, ip=client_ip(request))
+    except PaperfeedError as exc:
+        return _form(
+            request,
+            title="Log in",
+            action="/account/login",
+            fields=LOGIN_FIELDS,
+            button="Log in",
+            hidden={"next": safe_next(next)},
+            problem=exc,
+            links=LOGIN_LINKS,
+            values={"email": email},
+        )
+    response = RedirectResponse(safe_next(next), status_code=303)
+    secure = accounts.settings.base_url.startswith("https://")
+    max_age = accounts.settings.session_days * 86400
+    response.headers.append(
+        "set-cookie", cookie_header(SESSION_COOKIE, token, max_age=max_age, secure=secure)
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(viewer: CsrfDep, accounts: AccountsDep) -> Response:
+    if viewer.session_token:
+        accounts.log_out(viewer.session_token)
+    response = RedirectResponse("/", status_code=303)
+    secure = accounts.settings.base_url.startswith("https://")
+    response.headers.append(
+        "set-cookie", cookie_header(SESSION_COOKIE, "", max_age=0, secure=secure)
+    )
+    return response
+
+
+FORGOT_FIELDS = [("email", "E-mail address", "email", "email")]
+
+
+@router.get("/forgot", response_class=HTMLResponse)
+def forgot_page(request: Request) -> Response:
+    return _form(
+        request,
+        title="Reset your password",
+        action="/account/forgot",
+        fields=FORGOT_FIELDS,
+        button="Send me a link",
+    )
+
+
+@router.post("/forgot", response_class=HTMLResponse)
+def forgot(request: Request, _: CsrfDep, accounts: AccountsDep, email: FormStr = "") -> Response:
+    try:
+        accounts.request_reset(email=email, ip=client_ip(request))
+    except PaperfeedError as exc:
+        return _form(
+            request,
+            title="Reset your password",
+            action="/account/forgot",
+            fields=FORGOT_FIELDS,
+            button="Send me a link",
+            problem=exc,
+        )
+    return render(request, "account_message.html", {"title": "Check your inbox", "text": SENT})
+
+
+RESET_FIELDS = [("password", "New password (10 characters or more)", "password", "new-password")]
+
+
+@router.get("/reset", response_class=HTMLResponse)
+def reset_page(request: Request, token: str = "") -> Response:
+    return _form(
+        request,
+        title="Choose a new password",
+        action="/account/reset",
+        fields=RESET_FIELDS,
+        button="Set the password",
+        hidden={"token": token[:2000]},
+    )
+
+
+@router.post("/reset", response_class=HTMLResponse)
+def reset(
+    request: Request, _: CsrfDep, accounts: AccountsDep, token: FormStr = "", password: FormStr = ""
+) -> Response:
+    try:
+        accounts.reset(token, password)
+    except PaperfeedError as exc:
+        return _form(
+            request,
+            title="Choose a new password",
+            action="/account/reset",
+            fields=RESET_FIELDS,
+            button="Set the password",
+            hidden={"token": token},
+            problem=exc,
+        )
+    return render(
+        request,
+        "account_message.html",
+        {
+            "title": "Password changed",
+            "text": "Your new password is set; every other session has been logged out.",
+            "link": ("/account/login", "Log in"),
+        },
+    )
+
+
+def _settings_page(
+    request: Request, viewer: ViewerDep, accounts: AccountsDep, new_token: str | None = None
+) -> Response:
+    member = permissions.require(viewer.member, "read_collection")
+    with accounts.engine.connect() as conn:
+        tokens = token_store.tokens_of(conn, member.id)
+    return render(
+        request,
+        "account_settings.html",
+        {"member": member, "tokens": tokens, "new_token": new_token},
+    )
+
+
+@router.get("/settings", response_class=HTMLResponse)
+def settings_page(request: Request, viewer: ViewerDep, accounts: AccountsDep) -> Response:
+    if viewer.member is None:
+        return RedirectResponse("/account/login?next=/account/settings", status_code=303)
+    return _settings_page(request, viewer, accounts)
+
+
+@router.post("/tokens", response_class=HTMLResponse)
+def create_token(
+    request: Request, viewer: CsrfDep, accounts: AccountsDep, name: FormStr = ""
+) -> Response:
+    member = permissions.require(viewer.member, "manage_tokens")
+    token = accounts.create_token(member, name)
+    return _settings_page(request, viewer, accounts, new_token=token)
+
+
+@router.post("/tokens/{token_id}/revoke")
+def revoke_token(token_id: RowId, viewer: CsrfDep, accounts: AccountsDep) -> Response:
+    member = permissions.require(viewer.member, "manage_tokens")
+    accounts.revoke_token(member, token_id)
+    return RedirectResponse("/account/settings", status_code=303)

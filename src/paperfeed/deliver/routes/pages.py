@@ -1,0 +1,226 @@
+"""Server-rendered pages. Reading works without JavaScript; htmx only loads more."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from paperfeed.deliver.web.deps import HubDep
+from paperfeed.deliver.web.hub import Hub
+from paperfeed.errors import InvalidInputError, InvalidQueryError, NotFoundError, PaperfeedError
+from paperfeed.index.query import Query as SearchQuery
+from paperfeed.index.query import parse_query
+from paperfeed.models import StoredPaper, split_arxiv_id
+from paperfeed.rank.daily import parse_day
+from paperfeed.rank.lists import (
+    Period,
+    day_period,
+    month_of,
+    month_period,
+    period_list,
+    trending_list,
+    week_of,
+    week_period,
+)
+from paperfeed.rank.search import MODES, Fusion, search, similar
+from paperfeed.rank.trending import FORMULA
+from paperfeed.store import featured
+from paperfeed.store import papers as store
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    templates = request.app.state.templates
+    response: Response = templates.TemplateResponse(request, name, context, status_code=status)
+    return response
+
+
+def _list_page(
+    request: Request,
+    hub: Hub,
+    period: Period,
+    sort: str,
+    page: int,
+    latest: date | None = None,
+) -> Response:
+    """A day's, week's or month's list; ``latest`` (the latest featured day up to today)
+    is looked up unless the caller has it already."""
+    if page < 0:
+        raise InvalidInputError("p must be 0 or more")
+    listed = period_list(
+        hub.engine,
+        period,
+        sort=sort,
+        limit=PAGE_SIZE,
+        offset=page * PAGE_SIZE,
+        now=hub.now(),
+        zone=hub.zone,
+        rule=hub.rule,
+    )
+    if latest is None:
+        with hub.engine.connect() as conn:
+            latest = featured.latest_featured_day(conn, on_or_before=hub.today())
+    context = {
+        "period": period,
+        "listed": listed,
+        "sort": sort,
+        "page": page,
+        "latest": latest,
+        "week": week_of(period.first),
+        "month": month_of(period.first),
+        "fragment": request.headers.get("HX-Request") == "true",
+    }
+    return _render(request, "list.html", context)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, hub: HubDep, sort: str = "votes", p: int = 0) -> Response:
+    with hub.engine.connect() as conn:
+        latest = featured.latest_featured_day(conn, on_or_before=hub.today())
+    return _list_page(request, hub, day_period(latest or hub.today()), sort, p, latest)
+
+
+@router.get("/papers/date")
+def pick_date(day: Annotated[str, Query(max_length=20)]) -> RedirectResponse:
+    """The date picker's form target (works without JavaScript)."""
+    chosen = parse_day(day, "day")
+    assert chosen is not None
+    return RedirectResponse(f"/papers/date/{chosen.isoformat()}", status_code=303)
+
+
+@router.get("/papers/date/{day}", response_class=HTMLResponse)
+def papers_on(request: Request, hub: HubDep, day: str, sort: str = "votes", p: int = 0) -> Response:
+    chosen = parse_day(day, "day")
+    assert chosen is not None
+    return _list_page(request, hub, day_period(chosen), sort, p)
+
+
+@router.get("/papers/week/{week}", response_class=HTMLResponse)
+def papers_of_week(
+    request: Request, hub: HubDep, week: str, sort: str = "votes", p: int = 0
+) -> Response:
+    return _list_page(request, hub, week_period(week), sort, p)
+
+
+@router.get("/papers/month/{month}", response_class=HTMLResponse)
+def papers_of_month(
+    request: Request, hub: HubDep, month: str, sort: str = "votes", p: int = 0
+) -> Response:
+    return _list_page(request, hub, month_period(month), sort, p)
+
+
+@router.get("/trending", response_class=HTMLResponse)
+def trending(request: Request, hub: HubDep, p: int = 0) -> Response:
+    if p < 0:
+        raise InvalidInputError("p must be 0 or more")
+    listed = trending_list(
+        hub.engine,
+        now=hub.now(),
+        zone=hub.zone,
+        rule=hub.rule,
+        limit=PAGE_SIZE,
+        offset=p * PAGE_SIZE,
+    )
+    context = {
+        "listed": listed,
+        "formula": FORMULA,
+        "rule": hub.rule,
+        "page": p,
+        "fragment": request.headers.get("HX-Request") == "true",
+    }
+    return _render(request, "trending.html", context)
+
+
+def _paper_page(request: Request, hub: HubDep, stored: StoredPaper) -> Response:
+    try:
+        hits, neighbours = similar(hub.engine, hub.semantic, [stored.id], limit=6)
+        similar_note = None
+    except PaperfeedError as exc:  # the page still shows the paper
+        hits, neighbours, similar_note = [], [], f"similar papers are unavailable: {exc}"
+    context = {
+        "stored": stored,
+        "paper": stored.paper,
+        "similar": list(zip(hits, neighbours, strict=True)),
+        "similar_note": similar_note,
+    }
+    return _render(request, "paper.html", context)
+
+
+@router.get("/papers/id/{paper_id}", response_class=HTMLResponse)
+def paper_by_number(request: Request, hub: HubDep, paper_id: int) -> Response:
+    with hub.engine.connect() as conn:
+        stored = store.get_by_id(conn, paper_id)
+    if stored is None:
+        raise NotFoundError(f"no paper number {paper_id}")
+    if stored.paper.arxiv_id:
+        return RedirectResponse(f"/papers/{stored.paper.arxiv_id}", status_code=301)
+    return _paper_page(request, hub, stored)
+
+
+@router.get("/papers/{arxiv_id:path}", response_class=HTMLResponse)
+def paper(request: Request, hub: HubDep, arxiv_id: str) -> Response:
+    try:
+        base, version = split_arxiv_id(arxiv_id)
+    except ValueError as exc:
+        raise NotFoundError(f"not an arXiv id: {arxiv_id[:60]!r}") from exc
+    if version is not None or base != arxiv_id:
+        return RedirectResponse(f"/papers/{base}", status_code=301)
+    with hub.engine.connect() as conn:
+        stored = store.get_by_arxiv_id(conn, base)
+    if stored is None:
+        raise NotFoundError(f"paper {base} is not on this hub yet")
+    return _paper_page(request, hub, stored)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request,
+    hub: HubDep,
+    q: Annotated[str, Query(max_length=2000)] = "",
+    mode: str = "hybrid",
+    cat: Annotated[str, Query(max_length=100)] = "",
+    after: Annotated[str, Query(max_length=20)] = "",
+    before: Annotated[str, Query(max_length=20)] = "",
+    p: int = 0,
+) -> Response:
+    context: dict[str, Any] = {
+        "q": q,
+        "mode": mode if mode in MODES else "hybrid",
+        "modes": MODES,
+        "cat": cat,
+        "after": after,
+        "before": before,
+        "page": p,
+        "result": None,
+        "problem": None,
+        "fragment": request.headers.get("HX-Request") == "true",
+    }
+    if not q.strip() and not cat.strip():
+        return _render(request, "search.html", context)
+    try:
+        if p < 0:
+            raise InvalidQueryError("p must be 0 or more")
+        query: SearchQuery = parse_query(q).with_filters(
+            categories=(cat.strip(),) if cat.strip() else (),
+            after=parse_day(after, "after") if after else None,
+            before=parse_day(before, "before") if before else None,
+        )
+        context["result"] = search(
+            hub.engine,
+            hub.semantic,
+            query,
+            mode=mode,
+            limit=20,
+            offset=p * 20,
+            fusion=Fusion.from_settings(hub.settings),
+            words=hub.words,
+        )
+    except InvalidInputError as exc:
+        context["problem"] = str(exc)
+        return _render(request, "search.html", context, status=400)
+    return _render(request, "search.html", context)

@@ -1,0 +1,61 @@
+"""The whole site: every router in the order ``create_app()`` includes them, and the
+globals the page templates use."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.templating import Jinja2Templates
+
+from paperfeed.deliver.community import social
+from paperfeed.deliver.render.markdown import render_markdown
+from paperfeed.deliver.routes import (
+    accounts,
+    api,
+    collections,
+    comments,
+    feeds,
+    for_you,
+    moderation,
+    pages,
+    recommend_settings,
+    submissions,
+    subscriptions,
+    votes,
+)
+from paperfeed.deliver.web.sessions import current_viewer
+
+ROUTERS: tuple[APIRouter, ...] = (
+    accounts.router,
+    votes.pages,
+    votes.api,
+    submissions.pages,
+    submissions.api,
+    comments.pages,
+    comments.api,
+    collections.pages,
+    collections.feeds,
+    collections.api,
+    moderation.pages,
+    moderation.api,
+    subscriptions.pages,
+    subscriptions.api,
+    for_you.pages,
+    for_you.api,
+    for_you.feeds,
+    recommend_settings.router,
+    pages.router,
+    api.router,
+    feeds.router,
+    api.health,
+)
+
+
+def install_template_globals(templates: Jinja2Templates) -> None:
+    templates.env.globals["viewer"] = current_viewer
+    templates.env.globals["social"] = social.social
+    templates.env.globals["social_prefetch"] = social.social_prefetch
+    templates.env.globals["comment_threads"] = social.comment_threads
+    templates.env.globals["can"] = social.can
+    templates.env.globals["my_collections"] = social.my_collections
+    templates.env.globals["is_hidden"] = social.is_hidden
+    templates.env.filters["markdown"] = render_markdown

@@ -1,0 +1,82 @@
+"""Submitting a paper: the form at ``/submit`` and ``POST /api/papers/submit``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from paperfeed.deliver.community import permissions
+from paperfeed.deliver.render.papers import paper_json, paper_path
+from paperfeed.deliver.routes.api import PaperOut
+from paperfeed.deliver.web.deps import CsrfDep, TokenMember, ViewerDep, hub_of, render
+from paperfeed.deliver.web.errors import WRITE_ERRORS
+from paperfeed.deliver.web.hub import Hub
+from paperfeed.errors import PaperfeedError
+from paperfeed.ingest.submission import submit
+from paperfeed.models import StoredPaper
+from paperfeed.store.users import Member
+
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api", tags=["community"])
+
+
+class SubmitIn(BaseModel):
+    arxiv_id: str = Field(max_length=300, description="an arXiv id or an arxiv.org URL")
+
+
+class SubmittedOut(PaperOut):
+    submittedBy: str
+
+
+def _submit(request: Request, member: Member | None, reference: str) -> StoredPaper:
+    who = permissions.require(member, "submit")
+    hub: Hub = hub_of(request)
+
+    def embed(ids: list[int]) -> None:
+        hub.semantic.embed_papers(ids)
+
+    return submit(
+        hub.engine,
+        hub.settings,
+        hub.clock,
+        user_id=who.id,
+        reference=reference,
+        today=hub.today(),
+        after_batch=embed if hub.settings.embed_on_ingest else None,
+    )
+
+
+@pages.get("/submit", response_class=HTMLResponse)
+def submit_page(request: Request, viewer: ViewerDep) -> Response:
+    if viewer.member is None:
+        return RedirectResponse("/account/login?next=/submit", status_code=303)
+    return render(request, "submit.html", {"problem": None, "value": ""})
+
+
+@pages.post("/submit", response_class=HTMLResponse)
+def submit_form(
+    request: Request, viewer: CsrfDep, arxiv_id: Annotated[str, Form(max_length=300)] = ""
+) -> Response:
+    try:
+        stored = _submit(request, viewer.member, arxiv_id)
+    except PaperfeedError as exc:
+        context = {"problem": str(exc), "value": arxiv_id}
+        return render(request, "submit.html", context, status=exc.http_status)
+    return RedirectResponse(paper_path(stored), status_code=303)
+
+
+@api.post(
+    "/papers/submit",
+    response_model=SubmittedOut,
+    status_code=201,
+    summary="Submit a paper to today's list",
+    responses={**WRITE_ERRORS, 502: {"description": "the arXiv API failed"}},
+)
+def submit_api(request: Request, member: TokenMember, body: SubmitIn) -> dict[str, Any]:
+    """Feature the paper on today's daily list, submitted by the token holder. Fails with
+    409 when it was featured already, 400 when it is older than the submission window."""
+    stored = _submit(request, member, body.arxiv_id)
+    return {**paper_json(stored), "submittedBy": member.username}
