@@ -68,6 +68,13 @@ def test_authors_are_searchable(hf: Engine) -> None:
     assert set(ids(hf, "Kocielnik")) == {"2606.00467", "2606.12730"}
 
 
+def test_hugging_face_keywords_and_summary_are_searchable(hf: Engine) -> None:
+    # The phrases are in no title or abstract: one is among 2606.12730's ai_keywords, the
+    # other in 2606.00467's ai_summary.
+    assert ids(hf, '"behavioral coherence"') == ["2606.12730"]
+    assert ids(hf, '"exhibit limited ability"') == ["2606.00467"]
+
+
 def test_updates_and_deletes_follow_the_papers(hf: Engine) -> None:
     with hf.connect() as conn:
         stored = store.get_by_arxiv_id(conn, "2606.13392")
@@ -75,7 +82,18 @@ def test_updates_and_deletes_follow_the_papers(hf: Engine) -> None:
     with writing(hf) as conn:
         store.update_papers(
             conn,
-            [(stored.id, replace(stored.paper, title="Dense Kernels", abstract="Nothing more."))],
+            [
+                (
+                    stored.id,
+                    replace(
+                        stored.paper,
+                        title="Dense Kernels",
+                        abstract="Nothing more.",
+                        keywords=("kernels",),
+                        ai_summary="Kernels, densely.",
+                    ),
+                )
+            ],
             stored.changed_at,
         )
         lexical.sync(conn, [stored.id])

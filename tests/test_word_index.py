@@ -123,7 +123,18 @@ def test_new_changed_and_deleted_papers_are_followed(
     with writing(hf) as conn:
         store.update_papers(
             conn,
-            [(stored.id, replace(stored.paper, title="Dense Kernels", abstract="Nothing more."))],
+            [
+                (
+                    stored.id,
+                    replace(
+                        stored.paper,
+                        title="Dense Kernels",
+                        abstract="Nothing more.",
+                        keywords=("kernels",),
+                        ai_summary=None,
+                    ),
+                )
+            ],
             stored.changed_at,
         )
         lexical.sync(conn, [stored.id])

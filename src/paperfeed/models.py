@@ -90,6 +90,26 @@ class Paper:
     ``featured_on`` is the day the paper is on the hub's daily list, distinct
     from arXiv's dates; ``upvotes`` are those imported from a source (such as
     Hugging Face), not the hub's own votes.
+
+    Fields from a Hugging Face ``/api/daily_papers`` item (``paper.X`` is the item's
+    paper object, ``X`` the item itself):
+
+    * ``keywords``: ``paper.ai_keywords``; ``code_url``: ``paper.githubRepo``;
+      ``project_url``: ``paper.projectPage``; ``upvotes``: ``paper.upvotes``;
+      ``published_at``: ``paper.publishedAt`` (the arXiv date).
+    * ``ai_summary`` / ``ai_summary_model``: ``paper.ai_summary`` / ``paper.ai_summary_model``.
+    * ``github_stars``: ``paper.githubStars``.
+    * ``organization`` / ``organization_fullname``: ``paper.organization.name`` /
+      ``.fullname`` (the HF organization's handle and display name).
+    * ``submitted_by`` / ``submitted_by_fullname``: the HF user who put the paper on the
+      daily list, ``submittedBy`` / ``paper.submittedOnDailyBy`` (``user``, else
+      ``name``) and its ``fullname``.
+    * ``discussion_id``: ``paper.discussionId``; ``num_comments``: ``numComments``;
+      ``thumbnail_url``: ``thumbnail``.
+    * ``submitted_on_daily_at``: ``paper.submittedOnDailyAt`` (else the item's own);
+      ``listed_at``: the item's ``publishedAt``, the moment the list published it.
+    * ``featured_on``: the list day (the archive's ``featured_on``, else the day of
+      ``submittedOnDailyAt``, else of ``listed_at``).
     """
 
     title: str
@@ -114,6 +134,18 @@ class Paper:
     featured_on: date | None = None
     upvotes: int | None = None
     source: str = "unknown"
+    ai_summary: str | None = None
+    ai_summary_model: str | None = None
+    github_stars: int | None = None
+    organization: str | None = None
+    organization_fullname: str | None = None
+    submitted_by: str | None = None
+    submitted_by_fullname: str | None = None
+    discussion_id: str | None = None
+    num_comments: int | None = None
+    thumbnail_url: str | None = None
+    submitted_on_daily_at: datetime | None = None
+    listed_at: datetime | None = None
 
     @property
     def title_key(self) -> str:
@@ -280,4 +312,16 @@ class StoredPaper:
             "upvotes": p.upvotes or 0,
             "source": p.source,
             "first_seen_at": iso(self.first_seen_at),
+            "ai_summary": p.ai_summary,
+            "ai_summary_model": p.ai_summary_model,
+            "github_stars": p.github_stars,
+            "organization": p.organization,
+            "organization_fullname": p.organization_fullname,
+            "submitted_by": p.submitted_by,
+            "submitted_by_fullname": p.submitted_by_fullname,
+            "discussion_id": p.discussion_id,
+            "num_comments": p.num_comments,
+            "thumbnail_url": p.thumbnail_url,
+            "submitted_on_daily_at": iso(p.submitted_on_daily_at),
+            "listed_at": iso(p.listed_at),
         }

@@ -2,7 +2,8 @@
 ``paper_search``, GIN-indexed), queried with ``websearch_to_tsquery`` units and
 ranked with ``ts_rank_cd``.
 
-Weights: title A, abstract B, authors C. Each query unit is parsed by
+Weights: title A, abstract and Hugging Face's ``ai_keywords`` B, authors C, its
+``ai_summary`` D. Each query unit is parsed by
 ``websearch_to_tsquery``, which accepts any input without error, then combined:
 terms OR-ed, phrases AND-ed, exclusions AND NOT-ed, as in the FTS5 twin.
 """
@@ -25,6 +26,10 @@ SELECT p.id,
        || setweight(to_tsvector('simple', COALESCE((
             SELECT string_agg(a.name, ', ') FROM paper_authors a WHERE a.paper_id = p.id
           ), '')), 'C')
+       || setweight(to_tsvector('english', COALESCE((
+            SELECT string_agg(k.value, ', ') FROM json_array_elements_text(p.keywords) k
+          ), '')), 'B')
+       || setweight(to_tsvector('english', COALESCE(p.ai_summary, '')), 'D')
 FROM papers p
 """
 

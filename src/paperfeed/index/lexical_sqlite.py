@@ -11,15 +11,18 @@ from paperfeed.errors import InvalidQueryError
 from paperfeed.index.query import Query, fts5_match
 from paperfeed.models import Hit
 
-#: bm25 column weights: title, abstract, authors.
-WEIGHTS = (3.0, 1.0, 1.0)
+#: bm25 column weights: title, abstract, authors, keywords (Hugging Face's ai_keywords),
+#: ai_summary.
+WEIGHTS = (3.0, 1.0, 1.0, 1.0, 1.0)
 _CHUNK = 900
 
 _INSERT = """
-INSERT INTO papers_fts (rowid, title, abstract, authors)
+INSERT INTO papers_fts (rowid, title, abstract, authors, keywords, ai_summary)
 SELECT p.id, p.title, p.abstract,
        COALESCE((SELECT group_concat(a.name, ', ') FROM paper_authors a
-                 WHERE a.paper_id = p.id), '')
+                 WHERE a.paper_id = p.id), ''),
+       COALESCE((SELECT group_concat(k.value, ', ') FROM json_each(p.keywords) k), ''),
+       COALESCE(p.ai_summary, '')
 FROM papers p
 """
 

@@ -63,7 +63,7 @@ JOURNAL = "lexical"
 #: The ``index_state`` row holding the database's identity (names the folder).
 IDENTITY = "lexical:identity"
 #: Bumped when the tantivy schema or analyzer changes: older folders are rebuilt.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: A backlog up to this many papers is applied inside the search that finds it.
 SYNC_CATCH_UP_MAX = 2_000
 #: Called with (papers done, papers in all) while (re)indexing.

@@ -18,6 +18,10 @@ from paperfeed.store.tables.papers import paper_authors, paper_categories, paper
 #: (docs/design.md).
 FIELDS = (("text", 1.0),)
 TITLE_REPEATS = 3
+#: Hugging Face's ``ai_keywords`` and ``ai_summary`` are written this many times each (the
+#: same term-frequency weighting as the title's repeats; docs/benchmarks.md, 2026-12-07).
+KEYWORD_REPEATS = 1
+AI_SUMMARY_REPEATS = 1
 #: Papers read from the database per chunk while (re)indexing.
 READ_CHUNK = 5_000
 EPOCH = date(1970, 1, 1)
@@ -82,6 +86,8 @@ def documents(conn: Connection, first: int, last: int, only: Sequence[int] | Non
             papers.c.title,
             papers.c.abstract,
             func.coalesce(papers.c.published_at, papers.c.first_seen_at),
+            papers.c.keywords,
+            papers.c.ai_summary,
         )
         .where(*where)
         .order_by(papers.c.id)
@@ -102,13 +108,19 @@ def documents(conn: Connection, first: int, last: int, only: Sequence[int] | Non
         ):
             cats.setdefault(int(pid), []).append(category)
     out = []
-    for pid, title, abstract, day in base:
+    for pid, title, abstract, day, keywords, ai_summary in base:
         doc = tantivy.Document()
         doc.add_integer("id", int(pid))
         for _ in range(TITLE_REPEATS):
             doc.add_text("text", title or "")
         doc.add_text("text", abstract or "")
         doc.add_text("text", ", ".join(authors.get(int(pid), ())))
+        if keywords:
+            for _ in range(KEYWORD_REPEATS):
+                doc.add_text("text", ", ".join(keywords))
+        if ai_summary:
+            for _ in range(AI_SUMMARY_REPEATS):
+                doc.add_text("text", ai_summary)
         for term in sorted(category_terms(cats.get(int(pid), ()))):
             doc.add_text("cats", term)
         doc.add_integer("day", day_number(day))

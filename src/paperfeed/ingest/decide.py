@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from paperfeed.models import Paper, Rejection, StoredPaper, Version
 from paperfeed.store.papers import Matches
@@ -62,8 +63,10 @@ def validate(paper: Paper, limits: Limits, now: datetime) -> str | None:
         return "malformed version history"
     if paper.version is not None and paper.version < 1:
         return f"impossible version v{paper.version}"
-    if paper.upvotes is not None and paper.upvotes < 0:
-        return "negative upvotes"
+    for name in ("upvotes", "github_stars", "num_comments"):
+        value = getattr(paper, name)
+        if value is not None and value < 0:
+            return f"negative {name}"
     return None
 
 
@@ -102,6 +105,9 @@ def merge(old: Paper, new: Paper) -> Paper:
     * A paper is featured at most once: the first featured day stays.
     * Imported upvotes take the latest value seen.
     * The first source that brought the paper stays its source.
+    * Hugging Face's counts (stars, comments) take the latest value seen; when the
+      paper was listed stays with the first featured day; its other fields (AI
+      summary, organization, submitter, ...) come from the winner, else the other.
     """
     new_wins = (new.version or 0) >= (old.version or 0)
     primary, other = (new, old) if new_wins else (old, new)
@@ -130,7 +136,39 @@ def merge(old: Paper, new: Paper) -> Paper:
         upvotes=new.upvotes if new.upvotes is not None else old.upvotes,
         source=old.source,
         abstract=primary.abstract or other.abstract,
+        **_merge_hf(primary, other, old, new),
     )
+
+
+#: Hugging Face counts that change over time: the latest value seen wins.
+_LATEST = ("github_stars", "num_comments")
+#: Other Hugging Face fields: the winner's, else the other's.
+_KEPT = (
+    "ai_summary",
+    "ai_summary_model",
+    "organization",
+    "organization_fullname",
+    "submitted_by",
+    "submitted_by_fullname",
+    "discussion_id",
+    "thumbnail_url",
+)
+#: When the paper was put on its list: follows ``featured_on``, so the first listing's stay.
+_LISTING = ("submitted_on_daily_at", "listed_at")
+
+
+def _merge_hf(primary: Paper, other: Paper, old: Paper, new: Paper) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for name in _LATEST:
+        value = getattr(new, name)
+        merged[name] = value if value is not None else getattr(old, name)
+    for name in _KEPT:
+        value = getattr(primary, name)
+        merged[name] = value if value is not None else getattr(other, name)
+    for name in _LISTING:
+        value = getattr(old, name)
+        merged[name] = value if value is not None else getattr(new, name)
+    return merged
 
 
 @dataclass

@@ -77,7 +77,7 @@ def hf_daily_source(settings: Settings, file: Path | None, day: date | None) -> 
     from paperfeed.ingest.hf_daily import HfDailySource
 
     if file is not None:
-        return HfDailySource(file, zone=settings.zone, day=day)
+        return HfDailySource(file, day=day)
     assert day is not None
     fetcher = Fetcher(
         retries=settings.http_retries,

@@ -33,6 +33,21 @@ _PAPER_FIELDS = (
     "featured_on",
     "source",
 )
+#: What a Hugging Face item adds, stored as the Paper holds it (after the bookkeeping columns).
+HF_FIELDS = (
+    "ai_summary",
+    "ai_summary_model",
+    "github_stars",
+    "organization",
+    "organization_fullname",
+    "submitted_by",
+    "submitted_by_fullname",
+    "discussion_id",
+    "num_comments",
+    "thumbnail_url",
+    "submitted_on_daily_at",
+    "listed_at",
+)
 
 #: SQLite allows 32,766 bound parameters; stay well below for IN lists.
 _IN_CHUNK = 900
@@ -40,7 +55,7 @@ _IN_CHUNK = 900
 
 def paper_row(paper: Paper) -> dict[str, Any]:
     """The ``papers`` row for a paper (without id and bookkeeping times)."""
-    row: dict[str, Any] = {name: getattr(paper, name) for name in _PAPER_FIELDS}
+    row: dict[str, Any] = {name: getattr(paper, name) for name in (*_PAPER_FIELDS, *HF_FIELDS)}
     row["title_key"] = paper.title_key
     row["keywords"] = list(paper.keywords)
     row["upvotes"] = paper.upvotes or 0
@@ -83,6 +98,7 @@ def paper_values(paper_id: int, paper: Paper, now: datetime) -> tuple[Any, ...]:
         paper.source,
         now,
         now,
+        *(getattr(paper, name) for name in HF_FIELDS),
     )
 
 
@@ -128,6 +144,7 @@ def _to_paper(
         featured_on=row.featured_on,
         upvotes=row.upvotes,
         source=row.source,
+        **{name: getattr(row, name) for name in HF_FIELDS},
     )
 
 

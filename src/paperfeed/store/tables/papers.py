@@ -46,6 +46,20 @@ papers = Table(
     Column("source", String(32), nullable=False),
     Column("first_seen_at", UTCDateTime(), nullable=False),
     Column("changed_at", UTCDateTime(), nullable=False),
+    # What a Hugging Face daily-papers item adds (migration 0009; Paper's docstring says
+    # which HF field each one holds). ``keywords`` holds ``ai_keywords``.
+    Column("ai_summary", Text, nullable=True),
+    Column("ai_summary_model", String(255), nullable=True),
+    Column("github_stars", Integer, nullable=True),
+    Column("organization", String(255), nullable=True),
+    Column("organization_fullname", Text, nullable=True),
+    Column("submitted_by", String(255), nullable=True),
+    Column("submitted_by_fullname", Text, nullable=True),
+    Column("discussion_id", String(64), nullable=True),
+    Column("num_comments", Integer, nullable=True),
+    Column("thumbnail_url", Text, nullable=True),
+    Column("submitted_on_daily_at", UTCDateTime(), nullable=True),
+    Column("listed_at", UTCDateTime(), nullable=True),
     # Dedup by DOI.
     Index(None, "doi"),
     # Dedup of id-less papers by title.
@@ -55,6 +69,8 @@ papers = Table(
     Index(None, "featured_on", "upvotes", "published_at", "id"),
     # "Latest papers" and date filters.
     Index(None, "published_at"),
+    # Papers a Hugging Face user submitted to the daily list (the API's ``submitter=``).
+    Index(None, "submitted_by"),
 )
 
 paper_authors = Table(
