@@ -1,7 +1,7 @@
 """The whole schema as Alembic sees it: :data:`metadata`, with every table registered.
 
 The tables themselves live in :mod:`paperfeed.store.tables`, one module a domain
-(papers, community, digests, recommendations, jobs); the code imports them from
+(papers, community, digests, recommendations, jobs, thumbnails); the code imports them from
 there. This module is what works on the schema as a whole: the migrations' autogenerate
 comparison (:func:`include_object_for`), ``paperfeed db copy``'s table list.
 """

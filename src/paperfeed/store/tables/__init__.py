@@ -6,6 +6,14 @@ schema and foreign keys between domains resolve. :mod:`paperfeed.store.schema` i
 whole schema as Alembic sees it.
 """
 
-from paperfeed.store.tables import base, community, digests, jobs, papers, recommendations
+from paperfeed.store.tables import (
+    base,
+    community,
+    digests,
+    jobs,
+    papers,
+    recommendations,
+    thumbnails,
+)
 
-__all__ = ["base", "community", "digests", "jobs", "papers", "recommendations"]
+__all__ = ["base", "community", "digests", "jobs", "papers", "recommendations", "thumbnails"]
