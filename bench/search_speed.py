@@ -1,24 +1,27 @@
 """Search speed, memory and disk at 10 k, 100 k and 1 M papers, with bm25s and NumPy beside it.
 
     python bench/search_speed.py [--sizes 10000,100000,1000000] [--queries 200]
-                                 [--real-vectors-max 10000] [--embedder minilm]
-                                 [--throughput-embedders minilm,static] [--throughput-docs 500]
-                                 [--blas-threads N] [--workdir DIR] [--timing-nice N] [--json]
+                                 [--corpus realistic|words] [--real-max N] [--data DIR]
+                                 [--real-cache DIR] [--real-vectors-max 10000]
+                                 [--embedder minilm] [--throughput-embedders minilm,static]
+                                 [--throughput-docs 500] [--blas-threads N] [--workdir DIR]
+                                 [--timing-nice N] [--json]
     python bench/search_speed.py --table-from saved.json
 
-Corpus. For each size N, a fresh migrated SQLite file is filled with N synthetic papers,
-in batches of 10 k: titles and abstracts are words resampled (by their frequency) from
-the real titles and abstracts of ../shared/data/seed_pages.jsonl, with lengths resampled
-from them too; authors are drawn from a small pool of made-up names. Each batch is one
-write transaction of the product's own calls: ``insert_papers``, ``lexical.sync`` (FTS5
-and the change journal), ``vectors.store_vectors`` + ``vectors.record_model``; then the
-tantivy word index is built from the file (``WordIndex.refresh``), as ``paperfeed ingest``
-does at the end of a run. Vectors come from the real embedder
-(``--embedder``, minilm by default) up to ``--real-vectors-max`` papers; larger corpora
-get random unit vectors of the embedder's dimension (384 for minilm), and the table says
-so. Random vectors have no neighbourhoods, so an HNSW graph built on them is slower to
-build and finds few true neighbours (docs/stack.md): at sizes above ``exact_max`` the
-semantic recall row shows it, and its latency is only indicative.
+Corpus. For each size N, a fresh migrated SQLite file is filled with N papers, in batches
+of 10 k. ``--corpus realistic`` (the default) is bench/corpus.py's: the real papers at hand
+(the HF daily archive, the seed pages, SciFact; about 15.7 k, or ``--real-max``) with
+their vectors from the real embedder (embedded once, kept in ``--real-cache``), then
+synthetic papers mixed from them (vectors: mixtures of 2-3 real neighbours plus calibrated
+noise; texts: their sentences recombined), whose neighbourhoods behave like real ones
+(docs/benchmarks.md shows the recall check). ``--corpus words`` is the older corpus:
+words resampled (by their frequency) from ../shared/data/seed_pages.jsonl, vectors from
+the real embedder up to ``--real-vectors-max`` papers and random unit vectors above
+(which have no neighbourhoods: HNSW recall on them says nothing). Authors are drawn from
+a small pool of made-up names. Each batch is one write transaction of the product's own
+calls: ``insert_papers``, ``lexical.sync`` (FTS5 and the change journal),
+``vectors.store_vectors`` + ``vectors.record_model``; then the tantivy word index is built
+from the file (``WordIndex.refresh``), as ``paperfeed ingest`` does at the end of a run.
 
 Queries. ``--queries`` queries (200 by default) of 2-4 words drawn from the 300 most
 frequent non-stopwords of the real abstracts; every tenth also holds a quoted two-word
@@ -38,6 +41,8 @@ Each step runs in its own subprocess, so each peak RSS (``ru_maxrss``) is its ow
      pruning: what search() uses on SQLite), and ``lexical.search(conn, query, limit=100)``
      (FTS5, bm25, OR of the terms: the fallback, and what the web used before);
    - semantic: ``semantic.index().search(vector, 100)``;
+   - hybrid e2e: the same ``search()`` with the query embedded inside it by the model
+     (its cache of recent queries emptied before each): what a user waits for;
    - hybrid: the product's ``search(engine, semantic, query, mode="hybrid", limit=20)``,
      end to end (tantivy, filters, constraint of phrases, fusion, loading the 20 papers), with
      :class:`CachedQueryIndex`, a ``SemanticIndex`` whose ``query_vector`` returns the
@@ -53,9 +58,10 @@ Each step runs in its own subprocess, so each peak RSS (``ru_maxrss``) is its ow
    ``matrix @ q`` + ``argpartition`` + sort of the top 100, over the same query vectors;
    its top 10 is the truth for the semantic recall@10 of the product's index.
 
-``--workdir DIR`` keeps each size's file, word index and HNSW cache under ``DIR/n<size>``
-and a later run with the same ``DIR`` reuses them (the build figures are those of the run
-that built them; the vector index then loads from its cache file, and the table says so).
+``--workdir DIR`` (made if missing) keeps each size's file, word index and HNSW cache under
+``DIR/n<size>`` (``DIR/n<size>-words`` for the words corpus) and a later run with the same
+``DIR`` reuses them (the build figures are those of the run that built them; the vector
+index then loads from its cache file, and the table says so).
 ``--timing-nice N`` runs the timed loops (not the builds) at ``nice N`` (negative needs
 root), so other jobs on a shared machine do not preempt the measured process.
 
@@ -66,6 +72,13 @@ real seed papers (``paper_text``) in chunks of 64, as ``SemanticIndex`` does.
 
 Targets (printed with PASS / FAIL): hybrid p95 <= 10 ms at 100 k papers and <= 50 ms at
 1 M; peak RSS of the serving process <= 3 GB at 1 M. Progress goes to stderr.
+
+``--json`` prints the whole report and, at its top level, one summary per size (#17):
+``{"<size>": {"hybrid_e2e_ms": {"p50", "p95"}, "floor_ms": {"p50", "p95"}, "recall_at_10",
+"serve_rss_mb", "vectors"}}``: hybrid end to end with the query embedded, the NumPy floor
+over the same vectors in the same run, recall@10 of the product's vector index against
+that floor, and the serving process's RSS after its queries (VmRSS; its peak, which
+includes building an HNSW graph on first use, is in ``sizes``).
 """
 
 from __future__ import annotations
@@ -84,6 +97,7 @@ from typing import Any
 
 from search_speed_build import child_build, child_throughput
 from search_speed_inputs import (
+    DATA,
     EXACT_MAX,
     LIMIT,
     K,
@@ -111,24 +125,32 @@ CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 # --- the run ---------------------------------------------------------------------------------
 
 
+def size_folder(work: Path, size: int, corpus: str) -> Path:
+    return work / (f"n{size}" if corpus == "realistic" else f"n{size}-words")
+
+
 def measure_size(size: int, args: argparse.Namespace, queries: list[str], work: Path) -> dict:
-    folder = work / f"n{size}"
+    folder = size_folder(work, size, args.corpus)
     db = folder / "papers.db"
     kept = folder / "build.json"
-    real_vectors = size <= args.real_vectors_max
+    real_vectors = args.corpus == "words" and size <= args.real_vectors_max
     if kept.exists() and db.exists():
         progress(f"N={size:,}: reusing the corpus built in {folder}")
         build, disk_after_build = json.loads(kept.read_text())
     else:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        progress(f"N={size:,}: building ({'real' if real_vectors else 'random'} vectors)")
+        progress(f"N={size:,}: building a {args.corpus} corpus")
         build = run_child(
             "build",
             {
                 "size": size,
                 "db": str(db),
                 "embedder": args.embedder,
+                "corpus": args.corpus,
+                "data": str(args.data),
+                "real_cache": str(args.real_cache or work / "real"),
+                "real_max": args.real_max,
                 "real_vectors": real_vectors,
                 "words_dir": str(folder / "index"),
             },
@@ -169,12 +191,14 @@ def measure_size(size: int, args: argparse.Namespace, queries: list[str], work: 
     lat = serve["latency_ms"]
     result = {
         "papers": size,
-        "vectors": "real" if real_vectors else "random",
+        "corpus": args.corpus,
+        "vectors": build["vectors"],
         "dim": build["dim"],
         "build_s": {
             key: build[key]
             for key in (
                 "generate_s",
+                "synthesize_s",
                 "embed_s",
                 "random_vectors_s",
                 "papers_s",
@@ -197,6 +221,7 @@ def measure_size(size: int, args: argparse.Namespace, queries: list[str], work: 
             "reload_origin": serve.get("index_reload_origin"),
         },
         "disk": disk,
+        "serve_rss_mb": serve["rss_mb_after_queries"],
         "peak_rss_mb": {
             "build": build["peak_rss_mb"],
             "serve": serve["peak_rss_mb"],
@@ -231,6 +256,18 @@ def measure_size(size: int, args: argparse.Namespace, queries: list[str], work: 
     return result
 
 
+def summary(row: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of one size (#17), also at the top level of the JSON."""
+    lat = row["latency_ms"]
+    return {
+        "hybrid_e2e_ms": {k: lat["hybrid_e2e"][k] for k in ("p50", "p95")},
+        "floor_ms": {k: lat["numpy_floor"][k] for k in ("p50", "p95")},
+        "recall_at_10": row["semantic_recall_at_10"],
+        "serve_rss_mb": row["serve_rss_mb"],
+        "vectors": row["vectors"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument(
@@ -240,10 +277,34 @@ def main() -> None:
     )
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument(
+        "--corpus",
+        choices=("realistic", "words"),
+        default="realistic",
+        help="realistic: real papers, then mixtures of them (bench/corpus.py); words: words "
+        "resampled from the seed papers, with --real-vectors-max",
+    )
+    parser.add_argument(
         "--real-vectors-max",
         type=int,
         default=10_000,
-        help="Embed papers with the real model up to this corpus size; random vectors above.",
+        help="--corpus words: embed papers with the real model up to this corpus size; "
+        "random vectors above.",
+    )
+    parser.add_argument(
+        "--real-max",
+        type=int,
+        default=None,
+        help="--corpus realistic: use at most this many real papers (default: all, ~15.7 k); "
+        "the rest are synthetic.",
+    )
+    parser.add_argument(
+        "--data", type=Path, default=DATA, help="The shared data folder (real papers)."
+    )
+    parser.add_argument(
+        "--real-cache",
+        type=Path,
+        help="Where the real papers' vectors are kept (default WORKDIR/real); e.g. "
+        "/work/bench-data/real, shared by every run.",
     )
     parser.add_argument(
         "--embedder", default="minilm", help="Embedder for papers and queries (minilm, static)."
@@ -301,6 +362,7 @@ def main() -> None:
             "limit": LIMIT,
             "exact_max": EXACT_MAX,
             "embedder": args.embedder,
+            "corpus": args.corpus,
             "real_vectors_max": args.real_vectors_max,
             "workdir": args.workdir,
             "timing_nice": args.timing_nice,
@@ -312,7 +374,8 @@ def main() -> None:
         work = Path(args.workdir) if args.workdir else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)  # a new --workdir is made, not an error
         args.workdir_fresh = {
-            size: not (work / f"n{size}" / "build.json").exists() for size in args.sizes
+            size: not (size_folder(work, size, args.corpus) / "build.json").exists()
+            for size in args.sizes
         }
         for key in [k for k in args.throughput_embedders.split(",") if k]:
             progress(f"embedding throughput: {key}")
@@ -323,6 +386,8 @@ def main() -> None:
             report["sizes"][str(size)] = measure_size(size, args, queries, work)
     report["machine"]["load_average_at_end"] = os.getloadavg()[0]
     report["targets"] = evaluate_targets(report["sizes"])
+    for name, row in report["sizes"].items():
+        report[name] = summary(row)
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:

@@ -78,16 +78,66 @@ def _part_sizes(db: Path) -> dict[str, float]:
     return {part: sizes[part] / 2**20 for part in ("papers", "lexical", "vectors", "other")}
 
 
+def _realistic(cfg: dict[str, Any], t: Counter[str]) -> tuple[Any, dict[str, int]]:
+    """bench/corpus.py's real papers (their vectors embedded once, cached in
+    ``real_cache``) and the synthesizer of the papers beyond them."""
+    from corpus import Synthesizer, real_papers, real_vectors
+
+    n = cfg["size"]
+    real = real_papers(Path(cfg["data"]))[: min(n, cfg.get("real_max") or n)]
+    progress(f"N={n:,}: vectors of {len(real):,} real papers (cached in {cfg['real_cache']})")
+    seconds, (matrix, _) = timed(
+        lambda: real_vectors(real, Path(cfg["real_cache"]), cfg["embedder"])
+    )
+    t["embed_s"] += seconds
+    seconds, synthesizer = timed(lambda: Synthesizer(real, matrix))
+    t["synthesize_s"] += seconds
+    return synthesizer, {"real": len(real), "synthetic": n - len(real)}
+
+
+def _words_kind(cfg: dict[str, Any]) -> dict[str, int]:
+    n = cfg["size"]
+    return {"real": n, "synthetic": 0} if cfg["real_vectors"] else {"random": n}
+
+
+def _words_vectors(
+    cfg: dict[str, Any],
+    embedder: Any,
+    batch: list[Any],
+    rng: np.random.Generator,
+    t: Counter[str],
+    start: int,
+) -> np.ndarray:
+    """The word-resampled corpus's vectors: the model's, or random unit vectors."""
+    from paperfeed.index.embedder import paper_text
+
+    n = cfg["size"]
+    if not cfg["real_vectors"]:
+        seconds, matrix = timed(lambda: _unit_random(rng, len(batch), embedder.dim))
+        t["random_vectors_s"] += seconds
+        return matrix
+    texts = [paper_text(p.title, p.abstract) for p in batch]
+    chunk_start = time.perf_counter()
+    parts = []
+    for i in range(0, len(texts), EMBED_CHUNK):
+        parts.append(embedder.embed(texts[i : i + EMBED_CHUNK]))
+        if i % 1280 == 0 and i:
+            rate = i / (time.perf_counter() - chunk_start)
+            progress(f"N={n:,}: embedded {start + i:,} / {n:,} ({rate:.0f} papers/s)")
+    t["embed_s"] += time.perf_counter() - chunk_start
+    return np.concatenate(parts)
+
+
 def child_build(cfg: dict[str, Any]) -> dict[str, Any]:
     """Fill a fresh database with the product's write calls, batch by batch."""
     from paperfeed.index import lexical, vectors
-    from paperfeed.index.embedder import load_embedder, paper_text
+    from paperfeed.index.embedder import load_embedder
     from paperfeed.index.lexical_tantivy import WordIndex
     from paperfeed.store.engine import make_engine, writing
     from paperfeed.store.migrate import migrate
     from paperfeed.store.papers import insert_papers
 
-    n, db, real_vectors = cfg["size"], Path(cfg["db"]), cfg["real_vectors"]
+    n, db = cfg["size"], Path(cfg["db"])
     engine = make_engine(f"sqlite:///{db}")
     migrate(engine)
     embedder = load_embedder(cfg["embedder"])
@@ -96,25 +146,26 @@ def child_build(cfg: dict[str, Any]) -> dict[str, Any]:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     t = Counter[str]()
     started = time.perf_counter()
+    synthesizer = None
+    if cfg["corpus"] == "realistic":
+        synthesizer, kinds = _realistic(cfg, t)
     for start in range(0, n, BATCH):
         count = min(BATCH, n - start)
-        seconds, batch = timed(lambda s=start, c=count: corpus.batch(s, c))
-        t["generate_s"] += seconds
-        if real_vectors:
-            texts = [paper_text(p.title, p.abstract) for p in batch]
-            chunk_start = time.perf_counter()
-            parts = []
-            for i in range(0, len(texts), EMBED_CHUNK):
-                parts.append(embedder.embed(texts[i : i + EMBED_CHUNK]))
-                if i % 1280 == 0 and i:
-                    done = start + i
-                    rate = i / (time.perf_counter() - chunk_start)
-                    progress(f"N={n:,}: embedded {done:,} / {n:,} ({rate:.0f} papers/s)")
-            matrix = np.concatenate(parts)
-            t["embed_s"] += time.perf_counter() - chunk_start
+        if synthesizer is not None:
+            seconds, (titles, abstracts, matrix) = timed(
+                lambda s=start, c=count: synthesizer.batch(s, c)
+            )
+            t["synthesize_s"] += seconds
+            seconds, batch = timed(
+                lambda s=start, ti=titles, ab=abstracts: corpus.dress(
+                    np.random.default_rng([corpus.seed, s]), s, ti, ab
+                )
+            )
+            t["generate_s"] += seconds
         else:
-            seconds, matrix = timed(lambda c=count: _unit_random(rng, c, embedder.dim))
-            t["random_vectors_s"] += seconds
+            seconds, batch = timed(lambda s=start, c=count: corpus.batch(s, c))
+            t["generate_s"] += seconds
+            matrix = _words_vectors(cfg, embedder, batch, rng, t, start)
         with writing(engine) as conn:
             seconds, ids = timed(lambda b=batch, c=conn: insert_papers(c, b, now))
             t["papers_s"] += seconds
@@ -142,6 +193,7 @@ def child_build(cfg: dict[str, Any]) -> dict[str, Any]:
         "total_s": total_s,
         "embedder": embedder.name,
         "dim": embedder.dim,
+        "vectors": kinds if synthesizer is not None else _words_kind(cfg),
         "wal_mb_while_open": wal_mb,
         "parts_mb": parts,
         "peak_rss_mb": peak_rss_mb(),

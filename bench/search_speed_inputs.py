@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT.parent / "shared" / "data" / "seed_pages.jsonl"
+DATA = ROOT.parent / "shared" / "data"
+SEED = DATA / "seed_pages.jsonl"
 
 BATCH = 10_000  # papers generated and written per transaction
 EMBED_CHUNK = 64  # texts per embedder call (as SemanticIndex.embed_papers)
@@ -84,11 +85,18 @@ class Corpus:
 
     def batch(self, start: int, count: int) -> list[Any]:
         """Papers ``start`` .. ``start + count - 1`` (``paperfeed.models.Paper``)."""
-        from paperfeed.models import Paper
-
         rng = np.random.default_rng([self.seed, start])
         titles = self._texts(rng, self.title_words, rng.choice(self.title_lengths, count))
         abstracts = self._texts(rng, self.abstract_words, rng.choice(self.abstract_lengths, count))
+        return self.dress(rng, start, titles, abstracts)
+
+    def dress(
+        self, rng: np.random.Generator, start: int, titles: list[str], abstracts: list[str]
+    ) -> list[Any]:
+        """Papers ``start`` .. with these texts, made-up authors, categories and dates."""
+        from paperfeed.models import Paper
+
+        count = len(titles)
         n_authors = rng.integers(1, 7, count).tolist()
         author_picks = rng.integers(0, len(self.authors), sum(n_authors)).tolist()
         n_cats = rng.integers(1, 4, count).tolist()
@@ -151,6 +159,14 @@ def make_queries(real: Sequence[tuple[str, str]], n: int, seed: int = 11) -> lis
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (VmRSS), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def progress(message: str) -> None:

@@ -61,11 +61,14 @@ def print_report(report: dict[str, Any]) -> None:
     )
     for name in names:
         row = sizes[name]
-        kind = (
-            f"real {row['dim']}-dim vectors from the model"
-            if row["vectors"] == "real"
-            else f"RANDOM unit vectors ({row['dim']} dims), not model output"
-        )
+        kinds = row["vectors"] if isinstance(row["vectors"], dict) else {row["vectors"]: 1}
+        if "random" in kinds:
+            kind = f"RANDOM unit vectors ({row['dim']} dims), not model output"
+        else:
+            kind = (
+                f"{kinds.get('real', 0):,} real papers with the model's {row['dim']}-dim "
+                f"vectors, {kinds.get('synthetic', 0):,} synthetic (mixtures of real ones)"
+            )
         print(f"  N={int(name):,}: {kind}")
     print()
     line("papers", [f"{int(n):,}" for n in names])
@@ -74,6 +77,10 @@ def print_report(report: dict[str, Any]) -> None:
     line(
         "  embed papers (real model)",
         each(lambda r: f"{r['build_s']['embed_s']:.1f}" if "embed_s" in r["build_s"] else "-"),
+    )
+    line(
+        "  synthesize (mixtures of real papers)",
+        each(lambda r: f"{r['build_s'].get('synthesize_s', 0):.1f}"),
     )
     line("  insert_papers", each(lambda r: f"{r['build_s']['papers_s']:.1f}"))
     line("  lexical.sync (FTS5)", each(lambda r: f"{r['build_s']['lexical_s']:.1f}"))
@@ -114,6 +121,7 @@ def print_report(report: dict[str, Any]) -> None:
     )
     line("  HNSW cache", each(lambda r: f"{r['disk']['hnsw_cache_mb']:,.0f}"))
     line("  tantivy word index", each(lambda r: f"{r['disk'].get('tantivy_mb', 0):,.0f}"))
+    line("serve RSS after the queries (MB)", each(lambda r: f"{r.get('serve_rss_mb', 0):,.0f}"))
     print("peak RSS (MB)")
     for key, label in (
         ("serve", "  serve (model + indexes + queries)"),
@@ -134,6 +142,7 @@ def print_report(report: dict[str, Any]) -> None:
         ("semantic", "  semantic: index().search k=100"),
         ("numpy_floor", "  semantic floor: NumPy brute force"),
         ("hybrid", "  hybrid: search() end to end"),
+        ("hybrid_e2e", "  hybrid, query embedded inside (e2e)"),
         ("search_lexical", "  search() mode=lexical"),
         ("search_semantic", "  search() mode=semantic"),
     ):

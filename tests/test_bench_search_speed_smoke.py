@@ -1,7 +1,8 @@
 """bench/search_speed.py stays runnable: a 2,000-paper run with the static embedder.
 
-Only the shape of the JSON and that every measured number is positive are asserted;
-timings are not.
+The corpus is the realistic one (bench/corpus.py), capped at 500 real papers so that
+1,500 synthetic ones are made too. Only the shape of the JSON and that every measured
+number is positive are asserted; timings are not.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ pytestmark = pytest.mark.sqlite_only
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "search_speed.py"
 SIZE = 2000
+REAL = 500
 QUERIES = 20
 
 
@@ -30,8 +32,8 @@ def report() -> dict:
             str(BENCH),
             "--sizes",
             str(SIZE),
-            "--real-vectors-max",
-            "0",
+            "--real-max",
+            str(REAL),
             "--queries",
             str(QUERIES),
             "--embedder",
@@ -45,7 +47,7 @@ def report() -> dict:
         capture_output=True,
         text=True,
         check=True,
-        timeout=120,
+        timeout=300,
     )
     data: dict = json.loads(out.stdout)
     return data
@@ -57,7 +59,7 @@ def _positive(value: object) -> bool:
 
 @pytest.mark.slow
 def test_report_has_every_section(report: dict) -> None:
-    assert set(report) == {"machine", "settings", "throughput", "sizes", "targets"}
+    assert set(report) == {"machine", "settings", "throughput", "sizes", "targets", str(SIZE)}
     assert report["settings"]["queries"] == QUERIES
     assert report["settings"]["sizes"] == [SIZE]
     assert set(report["sizes"]) == {str(SIZE)}
@@ -70,10 +72,20 @@ def test_report_has_every_section(report: dict) -> None:
 def test_size_row_holds_positive_measurements(report: dict) -> None:
     row = report["sizes"][str(SIZE)]
     assert row["papers"] == SIZE
-    assert row["vectors"] == "random"
+    assert row["corpus"] == "realistic"
+    assert row["vectors"] == {"real": REAL, "synthetic": SIZE - REAL}
     assert row["dim"] == 256
     assert row["vector_index"]["kind"] == "exact"
-    for key in ("generate_s", "papers_s", "lexical_s", "tantivy_s", "vectors_s", "total_s"):
+    for key in (
+        "generate_s",
+        "synthesize_s",
+        "embed_s",
+        "papers_s",
+        "lexical_s",
+        "tantivy_s",
+        "vectors_s",
+        "total_s",
+    ):
         assert _positive(row["build_s"][key]), key
     assert _positive(row["serve_s"]["index_load_s"])
     assert _positive(row["disk"]["db_wal_mb"])
@@ -88,6 +100,7 @@ def test_size_row_holds_positive_measurements(report: dict) -> None:
         "lexical_fts5",
         "semantic",
         "hybrid",
+        "hybrid_e2e",
         "bm25s",
         "numpy_floor",
         "parts_total",
@@ -106,3 +119,18 @@ def test_size_row_holds_positive_measurements(report: dict) -> None:
 def test_targets_not_measured_at_this_size(report: dict) -> None:
     assert [t["size"] for t in report["targets"]] == [100_000, 1_000_000, 1_000_000]
     assert all(t["pass"] is None and t["value"] is None for t in report["targets"])
+
+
+@pytest.mark.slow
+def test_summary_per_size_at_the_top_level(report: dict) -> None:
+    """The headline figures of #17: ``{"<size>": {"hybrid_e2e_ms": {"p50", "p95"}, ...}}``."""
+    summary = report[str(SIZE)]
+    assert set(summary) >= {"hybrid_e2e_ms", "floor_ms", "recall_at_10", "serve_rss_mb"}
+    row = report["sizes"][str(SIZE)]
+    for key in ("hybrid_e2e_ms", "floor_ms"):
+        assert set(summary[key]) == {"p50", "p95"}, key
+        assert _positive(summary[key]["p50"]) and summary[key]["p95"] >= summary[key]["p50"]
+    assert summary["floor_ms"]["p50"] == row["latency_ms"]["numpy_floor"]["p50"]
+    assert summary["recall_at_10"] == pytest.approx(1.0)
+    assert _positive(summary["serve_rss_mb"])
+    assert summary["serve_rss_mb"] <= row["peak_rss_mb"]["serve"]
