@@ -7,14 +7,14 @@ from __future__ import annotations
 import gzip
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from paperfeed.clock import FrozenClock
 from paperfeed.config import load_settings
@@ -26,6 +26,7 @@ from paperfeed.ingest.pipeline import ingest
 from paperfeed.ingest.source import Source
 from paperfeed.models import Paper, Rejection
 from paperfeed.store import papers as store
+from paperfeed.store.tables.papers import papers as papers_table
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIXTURE = FIXTURES / "hf_daily_papers_api.json"
@@ -137,6 +138,10 @@ def test_every_hugging_face_field_of_an_item_is_kept() -> None:
     agent = found["2606.10423"]
     assert (agent.github_stars, agent.submitted_by, agent.organization) == (2, "jayoohwang", None)
     assert sum(p.organization is not None for p in found.values()) == 16
+    item = json.loads(json.dumps(items()[0]))
+    item["paper"]["githubRepo"] = " https://github.com/ FightingFighting/NeuroAda.git"  # as pasted
+    (pasted,) = papers(json.dumps([item])).values()
+    assert pasted.code_url == "https://github.com/FightingFighting/NeuroAda.git"
     assert all(p.ai_summary and p.discussion_id for p in found.values())
 
 
@@ -151,6 +156,7 @@ def test_every_hugging_face_field_of_an_item_is_kept() -> None:
         ("paper", "ai_keywords", "diffusion", "ai_keywords is str, not a list"),
         ("paper", "ai_keywords", ["ok", 3], "ai_keywords holds a int, not a string"),
         ("paper", "githubRepo", "github.com/x/y", "githubRepo is not an http(s) URL"),
+        ("paper", "projectPage", "https:// ", "projectPage is not an http(s) URL"),
         ("item", "thumbnail", 7, "thumbnail is int, not a string"),
         ("paper", "organization", "caltech", "organization is str, not an object"),
         ("item", "submittedBy", {"user": 5}, "submittedBy.user is int, not a string"),
@@ -384,3 +390,18 @@ def test_a_live_error_answer_is_a_source_error(api: tuple[str, type[_Api]]) -> N
             list(source.records(None))
         with pytest.raises(SourceError, match="invalid JSON"):
             list(source.records(None))
+
+
+@pytest.mark.quality
+def test_the_whole_archive_keeps_its_580_list_days(
+    sqlite_engine: Engine, clock: FrozenClock, external_data: Callable[[str, str], Path]
+) -> None:
+    archive = external_data("hf_daily_archive/hf_daily_archive.jsonl.gz", "the HF daily archive")
+    report = ingest(sqlite_engine, HfDailySource(archive), clock=clock)
+    # 9,881 listings of 9,877 papers (4 listed twice), none rejected.
+    assert (report.fetched, report.new, report.rejected) == (9_877, 9_877, 0)
+    with sqlite_engine.connect() as conn:
+        days = conn.execute(select(func.count(papers_table.c.featured_on.distinct()))).scalar_one()
+        drifted = store.get_by_arxiv_id(conn, "2405.15738")
+    assert days == 580
+    assert drifted is not None and drifted.paper.featured_on == date(2024, 5, 27)

@@ -181,10 +181,13 @@ def _authors(raw: object) -> tuple[str, ...]:
 
 
 def _url(value: object, field: str) -> str | None:
+    """An http(s) URL. A URL holds no whitespace, so any inside is dropped: HF keeps links
+    as their submitters pasted them (``https://github.com/ owner/repo`` is in the archive)."""
     text = _text(value, field)
     if text is None:
         return None
-    if not text.startswith(("https://", "http://")) or any(ch.isspace() for ch in text):
+    text = "".join(text.split())
+    if not text.startswith(("https://", "http://")) or len(text) <= len("https://"):
         raise BadItem(f"{field} is not an http(s) URL: {text[:80]!r}")
     return text
 
