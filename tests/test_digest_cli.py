@@ -14,12 +14,13 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
-from digest_support import SECRET, Sink, add_papers, add_subscriber, free_port
+from digest_support import SECRET, Sink, add_papers, add_subscriber
 from paperfeed.cli import cli
 from paperfeed.clock import FrozenClock
 from paperfeed.deliver.scheduler import Job, Plan, due_jobs, run_schedule
 from paperfeed.rank.editions import DigestSchedule
 from paperfeed.store.engine import make_engine
+from ports import free_port
 
 EASTERN = ZoneInfo("America/New_York")
 PLAN = Plan(DigestSchedule(EASTERN), time(20, 30), ("rss cs.LG",))

@@ -42,7 +42,7 @@ def test_header_injection_is_refused(mail: Mail) -> None:
 
 
 def test_refused_connection_is_a_mail_error() -> None:
-    from community_support import free_port
+    from ports import free_port
 
     settings = load_settings(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_tls="none")
     with pytest.raises(MailError, match="could not send"):

@@ -36,13 +36,14 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from digest_support import MONDAY, NOW, SECRET, Sink, add_papers, free_port
+from digest_support import MONDAY, NOW, SECRET, Sink, add_papers
 from paperfeed.config import load_settings
 from paperfeed.deliver.community.accounts import Accounts
 from paperfeed.deliver.community.passwords import hash_password
 from paperfeed.store import deliveries, subscriptions, users, votes
 from paperfeed.store import papers as paper_store
 from paperfeed.store.engine import make_engine, writing
+from ports import serve_process
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -197,18 +198,24 @@ def _populate(url: str, engine: Engine) -> tuple[dict[str, int], dict[int, int],
 
 @pytest.fixture
 def hub(postgres_url: str, sink: SlowSink, tmp_path: Path) -> Iterator[Hub]:
-    port = free_port()
-    env = _env(postgres_url, port, sink.port, tmp_path)
     log = tmp_path / "server.log"
-    serve = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "4"]
-    with log.open("wb") as out:  # the workers start while the data goes in
-        process = subprocess.Popen(
-            [sys.executable, "-m", "paperfeed", *serve],
-            env=env,
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    envs: dict[int, dict[str, str]] = {}
+
+    def spawn(port: int) -> subprocess.Popen[bytes]:
+        envs[port] = _env(postgres_url, port, sink.port, tmp_path)
+        serve = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "4"]
+        with log.open("wb") as out:
+            return subprocess.Popen(
+                [sys.executable, "-m", "paperfeed", *serve],
+                env=envs[port],
+                cwd=tmp_path,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    # Listening, on a port of its own; its workers start while the data goes in.
+    process, port = serve_process(spawn, lambda _process: log.read_text())
+    env = envs[port]
     engine = make_engine(postgres_url)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -16,60 +16,17 @@ from pathlib import Path
 import pytest
 
 from paperfeed.deliver.serving import listen_sockets
+from ports import children, serve_process, socket_inodes, tcp_sockets
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def _tcp(port: int, state: str) -> dict[int, int]:
-    """Socket inode -> remote port, of 127.0.0.1:port sockets in ``state`` (0A listen,
-    01 established)."""
-    needle = f"0100007F:{port:04X}"
-    rows = {}
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[1] == needle and fields[3] == state:
-            rows[int(fields[9])] = int(fields[2].split(":")[1], 16)
-    return rows
-
-
-def _socket_inodes(pid: int) -> set[int]:
-    inodes = set()
-    fd_dir = Path(f"/proc/{pid}/fd")
-    for fd in fd_dir.iterdir() if fd_dir.exists() else ():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(int(target[8:-1]))
-    return inodes
-
-
 def _workers(supervisor: int, port: int) -> dict[int, set[int]]:
     """Worker pid -> its socket inodes, for the supervisor's children listening on port."""
-    listening = set(_tcp(port, "0A"))
+    listening = set(tcp_sockets(port, "0A"))
     found = {}
-    for pid in _children(supervisor):
-        inodes = _socket_inodes(pid)
+    for pid in children(supervisor):
+        inodes = socket_inodes(pid)
         if inodes & listening:
             found[pid] = inodes
     return found
@@ -103,18 +60,21 @@ def _get(sock: socket.socket, path: str = "/healthz") -> bytes:
 
 @pytest.fixture
 def server(db_url: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    port = _free_port()
     env = {
         **os.environ,
         "PAPERFEED_DATABASE_URL": db_url,
         "PAPERFEED_INDEX_DIR": str(tmp_path / "index"),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "paperfeed", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+
+    def spawn(port: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "paperfeed", "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+
+    process, port = serve_process(spawn, lambda p: p.stdout.read().decode() if p.stdout else "")
     try:
         _wait(lambda: len(_workers(process.pid, port)) == 2 or process.poll() is not None)
         assert process.poll() is None, process.stdout.read() if process.stdout else ""
@@ -130,12 +90,12 @@ def test_workers_each_listen_and_share_the_connections(
 ) -> None:
     process, port = server
     workers = _workers(process.pid, port)
-    assert len(workers) == 2 and len(_tcp(port, "0A")) == 2  # a socket each
+    assert len(workers) == 2 and len(tcp_sockets(port, "0A")) == 2  # a socket each
     connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
     try:
         for conn in connections:
             _get(conn)
-        established = set(_tcp(port, "01"))
+        established = set(tcp_sockets(port, "01"))
         workers = _workers(process.pid, port)  # their sockets now, accepted ones included
         per_worker = [len(inodes & established) for inodes in workers.values()]
         assert sum(per_worker) == 32 and min(per_worker) > 0, per_worker
@@ -166,7 +126,7 @@ def test_a_dead_worker_is_replaced_and_a_stop_is_clean(
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in survivors)
-    assert not _tcp(port, "0A")
+    assert not tcp_sockets(port, "0A")
 
 
 def test_a_taken_port_is_an_error_not_a_shared_port(db_url: str) -> None:

@@ -26,7 +26,6 @@ Every server sees the same frozen clock (``FROZEN_TIME``), so "today" is fixed.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -40,6 +39,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import pytest
 
+from ports import free_port
 from tests_support import NewDatabase
 
 if TYPE_CHECKING:
@@ -238,12 +238,6 @@ class LiveServer:
                 self.process.wait(timeout=10)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _server_env(db_url: str, workdir: Path, extra: Mapping[str, str] | None) -> dict[str, str]:
     """This process's environment less any PAPERFEED_* of the caller's shell, plus ours."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
@@ -343,7 +337,7 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartServ
         full_env = _server_env(db_url, workdir, env)
         for attempt in range(1, PORT_ATTEMPTS + 1):
             # The free port is only free when asked: another process may take it first.
-            server = _spawn(full_env, workdir, _free_port(), workdir / f"server-{attempt}.log")
+            server = _spawn(full_env, workdir, free_port(), workdir / f"server-{attempt}.log")
             servers.append(server)
             try:
                 _wait_healthy(server, HEALTH_TIMEOUT_S)
