@@ -22,10 +22,10 @@ if not os.environ.get("CI"):  # in CI a missing playwright fails the run instead
         reason="install with: pip install -e '.[dev]' && bash scripts/ensure_chromium.sh",
     )
 
-from aiosmtpd.controller import Controller
 from playwright.sync_api import Page, expect
 
-from community_support import PASSWORD, SECRET, Inbox, free_port, one_entry
+from community_support import PASSWORD, SECRET, Inbox, one_entry
+from ports import smtp_server
 from replay_server import ReplayServer, Reply
 from tests_support import NewDatabase
 
@@ -35,10 +35,9 @@ FROZEN = "2026-06-13T16:00:00+00:00"  # two days after the recorded arXiv papers
 
 @pytest.fixture(scope="module")
 def inbox() -> Iterator[tuple[Inbox, int]]:
-    box, port = Inbox(), free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
+    box = Inbox()
+    controller = smtp_server(box)
+    yield box, controller.port
     controller.stop()
 
 
