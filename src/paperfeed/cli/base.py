@@ -85,9 +85,11 @@ class Context:
 
     def engine(self, *, migrated: bool = True) -> Engine:
         if self._engine is None:
+            # Only `migrate` (migrated=False) may create a missing SQLite file.
             self._engine = make_engine(
                 self.settings.database_url,
                 options=EngineOptions.from_settings(self.settings, statement_timeout=False),
+                create=not migrated,
             )
             if migrated:
                 ensure_migrated(self._engine)

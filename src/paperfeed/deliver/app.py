@@ -63,7 +63,9 @@ def _thread_limit(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManag
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the app on ``settings``: engine, indexes, templates, routes, error translation."""
-    engine = make_engine(settings.database_url, options=EngineOptions.from_settings(settings))
+    engine = make_engine(
+        settings.database_url, options=EngineOptions.from_settings(settings), create=False
+    )
     ensure_migrated(engine)
     hub = Hub(
         settings,

@@ -81,15 +81,27 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(
-    url: str, *, busy_timeout_ms: int | None = None, options: EngineOptions | None = None
+    url: str,
+    *,
+    busy_timeout_ms: int | None = None,
+    options: EngineOptions | None = None,
+    create: bool = True,
 ) -> Engine:
-    """Create the engine for ``url``; for a SQLite file, create its folder too."""
+    """Create the engine for ``url``; for a SQLite file, create its folder too.
+
+    ``create=False`` (what commands and the server use, all but ``paperfeed migrate``)
+    refuses a SQLite file that does not exist with a :class:`StorageError` naming the path
+    and the setting (exit 6, as for an unmigrated database), and creates nothing: SQLite
+    would otherwise make an empty file.
+    """
     options = options or EngineOptions()
     if busy_timeout_ms is not None:
         options = dataclasses.replace(options, busy_timeout_ms=busy_timeout_ms)
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if not create:
+            require_sqlite_file(parsed.database)
         return _sqlite_engine(url, parsed.database, options.busy_timeout_ms)
     return _postgres_engine(url, options)
 
@@ -136,6 +148,19 @@ def _postgres_engine(url: str, options: EngineOptions) -> Engine:
             raise StorageError(f"the database does not answer: {reason}") from original
 
     return engine
+
+
+def require_sqlite_file(database: str | None) -> None:
+    """Raise :class:`StorageError` when the SQLite file ``database`` does not exist."""
+    if database in (None, "", ":memory:") or str(database).startswith("file:"):
+        return
+    path = Path(str(database)).expanduser()
+    if not path.is_file():
+        raise StorageError(
+            f"no database at {path.absolute()} (PAPERFEED_DATABASE_URL is sqlite:///{database}): "
+            "run `paperfeed migrate` to create it there, or set PAPERFEED_DATABASE_URL "
+            "to the hub's database"
+        )
 
 
 def _sqlite_engine(url: str, database: str | None, busy_timeout_ms: int) -> Engine:
