@@ -15,7 +15,7 @@ their vectors from the real embedder (embedded once, kept in ``--real-cache``), 
 synthetic papers mixed from them (vectors: mixtures of 2-3 real neighbours plus calibrated
 noise; texts: their sentences recombined), whose neighbourhoods behave like real ones
 (docs/benchmarks.md shows the recall check). ``--corpus words`` is the older corpus:
-words resampled (by their frequency) from ../shared/data/seed_pages.jsonl, vectors from
+words resampled (by their frequency) from the seed papers shipped in the package, vectors from
 the real embedder up to ``--real-vectors-max`` papers and random unit vectors above
 (which have no neighbourhoods: HNSW recall on them says nothing). Authors are drawn from
 a small pool of made-up names. Each batch is one write transaction of the product's own
@@ -95,9 +95,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import data_paths
 from search_speed_build import child_build, child_throughput
 from search_speed_inputs import (
-    DATA,
     EXACT_MAX,
     LIMIT,
     K,
@@ -298,7 +298,11 @@ def main() -> None:
         "the rest are synthetic.",
     )
     parser.add_argument(
-        "--data", type=Path, default=DATA, help="The shared data folder (real papers)."
+        "--data",
+        type=Path,
+        default=None,
+        help="The folder of real papers kept outside the repository (the HF daily archive, "
+        "SciFact; each skipped when absent; default PAPERFEED_EXTERNAL_DATA_DIR).",
     )
     parser.add_argument(
         "--real-cache",
@@ -344,6 +348,8 @@ def main() -> None:
         sys.stdout.write(json.dumps(result) + "\n")
         return
 
+    if args.data is None:
+        args.data = data_paths.external_data_dir()
     real = seed_papers()
     queries = make_queries(real, args.queries)
     report: dict[str, Any] = {

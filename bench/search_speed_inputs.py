@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
+import data_paths
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-SEED = DATA / "seed_pages.jsonl"
 
 BATCH = 10_000  # papers generated and written per transaction
 EMBED_CHUNK = 64  # texts per embedder call (as SemanticIndex.embed_papers)
@@ -52,17 +52,12 @@ CATEGORIES = ("cs.LG", "cs.CL", "cs.CV", "cs.AI", "cs.IR", "cs.RO", "stat.ML", "
 
 
 def seed_papers() -> list[tuple[str, str]]:
-    """(title, abstract) of the unique real seed papers, in file order."""
-    seen: set[str] = set()
-    out: list[tuple[str, str]] = []
-    for line in SEED.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        if row["title"] not in seen and row.get("abstract"):
-            seen.add(row["title"])
-            out.append((" ".join(row["title"].split()), " ".join(row["abstract"].split())))
-    return out
+    """(title, abstract) of the unique real seed papers (shipped in the package), in order."""
+    return [
+        (" ".join(title.split()), " ".join(abstract.split()))
+        for title, abstract in data_paths.seed_papers()
+        if abstract
+    ]
 
 
 class Corpus:
