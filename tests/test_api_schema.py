@@ -48,6 +48,8 @@ OPERATIONS = (
     "GET /api/papers/search",
     "GET /api/papers/{paper_id}",
     "GET /api/papers/{paper_id}/similar",
+    "GET /api/pf/daily_papers",
+    "GET /api/pf/papers/search",
     "GET /feeds/daily.{fmt}",
     "GET /feeds/trending.{fmt}",
     "GET /feeds/category/{category}.{fmt}",

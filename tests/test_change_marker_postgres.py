@@ -73,8 +73,8 @@ def test_a_cached_list_shows_a_paper_committed_asynchronously(
     with TestClient(create_app(settings)) as client:
         for n in range(1, 11):
             client.cookies.clear()
-            listed = client.get("/api/daily_papers")  # cached until the next commit
+            listed = client.get("/api/pf/daily_papers")  # cached until the next commit
             assert listed.json()["count"] == n
             _async_commit(pg, lambda conn, n=n: store.insert_papers(conn, [_paper(n)], NOW))
         client.cookies.clear()
-        assert client.get("/api/daily_papers").json()["count"] == 11
+        assert client.get("/api/pf/daily_papers").json()["count"] == 11

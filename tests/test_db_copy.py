@@ -214,9 +214,9 @@ def test_the_app_works_on_the_copy(  # type: ignore[no-untyped-def]
         database_url=postgres_url, frozen_time=NOW, index_dir=str(tmp_path / "index")
     )
     with TestClient(create_app(settings)) as client:
-        day = client.get("/api/daily_papers", params={"date": "2026-11-23"})
+        day = client.get("/api/pf/daily_papers", params={"date": "2026-11-23"})
         assert day.status_code == 200 and day.json()["count"] > 10
-        found = client.get("/api/papers/search", params={"q": "transformer", "mode": "lexical"})
+        found = client.get("/api/pf/papers/search", params={"q": "transformer", "mode": "lexical"})
         assert found.status_code == 200, found.text
         assert found.json()["data"]
         page = client.get("/")

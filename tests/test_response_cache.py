@@ -72,8 +72,8 @@ def test_a_list_is_rendered_once_until_the_next_commit(
 ) -> None:
     client, url = app_and_url
     cache = _cache(client)
-    first = _get(client, "/api/daily_papers")
-    again = _get(client, "/api/daily_papers")
+    first = _get(client, "/api/pf/daily_papers")
+    again = _get(client, "/api/pf/daily_papers")
     assert first.status_code == again.status_code == 200
     assert first.content == again.content and first.headers["etag"] == again.headers["etag"]
     assert first.headers["cache-control"] == "no-cache"
@@ -90,7 +90,7 @@ def test_a_list_is_rendered_once_until_the_next_commit(
             conn.execute(text("UPDATE papers SET upvotes = 99 WHERE arxiv_id = '2606.00000'"))
     """
     subprocess.run([sys.executable, "-c", script, url], check=True)
-    changed = _get(client, "/api/daily_papers")
+    changed = _get(client, "/api/pf/daily_papers")
     assert changed.json()["data"][0]["paper"]["upvotes"] == 99
     assert changed.headers["etag"] != first.headers["etag"]
     assert cache.misses == 2
@@ -98,12 +98,12 @@ def test_a_list_is_rendered_once_until_the_next_commit(
 
 def test_if_none_match_gets_304(app_and_url: tuple[TestClient, str]) -> None:
     client, _ = app_and_url
-    etag = _get(client, "/api/daily_papers").headers["etag"]
+    etag = _get(client, "/api/pf/daily_papers").headers["etag"]
     for header in (etag, f"W/{etag}", f'"other", {etag}', "*"):
-        answer = _get(client, "/api/daily_papers", {"If-None-Match": header})
+        answer = _get(client, "/api/pf/daily_papers", {"If-None-Match": header})
         assert answer.status_code == 304 and answer.content == b"", header
         assert answer.headers["etag"] == etag
-    assert _get(client, "/api/daily_papers", {"If-None-Match": '"other"'}).status_code == 200
+    assert _get(client, "/api/pf/daily_papers", {"If-None-Match": '"other"'}).status_code == 200
 
 
 def test_each_query_is_its_own_entry_and_errors_are_not_kept(
@@ -111,12 +111,12 @@ def test_each_query_is_its_own_entry_and_errors_are_not_kept(
 ) -> None:
     client, _ = app_and_url
     cache = _cache(client)
-    assert _get(client, "/api/daily_papers?limit=2").json()["count"] == 2
-    assert _get(client, "/api/daily_papers?limit=3").json()["count"] == 3
-    assert _get(client, "/api/daily_papers?limit=2").json()["count"] == 2
+    assert len(_get(client, "/api/pf/daily_papers?limit=2").json()["data"]) == 2
+    assert len(_get(client, "/api/pf/daily_papers?limit=3").json()["data"]) == 3
+    assert len(_get(client, "/api/pf/daily_papers?limit=2").json()["data"]) == 2
     assert (cache.misses, cache.hits) == (2, 1)
     for _ in range(2):
-        bad = _get(client, "/api/daily_papers?week=2026-W99")
+        bad = _get(client, "/api/pf/daily_papers?week=2026-W99")
         assert bad.status_code == 400 and bad.json()["ok"] is False
     assert (cache.misses, cache.hits) == (4, 1)
 
@@ -124,12 +124,12 @@ def test_each_query_is_its_own_entry_and_errors_are_not_kept(
 def test_credentials_and_trending_bypass_the_cache(app_and_url: tuple[TestClient, str]) -> None:
     client, _ = app_and_url
     cache = _cache(client)
-    _get(client, "/api/daily_papers")
+    _get(client, "/api/pf/daily_papers")
     for headers in ({"Cookie": "pf_session=x"}, {"Authorization": "Bearer pf_x"}):
-        answer = _get(client, "/api/daily_papers", headers)
+        answer = _get(client, "/api/pf/daily_papers", headers)
         assert answer.status_code == 200 and "etag" in answer.headers
     for _ in range(2):
-        assert _get(client, "/api/daily_papers?sort=trending").status_code == 200
+        assert _get(client, "/api/pf/daily_papers?sort=trending").status_code == 200
     assert (cache.misses, cache.hits) == (1, 0)
 
 
@@ -138,8 +138,8 @@ def test_the_cache_can_be_turned_off(db_url: str, tmp_path) -> None:  # type: ig
         database_url=db_url, frozen_time=NOW, index_dir=str(tmp_path), response_cache_mb=0
     )
     with TestClient(create_app(settings)) as client:
-        assert _get(client, "/api/daily_papers").status_code == 200
-        assert "etag" in _get(client, "/api/daily_papers").headers
+        assert _get(client, "/api/pf/daily_papers").status_code == 200
+        assert "etag" in _get(client, "/api/pf/daily_papers").headers
         assert not _cache(client).enabled and _cache(client).hits == 0
 
 

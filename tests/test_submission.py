@@ -70,7 +70,7 @@ def test_submit_through_the_api_features_it_today(
     home = client.get("/")
     assert "Mana: Dexterous Manipulation" in home.text
     assert 'submitted by <b class="username">ada</b>' in home.text
-    daily = client.get("/api/daily_papers").json()
+    daily = client.get("/api/pf/daily_papers").json()
     assert [item["paper"]["id"] for item in daily["data"]] == ["2606.13677"]
     paper = client.get("/papers/2606.13677")
     assert 'submitted by <b class="username">ada</b>' in paper.text
@@ -109,7 +109,7 @@ def test_old_papers_and_unknown_ids_are_refused(
         assert unknown.status_code == 404
         bad = client.post("/api/papers/submit", headers=auth, json={"arxiv_id": "not an id"})
         assert bad.status_code == 400
-        assert client.get("/api/daily_papers").json()["count"] == 0
+        assert client.get("/api/pf/daily_papers").json()["count"] == 0
 
 
 def test_submission_needs_a_token_and_a_confirmed_member(client: TestClient) -> None:

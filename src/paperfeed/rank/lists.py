@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -110,6 +110,12 @@ class ListPage:
     votes: dict[int, int] = field(default_factory=dict)
     #: Visible comments per paper of the page (absent: none).
     comments: dict[int, int] = field(default_factory=dict)
+    #: Papers of the whole list, over all its pages (a trending list ranks at most
+    #: ``MAX_LIST``).
+    total: int = 0
+    #: A trending list ranked as of the end of this past list day, since nothing was
+    #: featured in the window ending today (``None``: ranked as of now).
+    as_of: date | None = None
 
 
 def _check(sort: str, limit: int, offset: int) -> Sort:
@@ -132,12 +138,16 @@ def period_list(
     now: datetime,
     zone: ZoneInfo,
     rule: TrendingRule,
+    submitter: str | None = None,
 ) -> ListPage:
-    """The papers featured in ``period``, sorted by votes, by publication or by trending score."""
+    """The papers featured in ``period``, sorted by votes, by publication or by trending
+    score; only those ``submitter`` put on the list, when given."""
     checked = _check(sort, limit, offset)
     with engine.connect() as conn:
         if checked == "trending":
-            pool = featured.featured_between(conn, period.first, period.last, limit=MAX_LIST)
+            pool = featured.featured_between(
+                conn, period.first, period.last, limit=MAX_LIST, submitter=submitter
+            )
             # The whole period counts, however old: the rule's gravity with no window.
             whole = TrendingRule(rule.gravity, 10**5)
             return _trending_page(conn, pool, now, zone, whole, limit=limit, offset=offset)
@@ -148,19 +158,28 @@ def period_list(
             limit=limit + 1,
             offset=offset,
             order="published" if checked == "publishedAt" else "votes",
+            submitter=submitter,
         )
         page = found[:limit]
         ids = [s.id for s in page]
         counted = combined_votes(page, hub_votes.counts(conn, ids))
         comment_counts = hub_comments.counts(conn, ids)
+        more = len(found) > limit
+        # A first page that holds the whole list needs no count.
+        total = (
+            len(page)
+            if offset == 0 and not more
+            else featured.count_featured(conn, period.first, period.last, submitter=submitter)
+        )
     return ListPage(
         page,
         [Hit(s.id, float(counted[s.id])) for s in page],
         offset,
         limit,
-        len(found) > limit,
+        more,
         votes=counted,
         comments=comment_counts,
+        total=total,
     )
 
 
@@ -172,15 +191,28 @@ def trending_list(
     rule: TrendingRule,
     limit: int = 50,
     offset: int = 0,
+    latest_when_stale: bool = False,
 ) -> ListPage:
-    """Papers of the trending window, best trending score first."""
+    """Papers of the trending window, best trending score first.
+
+    With ``latest_when_stale``, a hub that featured nothing in the window ending today
+    (a demo of past lists, a paused hub) ranks the window ending on its latest list day,
+    as of the end of that day, and says so in ``as_of``; feeds and digests leave it off.
+    """
     _check("trending", limit, offset)
     today = now.astimezone(zone).date()
+    as_of = None
     with engine.connect() as conn:
+        if latest_when_stale:
+            latest = featured.latest_featured_day(conn)
+            if latest is not None and latest < today - timedelta(days=rule.window_days):
+                today = as_of = latest
+                now = datetime.combine(latest + timedelta(days=1), time.min, tzinfo=zone)
         pool = featured.featured_between(
             conn, today - timedelta(days=rule.window_days), today, limit=MAX_LIST
         )
-        return _trending_page(conn, pool, now, zone, rule, limit=limit, offset=offset)
+        page = _trending_page(conn, pool, now, zone, rule, limit=limit, offset=offset)
+    return replace(page, as_of=as_of)
 
 
 def _trending_page(
@@ -207,4 +239,5 @@ def _trending_page(
         len(hits) > offset + limit,
         votes={s.id: counted[s.id] for s in shown},
         comments=hub_comments.counts(conn, [s.id for s in shown]),
+        total=len(hits),
     )

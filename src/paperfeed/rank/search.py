@@ -65,6 +65,9 @@ class SearchResult:
     limit: int
     more: bool
     notice: str | None = None
+    #: Results over all pages: those ranked (each list gives at least ``CANDIDATES``,
+    #: more for deep pages), or every match of a filters-only query up to the deepest page.
+    total: int = 0
 
 
 def _check(mode: str, limit: int, offset: int) -> Mode:
@@ -161,6 +164,7 @@ def search(
         limit=limit,
         more=len(ranked) > offset + limit,
         notice=notice,
+        total=len(ranked),
     )
 
 
@@ -180,7 +184,8 @@ def _filtered(engine: Engine, query: Query, mode: Mode, *, limit: int, offset: i
         )
         hidden = moderation.hidden_among(conn, newest)
         newest = [pid for pid in newest if pid not in hidden]
-        ids = lexical.constrain(conn, query, newest)[offset : offset + limit + 1]
+        matched = lexical.constrain(conn, query, newest)
+        ids = matched[offset : offset + limit + 1]
         loaded = store.read_papers(conn, ids[:limit])
     page = [pid for pid in ids[:limit] if pid in loaded]
     return SearchResult(
@@ -191,6 +196,7 @@ def _filtered(engine: Engine, query: Query, mode: Mode, *, limit: int, offset: i
         offset=offset,
         limit=limit,
         more=len(ids) > limit,
+        total=len(matched),
     )
 
 

@@ -33,8 +33,10 @@ def featured_between(
     limit: int = 100,
     offset: int = 0,
     order: str = "votes",
+    submitter: str | None = None,
 ) -> list[StoredPaper]:
-    """Papers featured on days ``first`` .. ``last`` (inclusive).
+    """Papers featured on days ``first`` .. ``last`` (inclusive); only those the Hugging
+    Face user ``submitter`` put on the list, when given.
 
     ``order="votes"``: most votes first (those imported with the paper plus the hub's
     own members'), then newest; ``order="published"``: newest arXiv publication first.
@@ -52,6 +54,32 @@ def featured_between(
             papers.c.published_at.desc().nulls_last(),
             papers.c.id.desc(),
         ]
+    where = _featured_where(first, last, submitter)
+    if order == "published":
+        ids = list(
+            conn.execute(
+                select(papers.c.id)
+                .where(*where)
+                .order_by(*ordering)
+                .limit(limit)
+                .offset(offset)
+            ).scalars()
+        )
+    else:
+        ids = _by_votes(conn, where, ordering, limit=limit, offset=offset)
+    stored = read_papers(conn, ids)
+    return [stored[i] for i in ids]
+
+
+def count_featured(
+    conn: Connection, first: date, last: date, *, submitter: str | None = None
+) -> int:
+    """How many papers :func:`featured_between` lists over all its pages."""
+    where = _featured_where(first, last, submitter)
+    return int(conn.execute(select(func.count()).select_from(papers).where(*where)).scalar_one())
+
+
+def _featured_where(first: date, last: date, submitter: str | None) -> list[ColumnElement[bool]]:
     # One day as equality, not BETWEEN: the (featured_on, ...) index then reads only that
     # day's entries.
     featured = (
@@ -60,21 +88,10 @@ def featured_between(
         else papers.c.featured_on.between(first, last)
     )
     # Papers moderators hid are left out of every list (and so of every feed).
-    shown = papers.c.id.not_in(select(hidden_papers.c.paper_id))
-    if order == "published":
-        ids = list(
-            conn.execute(
-                select(papers.c.id)
-                .where(featured, shown)
-                .order_by(*ordering)
-                .limit(limit)
-                .offset(offset)
-            ).scalars()
-        )
-    else:
-        ids = _by_votes(conn, [featured, shown], ordering, limit=limit, offset=offset)
-    stored = read_papers(conn, ids)
-    return [stored[i] for i in ids]
+    where = [featured, papers.c.id.not_in(select(hidden_papers.c.paper_id))]
+    if submitter is not None:
+        where.append(papers.c.submitted_by == submitter)
+    return where
 
 
 def _by_votes(

@@ -14,7 +14,8 @@ def find_paper(conn: Connection, ident: str, *, include_hidden: bool = False) ->
     """A paper by arXiv id (any version suffix), ``pfN`` or its number ``N``; one that
     moderators hid is not found unless ``include_hidden``."""
     digits = ident[2:] if ident.startswith("pf") else ident
-    if digits.isdigit() and len(digits) < 12:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if digits.isascii() and digits.isdigit() and len(digits) < 12:
         number = int(digits)
         stored = store.get_by_id(conn, number) if 0 < number < 2**31 else None
     else:

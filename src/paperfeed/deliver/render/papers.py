@@ -72,22 +72,63 @@ def _iso(value: datetime | date | None) -> str | None:
     return f"{value.isoformat()}T00:00:00.000Z"
 
 
-def paper_json(stored: StoredPaper, *, votes: int | None = None) -> dict[str, object]:
-    """A paper as the API returns it: Hugging Face's ``paper`` object, plus arXiv fields."""
+def paper_ident(stored: StoredPaper) -> str:
+    """The id the API hands out: the arXiv id without version, else ``pfN`` (N the
+    paper's number on this hub). Both open the paper at ``/papers/{id}``."""
+    return stored.paper.arxiv_id or f"pf{stored.id}"
+
+
+def _user(name: str | None, fullname: str | None) -> dict[str, object] | None:
+    """A Hugging Face user object as the API nests it (``user`` is what
+    ``huggingface_hub``'s ``User`` reads, ``name`` what huggingface.co's items carry)."""
+    if not name:
+        return None
+    return {"user": name, "name": name, "fullname": fullname or name, "type": "user"}
+
+
+def paper_json(
+    stored: StoredPaper, *, votes: int | None = None, comments: int = 0
+) -> dict[str, object]:
+    """A paper as ``/api/papers/{id}`` returns it: Hugging Face's paper object (the same
+    field names and types; a field the hub does not know is left out, as huggingface.co
+    leaves it out), then paperfeed's own arXiv fields. ``votes`` counts the hub's votes
+    too; ``comments`` are the hub's visible comments, added to those imported."""
     p = stored.paper
-    return {
-        "id": p.arxiv_id or f"pf{stored.id}",
-        "arxivId": p.arxiv_id,
-        "title": p.title,
-        "summary": p.abstract,
+    out: dict[str, object] = {
+        "id": paper_ident(stored),
         "authors": [{"name": name} for name in p.authors],
         "publishedAt": _iso(p.published_at),
-        "updatedAt": _iso(p.updated_at),
-        "submittedOnDailyAt": _iso(p.featured_on),
+        "submittedOnDailyAt": _iso(p.submitted_on_daily_at or p.featured_on),
+        "title": p.title,
+        "submittedOnDailyBy": _user(p.submitted_by, p.submitted_by_fullname),
+        "summary": p.abstract,
         "upvotes": votes if votes is not None else p.upvotes or 0,
-        "githubRepo": p.code_url,
-        "projectPage": p.project_url,
+        "discussionId": p.discussion_id,
+        "ai_summary": p.ai_summary,
+        "ai_summary_model": p.ai_summary_model,
         "ai_keywords": list(p.keywords),
+        "organization": (
+            {"name": p.organization, "fullname": p.organization_fullname or p.organization}
+            if p.organization
+            else None
+        ),
+        "githubRepo": p.code_url,
+        "githubStars": p.github_stars,
+        "projectPage": p.project_url,
+        "numComments": (p.num_comments or 0) + comments,
+    }
+    hf = {key: value for key, value in out.items() if value is not None}
+    return {**hf, **_arxiv_fields(stored)}
+
+
+def _arxiv_fields(stored: StoredPaper) -> dict[str, object]:
+    """paperfeed's additions to Hugging Face's paper object (always present, null when
+    unknown). None shares a name with an attribute of ``huggingface_hub``'s
+    ``PaperInfo``, which would overwrite it: arXiv's comment is ``arxivComments``."""
+    p = stored.paper
+    return {
+        "arxivId": p.arxiv_id,
+        "updatedAt": _iso(p.updated_at),
         "categories": list(p.categories),
         "primaryCategory": p.primary_category,
         "version": p.version,
@@ -96,7 +137,7 @@ def paper_json(stored: StoredPaper, *, votes: int | None = None) -> dict[str, ob
         ],
         "doi": p.doi,
         "journalRef": p.journal_ref,
-        "comments": p.comments,
+        "arxivComments": p.comments,
         "license": p.license,
         "absUrl": p.abs_url,
         "pdfUrl": p.pdf_url,
@@ -104,16 +145,30 @@ def paper_json(stored: StoredPaper, *, votes: int | None = None) -> dict[str, ob
     }
 
 
+#: Fields of the paper object that a daily item repeats at its top level, where
+#: ``huggingface_hub``'s ``PaperInfo`` reads them (huggingface.co nests them only).
+_LIFTED = ("ai_summary", "ai_keywords", "githubRepo", "githubStars", "projectPage")
+
+
 def daily_item(
     stored: StoredPaper, *, votes: int | None = None, comments: int = 0
 ) -> dict[str, object]:
-    """One item of ``/api/daily_papers``, shaped like Hugging Face's: ``upvotes`` counts
-    the hub's votes too, ``numComments`` the visible comments."""
-    paper = paper_json(stored, votes=votes)
-    return {
+    """One element of ``/api/daily_papers`` and ``/api/papers/search``, shaped like
+    huggingface.co's: the paper object under ``paper``; ``publishedAt`` is when the list
+    published it; ``numComments`` counts the imported comments and the hub's."""
+    paper = paper_json(stored, votes=votes, comments=comments)
+    p = stored.paper
+    item: dict[str, object] = {
         "paper": paper,
-        "title": paper["title"],
-        "summary": paper["summary"],
-        "publishedAt": paper["submittedOnDailyAt"] or paper["publishedAt"],
-        "numComments": comments,
+        "publishedAt": _iso(
+            p.listed_at or p.submitted_on_daily_at or p.featured_on or p.published_at
+        ),
+        "title": p.title,
+        "summary": p.abstract,
+        "thumbnail": p.thumbnail_url,
+        "numComments": paper["numComments"],
+        "submittedBy": paper.get("submittedOnDailyBy"),
+        "organization": paper.get("organization"),
     }
+    item.update({key: paper[key] for key in _LIFTED if key in paper})
+    return {key: value for key, value in item.items() if value is not None}

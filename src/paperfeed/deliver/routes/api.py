@@ -1,7 +1,7 @@
-"""The JSON API under /api. Lists are ``{data, count, next}``; Hugging Face's field
-names are kept where they fit (``/api/daily_papers`` items carry a ``paper`` object
-with ``id``, ``title``, ``summary``, ``authors``, ``publishedAt``, ``upvotes`` ...),
-so existing clients port with a base-URL change."""
+"""paperfeed's own JSON lists: ``{data, count, next}`` where ``count`` is the number of
+papers over all pages and ``next`` the URL of the next page (or null). ``/api/pf/`` holds
+the envelope of the lists that huggingface.co's routes (routes/hf_api.py) answer as bare
+arrays; the items are the same. Also the similar papers and the readiness probe."""
 
 from __future__ import annotations
 
@@ -14,67 +14,42 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from paperfeed import __version__
-from paperfeed.deliver.render.papers import daily_item, paper_json
+from paperfeed.deliver.render.papers import paper_json
+from paperfeed.deliver.routes.hf_api import (
+    DailyItem,
+    DateParam,
+    LimitParam,
+    Mode,
+    MonthParam,
+    PageParam,
+    PaperOut,
+    Sort,
+    SubmitterParam,
+    WeekParam,
+    counts,
+    daily_items,
+    daily_listing,
+    run_search,
+    shown_paper,
+)
 from paperfeed.deliver.web.deps import HubDep
 from paperfeed.deliver.web.errors import ERRORS, ErrorOut
-from paperfeed.deliver.web.hub import Hub
-from paperfeed.errors import InvalidInputError, NotFoundError, StorageError
+from paperfeed.errors import StorageError
 from paperfeed.index.query import parse_query
-from paperfeed.models import StoredPaper, split_arxiv_id
+from paperfeed.models import Hit, StoredPaper
 from paperfeed.rank.daily import parse_day
-from paperfeed.rank.lists import Period, day_period, month_period, period_list, week_period
-from paperfeed.rank.search import Fusion, search, similar
-from paperfeed.rank.trending import combined_votes
-from paperfeed.store import featured
+from paperfeed.rank.search import similar
 from paperfeed.store import health as health_store
-from paperfeed.store import papers as store
-from paperfeed.store import votes as hub_votes
+
+__all__ = ["PaperOut", "health", "router"]
 
 router = APIRouter(prefix="/api", tags=["papers"])
 
 
-class Author(BaseModel):
-    name: str
-
-
-class PaperOut(BaseModel):
-    id: str = Field(description="arXiv id without version (or pfN for papers without one)")
-    arxivId: str | None
-    title: str
-    summary: str
-    authors: list[Author]
-    publishedAt: str | None
-    updatedAt: str | None
-    submittedOnDailyAt: str | None = Field(description="the day it was featured on the hub")
-    upvotes: int
-    githubRepo: str | None
-    projectPage: str | None
-    ai_keywords: list[str]
-    categories: list[str]
-    primaryCategory: str | None
-    version: int | None
-    versions: list[dict[str, Any]]
-    doi: str | None
-    journalRef: str | None
-    comments: str | None
-    license: str | None
-    absUrl: str | None
-    pdfUrl: str | None
-    url: str
-
-
-class DailyItem(BaseModel):
-    paper: PaperOut
-    title: str
-    summary: str
-    publishedAt: str | None
-    numComments: int
-
-
 class DailyList(BaseModel):
     data: list[DailyItem]
-    count: int
-    next: str | None
+    count: int = Field(description="papers over all pages")
+    next: str | None = Field(description="the URL of the next page, or null")
 
 
 class ScoredPaper(PaperOut):
@@ -83,8 +58,8 @@ class ScoredPaper(PaperOut):
 
 class PaperList(BaseModel):
     data: list[ScoredPaper]
-    count: int
-    next: str | None
+    count: int = Field(description="papers over all pages")
+    next: str | None = Field(description="the URL of the next page, or null")
 
 
 def _next(request: Request, more: bool, page: int) -> str | None:
@@ -93,53 +68,40 @@ def _next(request: Request, more: bool, page: int) -> str | None:
     return str(request.url.include_query_params(p=page + 1))
 
 
-def _period(date: str | None, week: str | None, month: str | None, hub: Hub) -> Period:
-    given = [v for v in (date, week, month) if v]
-    if len(given) > 1:
-        raise InvalidInputError("give at most one of date, week and month")
-    if week:
-        return week_period(week)
-    if month:
-        return month_period(month)
-    day = parse_day(date, "date")
-    if day is None:
-        with hub.engine.connect() as conn:
-            day = featured.latest_featured_day(conn, on_or_before=hub.today()) or hub.today()
-    return day_period(day)
+def _scored(hub: HubDep, hits: list[Hit], papers: list[StoredPaper]) -> list[dict[str, Any]]:
+    votes, comments = counts(hub, papers)
+    return [
+        {**paper_json(s, votes=votes[s.id], comments=comments.get(s.id, 0)), "score": h.score}
+        for h, s in zip(hits, papers, strict=True)
+    ]
 
 
-@router.get("/daily_papers", response_model=DailyList, responses=ERRORS)
+@router.get("/pf/daily_papers", response_model=DailyList, responses=ERRORS)
 async def daily_papers(
     request: Request,
     hub: HubDep,
-    date: Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD")] = None,
-    week: Annotated[str | None, Query(max_length=8, description="YYYY-Www")] = None,
-    month: Annotated[str | None, Query(max_length=7, description="YYYY-MM")] = None,
-    sort: Annotated[Literal["votes", "publishedAt", "trending"], Query()] = "votes",
-    p: Annotated[int, Query(ge=0, le=200)] = 0,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    date: DateParam = None,
+    week: WeekParam = None,
+    month: MonthParam = None,
+    submitter: SubmitterParam = None,
+    sort: Annotated[Sort, Query()] = "votes",
+    p: PageParam = 0,
+    limit: LimitParam = 50,
 ) -> Response:
-    """Papers featured on a day (default: the latest), an ISO week or a month.
+    """The items of ``/api/daily_papers`` in paperfeed's envelope (default order: votes).
 
     Answers carry an ETag (``If-None-Match`` gets 304) and are cached until the next
     commit to the database, except the trending order, which moves with the clock."""
 
     def render() -> tuple[bytes, str]:
-        listed = period_list(
-            hub.engine,
-            _period(date, week, month, hub),
-            sort=sort,
-            limit=limit,
-            offset=p * limit,
-            now=hub.now(),
-            zone=hub.zone,
-            rule=hub.rule,
+        listed = daily_listing(
+            hub, date=date, week=week, month=month, submitter=submitter, sort=sort, p=p, limit=limit
         )
-        data = [
-            daily_item(s, votes=listed.votes.get(s.id), comments=listed.comments.get(s.id, 0))
-            for s in listed.papers
-        ]
-        body = {"data": data, "count": len(data), "next": _next(request, listed.more, p)}
+        body = {
+            "data": daily_items(listed),
+            "count": listed.total,
+            "next": _next(request, listed.more, p),
+        }
         return orjson.dumps(body), "application/json"
 
     # The default day is the latest up to today, so today is part of the key.
@@ -147,7 +109,7 @@ async def daily_papers(
     return await hub.responses.respond(request, key, render, cacheable=sort != "trending")
 
 
-@router.get("/papers/search", response_model=PaperList, responses=ERRORS)
+@router.get("/pf/papers/search", response_model=PaperList, responses=ERRORS)
 def search_papers(
     request: Request,
     hub: HubDep,
@@ -158,67 +120,29 @@ def search_papers(
             description='words, "phrases", -exclusions, author:, cat:, after:, before:',
         ),
     ],
-    mode: Annotated[Literal["hybrid", "lexical", "semantic"], Query()] = "hybrid",
+    mode: Annotated[Mode, Query()] = "hybrid",
     author: Annotated[str | None, Query(max_length=200)] = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
-    after: Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD")] = None,
-    before: Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD")] = None,
+    after: DateParam = None,
+    before: DateParam = None,
     p: Annotated[int, Query(ge=0, le=50)] = 0,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: LimitParam = 20,
 ) -> dict[str, Any]:
-    """Hybrid search by words and meaning, with the same filters as the query syntax."""
-    query = parse_query(q).with_filters(
-        authors=(author,) if author else (),
-        categories=(category,) if category else (),
-        after=parse_day(after, "after"),
-        before=parse_day(before, "before"),
-    )
-    if p * limit > 1000:
-        raise InvalidInputError("results go 1,000 deep at most")
-    result = search(
-        hub.engine,
-        hub.semantic,
-        query,
+    """Hybrid search by words and meaning, with the same filters as the query syntax;
+    each paper with its ``score``."""
+    result = run_search(
+        hub,
+        q,
         mode=mode,
+        author=author,
+        category=category,
+        after=after,
+        before=before,
+        p=p,
         limit=limit,
-        offset=p * limit,
-        fusion=Fusion.from_settings(hub.settings),
-        words=hub.words,
     )
-    counted = _votes(hub, result.papers)
-    data = [
-        {**paper_json(s, votes=counted[s.id]), "score": h.score}
-        for h, s in zip(result.hits, result.papers, strict=True)
-    ]
-    return {"data": data, "count": len(data), "next": _next(request, result.more, p)}
-
-
-def _votes(hub: Hub, papers: list[StoredPaper]) -> dict[int, int]:
-    """Votes per paper as every channel shows them: imported plus the hub members' own."""
-    with hub.engine.connect() as conn:
-        return combined_votes(papers, hub_votes.counts(conn, [s.id for s in papers]))
-
-
-def _find(hub: Hub, paper_id: str) -> StoredPaper:
-    with hub.engine.connect() as conn:
-        if paper_id.startswith("pf") and paper_id[2:].isdigit():
-            stored = store.get_by_id(conn, int(paper_id[2:]))
-        else:
-            try:
-                base, _ = split_arxiv_id(paper_id)
-            except ValueError as exc:
-                raise NotFoundError(f"not a paper id: {paper_id[:60]!r}") from exc
-            stored = store.get_by_arxiv_id(conn, base)
-    if stored is None:
-        raise NotFoundError(f"no paper {paper_id[:60]!r}")
-    return stored
-
-
-@router.get("/papers/{paper_id}", response_model=PaperOut, responses=ERRORS)
-def get_paper(hub: HubDep, paper_id: Annotated[str, PathParam(max_length=64)]) -> dict[str, Any]:
-    """One paper by arXiv id (any version suffix is ignored)."""
-    stored = _find(hub, paper_id)
-    return paper_json(stored, votes=_votes(hub, [stored])[stored.id])
+    data = _scored(hub, result.hits, result.papers)
+    return {"data": data, "count": result.total, "next": _next(request, result.more, p)}
 
 
 @router.get("/papers/{paper_id}/similar", response_model=PaperList, responses=ERRORS)
@@ -226,18 +150,14 @@ def similar_papers(
     hub: HubDep,
     paper_id: Annotated[str, PathParam(max_length=64)],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
-    after: Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD")] = None,
+    after: DateParam = None,
 ) -> dict[str, Any]:
-    """Papers nearest in meaning, excluding the paper itself."""
-    stored = _find(hub, paper_id)
+    """Papers nearest in meaning, excluding the paper itself (404 for a hidden paper)."""
+    stored = shown_paper(hub, paper_id)
     day = parse_day(after, "after")
     within = parse_query(f"after:{day.isoformat()}") if day else None
     hits, papers = similar(hub.engine, hub.semantic, [stored.id], limit=limit, within=within)
-    counted = _votes(hub, papers)
-    data = [
-        {**paper_json(s, votes=counted[s.id]), "score": h.score}
-        for h, s in zip(hits, papers, strict=True)
-    ]
+    data = _scored(hub, hits, papers)
     return {"data": data, "count": len(data), "next": None}
 
 

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from paperfeed.deliver.community.paper_ref import find_paper
+from paperfeed.deliver.render.papers import paper_path
 from paperfeed.deliver.web.deps import HubDep
 from paperfeed.deliver.web.hub import Hub
 from paperfeed.errors import InvalidInputError, InvalidQueryError, NotFoundError, PaperfeedError
@@ -164,6 +166,12 @@ def paper_by_number(request: Request, hub: HubDep, paper_id: int) -> Response:
 
 @router.get("/papers/{arxiv_id:path}", response_class=HTMLResponse)
 def paper(request: Request, hub: HubDep, arxiv_id: str) -> Response:
+    if arxiv_id.startswith("pf"):  # the API's id of a paper without an arXiv id
+        with hub.engine.connect() as conn:
+            found = find_paper(conn, arxiv_id, include_hidden=True)
+        if found.paper.arxiv_id:
+            return RedirectResponse(paper_path(found), status_code=301)
+        return _paper_page(request, hub, found)
     try:
         base, version = split_arxiv_id(arxiv_id)
     except ValueError as exc:
