@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,8 @@ from statistics import quantiles
 from typing import Any
 
 import httpx
+
+import web
 
 SECRET = "bench-secret-" + "s" * 40
 
@@ -74,12 +75,6 @@ class Phase:
             "p99_ms": round(cuts[98] * 1000, 2) if cuts else 0.0,
             "errors": len(self.errors),
         }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def embedded_postgres_database(workdir: Path) -> tuple[Any, str]:
@@ -143,7 +138,7 @@ def prepare(url: str, papers: int, clients: int) -> list[str]:
 
 
 def serve(url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
-    port = _free_port()
+    port = web.free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
     env.update(
         PAPERFEED_DATABASE_URL=url,

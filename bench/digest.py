@@ -25,7 +25,6 @@ import random
 import re
 import resource
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -35,6 +34,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+import web  # noqa: E402
 
 DAY = date(2026, 11, 23)  # a Monday: a daily edition goes out
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)  # before its 21:00 New York send time
@@ -228,9 +229,7 @@ def main() -> None:
         _sample_message(folder)
         size = len((folder / "sample.eml").read_bytes())
 
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
+        port = web.free_port()
         ready, stop, count = ctx.Event(), ctx.Event(), ctx.Value("i", 0)
         sink = ctx.Process(target=_sink, args=(port, ready, count, stop))
         sink.start()

@@ -64,7 +64,6 @@ import argparse
 import json
 import os
 import random
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -284,9 +283,14 @@ def migrate_kept(db: Path) -> dict[str, float]:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port drawn as the tests draw theirs (tests/ports.py: below the ephemeral
+    range, so no client connection on the machine can take it before the server binds it)."""
+    tests = str(data_paths.ROOT / "tests")
+    if tests not in sys.path:
+        sys.path.append(tests)
+    from ports import free_port as draw
+
+    return draw()
 
 
 def start_server(

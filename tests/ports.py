@@ -1,18 +1,24 @@
 """Loopback ports for the servers the tests start, safe beside other test runs.
 
-A port found free (bound to port 0, then released) is only free when asked: before the
-server binds it, another process may take it (another test run on the machine, or any
-outgoing connection, which draws its local port from the same range). So every server the
-tests start goes through :func:`on_free_port`, which starts it again on another port when
-its port was taken: an SMTP sink comes from :func:`smtp_server`, a ``paperfeed serve``
-process from :func:`serve_process`, which also makes sure that the process listening on
-the port is the one it started.
+A port found free is only free when asked: before the server binds it, another process may
+take it. Two things keep that from breaking a test run when another one runs beside it:
+
+- :func:`free_port` draws ports *below* the kernel's ephemeral range, the range every
+  outgoing connection (of this run, of another one, of anything on the machine) takes its
+  local port from; port 0 would hand out a port from that very range, where any client
+  connection may take it in the second before the server binds it. Only another explicit
+  bind can take a port drawn here.
+- every server the tests start goes through :func:`on_free_port`, which starts it again on
+  another port when its port was taken all the same: an SMTP sink comes from
+  :func:`smtp_server`, a ``paperfeed serve`` process from :func:`serve_process` (which also
+  makes sure that the process listening on the port is the one it started).
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import random
 import socket
 import subprocess
 import time
@@ -22,11 +28,27 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 ATTEMPTS = 5
+#: The lowest port drawn; the highest is just below the ephemeral range.
+LOWEST = 20_000
+EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 
 def free_port() -> int:
-    """A loopback port nobody holds right now."""
-    with socket.socket() as sock:
+    """A loopback port nobody holds right now, below the ephemeral range."""
+    try:
+        ephemeral_low = int(EPHEMERAL.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32_768  # Linux's default range is 32768-60999
+    draw = random.SystemRandom()
+    for _ in range(200 if ephemeral_low > LOWEST + 1000 else 0):
+        port = draw.randrange(LOWEST, ephemeral_low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # held (or lingering) here: draw again
+            return port
+    with socket.socket() as sock:  # a machine with an unusual range: let the kernel choose
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 

