@@ -163,6 +163,7 @@ def test_a_newcomer_joins_and_takes_part_and_a_moderator_moderates(
     expect(page.locator("h1")).to_have_text("Robot hands")
     collection_url = page.url
     page.goto(f"{hub}/papers/2606.13677")
+    page.locator("details.collect-menu summary").click()  # "Save", beside the title (#18)
     page.select_option("#collect-which", label="Robot hands")
     page.fill("#collect-note", "Read the sim-to-real part")
     page.get_by_role("button", name="Add", exact=True).click()

@@ -88,7 +88,13 @@ def test_a_member_upvotes_sees_reasons_and_steers(
     page.get_by_role("button", name="Add").first.click()
     expect(page.locator("ul.exclusions")).to_contain_text("Gaussian")
     page.goto(f"{hub}/for-you")
-    for text in page.locator(".for-you-item article").all_inner_texts():
+    # The paper itself (title and abstract), not the "Why" line, which names liked papers.
+    shown = page.locator(".for-you-item article").evaluate_all(
+        "cards => cards.map(c => c.querySelector('h2').textContent + ' '"
+        " + c.querySelector('details.abstract p').textContent)"
+    )
+    assert shown
+    for text in shown:
         assert "gaussian" not in text.lower()
 
     # Opening a paper's page tells the hub (a POST on load; the page's GET changes nothing).

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from paperfeed.deliver.community.comments import MAX_BODY
 from paperfeed.deliver.community.paper_ref import find_paper
+from paperfeed.deliver.render.markdown import render_markdown
 from paperfeed.deliver.render.papers import paper_path
-from paperfeed.deliver.web.deps import HubDep
+from paperfeed.deliver.web.deps import CsrfDep, HubDep
 from paperfeed.deliver.web.hub import Hub
 from paperfeed.errors import InvalidInputError, InvalidQueryError, NotFoundError, PaperfeedError
 from paperfeed.index.query import Query as SearchQuery
@@ -73,6 +75,7 @@ def _list_page(
         "sort": sort,
         "page": page,
         "latest": latest,
+        "today": hub.today(),
         "week": week_of(period.first),
         "month": month_of(period.first),
         "fragment": request.headers.get("HX-Request") == "true",
@@ -232,3 +235,12 @@ def search_page(
         context["problem"] = str(exc)
         return _render(request, "search.html", context, status=400)
     return _render(request, "search.html", context)
+
+
+@router.post("/comments/preview", response_class=HTMLResponse)
+def comment_preview(
+    viewer: CsrfDep, body: Annotated[str, Form(max_length=MAX_BODY + 1000)] = ""
+) -> HTMLResponse:
+    """A comment's Markdown as the page will show it (math, links), changing nothing."""
+    rendered = render_markdown(body) if body.strip() else '<p class="sub">Nothing to preview.</p>'
+    return HTMLResponse(f'<div class="comment-body preview-body">{rendered}</div>')

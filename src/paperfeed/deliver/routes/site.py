@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from fastapi.templating import Jinja2Templates
 
 from paperfeed.deliver.community import social
+from paperfeed.deliver.render import page_text
 from paperfeed.deliver.render.markdown import render_markdown
 from paperfeed.deliver.routes import (
     accounts,
@@ -21,9 +22,11 @@ from paperfeed.deliver.routes import (
     recommend_settings,
     submissions,
     subscriptions,
+    thumbnails,
     votes,
 )
 from paperfeed.deliver.web.sessions import current_viewer
+from paperfeed.ingest.code_links import code_link
 
 ROUTERS: tuple[APIRouter, ...] = (
     accounts.router,
@@ -45,6 +48,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     for_you.feeds,
     recommend_settings.router,
     pages.router,
+    thumbnails.router,
     hf_api.router,
     api.router,
     feeds.router,
@@ -61,3 +65,11 @@ def install_template_globals(templates: Jinja2Templates) -> None:
     templates.env.globals["my_collections"] = social.my_collections
     templates.env.globals["is_hidden"] = social.is_hidden
     templates.env.filters["markdown"] = render_markdown
+    templates.env.globals["cards_prefetch"] = thumbnails.cards_prefetch
+    templates.env.globals["thumbnail"] = thumbnails.thumbnail
+    templates.env.globals["plain"] = page_text.plain
+    templates.env.globals["code_label"] = page_text.code_label
+    templates.env.globals["code_link"] = code_link
+    templates.env.filters["plain"] = page_text.plain
+    templates.env.filters["compact"] = page_text.compact
+    templates.env.filters["papers_count"] = page_text.papers_count
