@@ -9,7 +9,9 @@ Each ledger write is its own short transaction, so a crash leaves every row tell
 the truth: ``queued``/``claimed`` rows were not sent and are sent by the next run;
 ``sent`` rows are never sent again; a row caught in ``sending`` (the process died while
 the SMTP server had the message) becomes ``uncertain`` once its claim lapses and is
-reported, never resent unless the operator asks (``--resend-uncertain``). A server that
+reported, never resent unless the operator asks (``--resend-uncertain``); so does a
+delivery whose connection was lost after the final ``.`` and before the server's reply
+(the server may have it; see :mod:`paperfeed.deliver.mail.batch`). A server that
 is down is retried with backoff; then the run stops with a report and leaves the rest
 queued for the next run. The decisions are the pure functions of
 :mod:`paperfeed.deliver.mail.delivery_rules`.
@@ -271,7 +273,7 @@ class DigestSender:
                 except (smtplib.SMTPException, OSError) as exc:
                     failure = rules.classify(exc)
                 self._record(key, sub, delivery.attempts, failure, report)
-                if failure is not None and failure.kind == "connection":
+                if failure is not None and failure.kind in ("connection", "uncertain"):
                     in_a_row += 1
                     if in_a_row >= self.settings.digest_connect_attempts:
                         report.stopped = f"the SMTP server failed: {failure.message}"

@@ -9,6 +9,9 @@
 * A dropped or refused connection, a timeout, or a refused *sender*: the server (or our
   configuration) is the problem, not the address: the digest goes back to the queue
   without counting an attempt, and the run reconnects with backoff or stops.
+* The connection lost after the message's final ``.`` and before the reply
+  (:class:`HandedOverError`, raised by :mod:`.batch`): the server may have accepted
+  it, so the delivery is ``uncertain``: reported, never resent by itself.
 """
 
 from __future__ import annotations
@@ -18,8 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-FailureKind = Literal["permanent", "transient", "connection"]
+FailureKind = Literal["permanent", "transient", "connection", "uncertain"]
 MAX_BACKOFF_SECONDS = 3600.0
+
+
+class HandedOverError(smtplib.SMTPServerDisconnected):
+    """The connection failed after the message's final ``.`` and before the server's reply."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,8 @@ def _reply(code: int, text: bytes | str) -> str:
 
 def classify(exc: BaseException) -> Failure:
     """The kind of failure an ``smtplib`` error (or ``OSError``) is."""
+    if isinstance(exc, HandedOverError):
+        return Failure("uncertain", None, str(exc))
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, text = next(iter(exc.recipients.values()), (550, b"recipient refused"))
         kind: FailureKind = "permanent" if code >= 500 else "transient"
@@ -58,7 +67,7 @@ def backoff_seconds(attempt: int, base: float) -> float:
 
 @dataclass(frozen=True)
 class Decision:
-    status: Literal["sent", "retry", "failed", "queued"]
+    status: Literal["sent", "retry", "failed", "queued", "uncertain"]
     next_attempt_at: datetime | None
     counted: bool
     bounce: bool
@@ -77,6 +86,8 @@ def decide(
         return Decision("sent", None, True, False)
     if failure.kind == "connection":
         return Decision("queued", now, False, False)
+    if failure.kind == "uncertain":
+        return Decision("uncertain", None, True, False)
     if failure.kind == "permanent":
         return Decision("failed", None, True, True)
     made = attempts + 1
