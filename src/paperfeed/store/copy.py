@@ -286,9 +286,45 @@ def _copy_table(
     return copied
 
 
+def row_name(table: Table, row: dict[str, Any]) -> str:
+    """A row as an operator finds it again: ``rate_events id=2``. Pure."""
+    key = ", ".join(f"{c.name}={row[c.name]!r}" for c in table.primary_key.columns)
+    return f"{table.name} {key.replace(chr(39), '')}"
+
+
+def nul_cell(table: Table, values: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], str] | None:
+    """The first row and column of ``values`` whose text holds a NUL, which PostgreSQL
+    cannot store (an older paperfeed let it into SQLite). Pure."""
+    for row in values:
+        for name, value in row.items():
+            if isinstance(value, str) and "\x00" in value:
+                return row, name
+    return None
+
+
+def _refused_row(target: Engine, table: Table, values: list[dict[str, Any]]) -> str | None:
+    """The first row the target refuses on its own (tried one by one, all rolled back)."""
+    with target.connect() as conn, conn.begin() as outer:
+        for row in values:
+            try:
+                with conn.begin_nested():
+                    conn.execute(table.insert(), [row])
+            except (DBAPIError, InvalidInputError):
+                outer.rollback()
+                return row_name(table, row)
+        outer.rollback()
+    return None
+
+
 def _write_batch(
     target: Engine, table: Table, values: list[dict[str, Any]], last: list[Any], rows: int
 ) -> None:
+    if target.dialect.name == "postgresql" and (found := nul_cell(table, values)) is not None:
+        row, column = found
+        raise StorageError(
+            f"cannot copy the row {row_name(table, row)}: its {column} holds a NUL character, "
+            "which PostgreSQL cannot store; remove it in the source and run the copy again"
+        )
     try:
         with writing(target) as conn:
             conn.execute(table.insert(), values)
@@ -299,9 +335,11 @@ def _write_batch(
         ) from exc
     except DBAPIError as exc:
         first = [values[0][c.name] for c in table.primary_key.columns]
-        raise StorageError(
-            f"the target refused rows of {table.name} (keys {first} to {last}): {_first_line(exc)}"
-        ) from exc
+        culprit = _refused_row(target, table, values)
+        which = (
+            f"the row {culprit}" if culprit else f"rows of {table.name} (keys {first} to {last})"
+        )
+        raise StorageError(f"the target refused {which}: {_first_line(exc)}") from exc
 
 
 def _first_line(exc: DBAPIError) -> str:
