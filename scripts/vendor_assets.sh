@@ -8,6 +8,8 @@
 #
 #   katex/katex.min.js  katex/katex.min.css  katex/contrib/auto-render.min.js
 #   katex/fonts/*.woff2 katex/LICENSE        htmx/htmx.min.js  htmx/LICENSE
+#   swagger-ui/swagger-ui-bundle.js swagger-ui/swagger-ui.css swagger-ui/LICENSE swagger-ui/NOTICE
+#   (the API page /docs; the source-map comment is cut, the .map files are not shipped)
 #
 # KaTeX's CSS names .woff2, .woff and .ttf files for each font; only .woff2 is kept
 # (every browser that runs the app reads it), so the .woff and .ttf fallbacks are cut
@@ -49,23 +51,30 @@ fi
 
 KATEX="$WORK/node_modules/katex"
 HTMX="$WORK/node_modules/htmx.org"
+SWAGGER="$WORK/node_modules/swagger-ui-dist"
 for file in \
     "$KATEX/dist/katex.min.js" "$KATEX/dist/katex.min.css" \
     "$KATEX/dist/contrib/auto-render.min.js" "$KATEX/LICENSE" \
-    "$HTMX/dist/htmx.min.js" "$HTMX/LICENSE"; do
+    "$HTMX/dist/htmx.min.js" "$HTMX/LICENSE" \
+    "$SWAGGER/swagger-ui-bundle.js" "$SWAGGER/swagger-ui.css" "$SWAGGER/LICENSE" "$SWAGGER/NOTICE"; do
     [[ -f "$file" ]] || die "the installed package lacks ${file#"$WORK/node_modules/"}"
 done
 compgen -G "$KATEX/dist/fonts/*.woff2" >/dev/null || die "katex ships no fonts/*.woff2"
 
 # Build the new tree beside the old one, then swap, so a failure leaves the old one whole.
 NEW="$WORK/vendor"
-mkdir -p "$NEW/katex/contrib" "$NEW/katex/fonts" "$NEW/htmx"
+mkdir -p "$NEW/katex/contrib" "$NEW/katex/fonts" "$NEW/htmx" "$NEW/swagger-ui"
 cp "$KATEX/dist/katex.min.js" "$NEW/katex/"
 cp "$KATEX/dist/contrib/auto-render.min.js" "$NEW/katex/contrib/"
 cp "$KATEX/dist/fonts/"*.woff2 "$NEW/katex/fonts/"
 cp "$KATEX/LICENSE" "$NEW/katex/LICENSE"
 cp "$HTMX/dist/htmx.min.js" "$NEW/htmx/"
 cp "$HTMX/LICENSE" "$NEW/htmx/LICENSE"
+# Swagger UI for /docs: the bundle and its CSS without their sourceMappingURL comments
+# (the .map files are 5 MB and not shipped), with the licence and notice.
+sed -e '/^\/\/# sourceMappingURL=/d' "$SWAGGER/swagger-ui-bundle.js" >"$NEW/swagger-ui/swagger-ui-bundle.js"
+sed -e 's#/\*\# sourceMappingURL=[^*]*\*/##' "$SWAGGER/swagger-ui.css" >"$NEW/swagger-ui/swagger-ui.css"
+cp "$SWAGGER/LICENSE" "$SWAGGER/NOTICE" "$NEW/swagger-ui/"
 # Drop the .woff and .ttf fallbacks after each .woff2 in the @font-face src lists.
 sed -E \
     -e 's/,url\(fonts\/[A-Za-z0-9_-]+\.woff\) format\("woff"\)//g' \
@@ -89,4 +98,5 @@ rm -rf "$VENDOR.old"
 
 katex_version="$(node -p "require('$KATEX/package.json').version")"
 htmx_version="$(node -p "require('$HTMX/package.json').version")"
-say "vendored katex $katex_version and htmx.org $htmx_version into ${VENDOR#"$ROOT/"} ($(du -sh "$VENDOR" | cut -f1))"
+swagger_version="$(node -p "require('$SWAGGER/package.json').version")"
+say "vendored katex $katex_version, htmx.org $htmx_version and swagger-ui-dist $swagger_version into ${VENDOR#"$ROOT/"} ($(du -sh "$VENDOR" | cut -f1))"

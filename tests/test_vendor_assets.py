@@ -23,6 +23,10 @@ FILES = [
     "katex/LICENSE",
     "htmx/htmx.min.js",
     "htmx/LICENSE",
+    "swagger-ui/swagger-ui-bundle.js",
+    "swagger-ui/swagger-ui.css",
+    "swagger-ui/LICENSE",
+    "swagger-ui/NOTICE",
     "README.md",
 ]
 _URL = re.compile(r"url\(\s*['\"]?([^'\")]+)['\"]?\s*\)")
@@ -46,7 +50,7 @@ def test_vendored_file_is_present(name: str) -> None:
 
 def test_versions_are_pinned_exactly_and_locked() -> None:
     pinned = _pinned()
-    assert set(pinned) == {"katex", "htmx.org"}
+    assert set(pinned) == {"katex", "htmx.org", "swagger-ui-dist"}
     lock = json.loads((FRONTEND / "package-lock.json").read_text())
     for package, version in pinned.items():
         assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{package} {version!r} is not exact"
@@ -60,8 +64,14 @@ def test_vendored_files_are_the_pinned_versions() -> None:
     assert f'version:"{katex}"' in (VENDOR / "katex" / "katex.min.js").read_text()
     assert f'.katex-version:after{{content:"{katex}"}}' in _css()
     assert f'version:"{htmx}"' in (VENDOR / "htmx" / "htmx.min.js").read_text()
+    swagger = pinned["swagger-ui-dist"]
+    assert (
+        f'PACKAGE_VERSION:"{swagger}"'
+        in (VENDOR / "swagger-ui" / "swagger-ui-bundle.js").read_text()
+    )
     readme = (VENDOR / "README.md").read_text()
     assert f"| {katex} |" in readme and f"| {htmx} |" in readme, "update the vendor README"
+    assert f"| {swagger} |" in readme, "update the vendor README"
 
 
 def test_every_url_in_katex_css_is_a_vendored_woff2_font() -> None:
@@ -85,3 +95,16 @@ def test_each_font_face_loads_woff2_first() -> None:
 def test_licences_are_the_expected_ones() -> None:
     assert "MIT License" in (VENDOR / "katex" / "LICENSE").read_text()
     assert "Zero-Clause BSD" in (VENDOR / "htmx" / "LICENSE").read_text()
+    assert "Apache License" in (VENDOR / "swagger-ui" / "LICENSE").read_text()
+
+
+def test_the_api_page_is_served_from_the_package() -> None:
+    """``/docs`` loads Swagger UI from this site only: no CDN, nothing unpinned."""
+    from paperfeed.deliver.web.api_docs import DOCS_PAGE
+
+    sources = re.findall(r'(?:src|href)="([^"]+)"', DOCS_PAGE)
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in sources
+    assert "/static/vendor/swagger-ui/swagger-ui.css" in sources
+    assert all(s.startswith("/static/") for s in sources), sources
+    static = VENDOR.parent
+    assert all((static / s.removeprefix("/static/")).is_file() for s in sources), sources
