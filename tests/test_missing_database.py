@@ -49,13 +49,13 @@ def test_a_missing_file_named_by_the_setting_is_not_created(tmp_path: Path) -> N
 
 
 def test_the_server_refuses_a_missing_database(tmp_path: Path) -> None:
-    from paperfeed.config import Settings
+    from paperfeed.config import load_settings
     from paperfeed.deliver.app import create_app
     from paperfeed.errors import StorageError
 
     db = tmp_path / "data" / "hub.db"
     with pytest.raises(StorageError, match="PAPERFEED_DATABASE_URL"):
-        create_app(Settings(database_url=f"sqlite:///{db}"))
+        create_app(load_settings(database_url=f"sqlite:///{db}"))
     assert not db.parent.exists()
 
 

@@ -274,10 +274,12 @@ class ArxivApiSource:
                 self.fetcher.close()
 
     def _records(self, start: int) -> Iterator[Parsed]:
+        previous: tuple[str, ...] | None = None
         while True:
             page = self._page(start)
             if not page.items:
                 return
+            previous = _check_not_repeated(page, start, previous)
             for index, item in enumerate(page.items):
                 yield Parsed(item, start + index + 1, str(start + index + 1))
             start += len(page.items)
@@ -308,6 +310,27 @@ class ArxivApiSource:
             f"arXiv API returned no entries at start={start} of {self._total} after "
             f"{self.empty_page_retries + 1} attempts{hint}; rerun to resume from there"
         )
+
+
+def _check_not_repeated(
+    page: FeedPage, start: int, previous: tuple[str, ...] | None
+) -> tuple[str, ...]:
+    """The page's entry ids; a :class:`SourceError` when the API answered another offset
+    than asked, or the same entries as the page before (an upstream stuck on one page
+    would otherwise be paged through, silently, to its ``totalResults``)."""
+    ids = tuple(
+        item.arxiv_id or "" if isinstance(item, Paper) else str(item) for item in page.items
+    )
+    if page.start is not None and page.start != start:
+        what = f"the page at start={page.start} when asked for start={start}"
+    elif ids == previous:
+        what = f"the same page again for start={start}"
+    else:
+        return ids
+    raise SourceError(
+        f"arXiv API sent {what}: stopped so as not to loop over one page; "
+        f"rerun later to resume from record {start}"
+    )
 
 
 def _parse_cursor(cursor: str | None) -> int:

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
@@ -43,7 +42,21 @@ class IngestOptions:
 
 
 def _batches(records: Iterator[Parsed], size: int) -> Iterator[list[Parsed]]:
-    while batch := list(islice(records, size)):
+    """Batches of ``size`` records; when the source fails mid-batch, the records read
+    before the failure are yielded first (and so stored and checkpointed), then the
+    :class:`SourceError` goes on."""
+    batch: list[Parsed] = []
+    try:
+        for record in records:
+            batch.append(record)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    except SourceError:
+        if batch:
+            yield batch
+        raise
+    if batch:
         yield batch
 
 
@@ -61,7 +74,8 @@ def ingest(
 
     ``restart`` discards a saved checkpoint and starts the job from the top.
     A :class:`SourceError` from the source (after its own retries) ends the run
-    early: the report says so in ``error`` and the checkpoint stays for a rerun.
+    early: the records read before it are still stored with their checkpoint, the
+    report says so in ``error``, and the checkpoint stays for a rerun.
     """
     clock = clock or SystemClock()
     options = options or IngestOptions()
@@ -99,7 +113,8 @@ def ingest(
             )
     except SourceError as exc:
         report.error = str(exc)
-        log.warning("ingest from %s stopped: %s", source.name, exc)
+        # The report carries the error; its caller shows it (once).
+        log.info("ingest from %s stopped: %s", source.name, exc)
         with writing(engine) as conn:
             ingest_state.record_run(
                 conn,
