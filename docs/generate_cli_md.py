@@ -18,9 +18,11 @@ def _sections(
     settings = {"terminal_width": 100, **command.context_settings}
     ctx = click.Context(command, info_name=name, parent=parent, **settings)
     found = [(ctx.command_path, command.get_help(ctx))]
-    if isinstance(command, click.Group):
-        for sub in sorted(command.commands):
-            found.extend(_sections(command.commands[sub], sub, ctx))
+    if isinstance(command, click.Group):  # list_commands: the lazy group imports each on use
+        for sub in sorted(command.list_commands(ctx)):
+            subcommand = command.get_command(ctx, sub)
+            assert subcommand is not None, sub
+            found.extend(_sections(subcommand, sub, ctx))
     return found
 
 

@@ -40,8 +40,11 @@ def test_settings_page_is_current() -> None:
 
 def _commands(command: click.Command, path: str) -> list[tuple[str, click.Command]]:
     found = [(path, command)]
-    if isinstance(command, click.Group):
-        for name, sub in command.commands.items():
+    if isinstance(command, click.Group):  # the lazy group imports each command on use
+        ctx = click.Context(command)
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            assert sub is not None, name
             found.extend(_commands(sub, f"{path} {name}"))
     return found
 

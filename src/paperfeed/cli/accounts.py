@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from paperfeed.cli.base import Context, cli, edge, pass_context
+from paperfeed.cli.base import Context, edge, pass_context
 from paperfeed.deliver import security
 from paperfeed.deliver.community.accounts import Accounts
 from paperfeed.errors import InvalidInputError, NotFoundError
@@ -19,7 +19,7 @@ def _accounts(ctx: Context) -> Accounts:
     return Accounts(settings, ctx.engine(), settings.clock(), security.load_secret(settings))
 
 
-@cli.group("user")
+@click.group("user")
 def user_group() -> None:
     """Manage members."""
 
@@ -51,7 +51,7 @@ def user_create(ctx: Context, email: str, username: str, role: str, password_std
     click.echo(f"created {member.role} {member.username} <{member.email}> (id {member.id})")
 
 
-@cli.group("token")
+@click.group("token")
 def token_group() -> None:
     """Manage API tokens."""
 

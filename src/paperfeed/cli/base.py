@@ -1,29 +1,89 @@
-"""The shared part of the command line: the group, its settings, and error translation."""
+"""The shared part of the command line: the group, its settings, and error translation.
+
+The group imports a command's module only when that command runs (:mod:`.lazy`), and this
+module imports nothing heavy at its top: ``paperfeed --help`` and ``--version`` load click
+and little else, and each command loads what it uses.
+"""
 
 from __future__ import annotations
 
 import functools
-import json
-import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from sqlalchemy import Engine
 
 from paperfeed import __version__
-from paperfeed.config import Settings, load_settings
+from paperfeed.cli.lazy import LazyCommand, LazyGroup
 from paperfeed.errors import InvalidInputError, NotFoundError, PaperfeedError
-from paperfeed.index.lexical_tantivy import WordIndex, word_index
-from paperfeed.index.semantic import SemanticIndex, semantic_index
-from paperfeed.models import StoredPaper, split_arxiv_id
-from paperfeed.store import papers as store
-from paperfeed.store.engine import EngineOptions, make_engine
-from paperfeed.store.migrate import ensure_migrated
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from paperfeed.config import Settings
+    from paperfeed.index.lexical_tantivy import WordIndex
+    from paperfeed.index.semantic import SemanticIndex
+    from paperfeed.models import StoredPaper
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Every command: its module and attribute, and its one-line help (the first line of its
+#: docstring; tests/test_cli_startup.py checks they agree).
+COMMANDS = {
+    "db": LazyCommand(
+        "paperfeed.cli.db:db_group",
+        "Whole-database operations: copy a deployment to another database.",
+    ),
+    "digest": LazyCommand(
+        "paperfeed.cli.digest:digest_group", "E-mail digests: preview one, send an edition."
+    ),
+    "eval": LazyCommand(
+        "paperfeed.cli.search:eval_group", "Measure search quality on judged data."
+    ),
+    "index": LazyCommand(
+        "paperfeed.cli.search:index_group", "Manage the search indexes (words and meaning)."
+    ),
+    "ingest": LazyCommand(
+        "paperfeed.cli.ingest:ingest_group",
+        "Fetch papers from a source and store them (dedup, versions, a report at the end).",
+    ),
+    "init": LazyCommand(
+        "paperfeed.cli.papers:init_cmd",
+        "Create and migrate the database, and load the sample papers into an empty one.",
+    ),
+    "migrate": LazyCommand(
+        "paperfeed.cli.papers:migrate_cmd",
+        "Apply database migrations (creating the database if needed).",
+    ),
+    "paper": LazyCommand("paperfeed.cli.papers:paper_group", "One stored paper."),
+    "papers": LazyCommand("paperfeed.cli.papers:papers_group", "List stored papers."),
+    "schedule": LazyCommand(
+        "paperfeed.cli.digest:schedule",
+        "Run ingestion (PAPERFEED_SCHEDULE_INGEST at PAPERFEED_SCHEDULE_INGEST_TIME) and the "
+        "digests (at PAPERFEED_DIGEST_TIME) on their days, in PAPERFEED_TIMEZONE, until stopped.",
+    ),
+    "search": LazyCommand("paperfeed.cli.search:search_cmd", "Search papers by words and meaning."),
+    "serve": LazyCommand(
+        "paperfeed.cli.papers:serve_cmd",
+        "Serve the web app (checks that the database is migrated first).",
+    ),
+    "similar": LazyCommand(
+        "paperfeed.cli.search:similar_cmd",
+        "Papers nearest in meaning to one paper, or to several taken together.",
+    ),
+    "stats": LazyCommand(
+        "paperfeed.cli.papers:stats_cmd",
+        "Counts of papers, featured days, sources and the last ingestion runs.",
+    ),
+    "thumbnails": LazyCommand(
+        "paperfeed.cli.thumbnails:thumbnails_group",
+        "Thumbnails of the papers' first pages, shown on the cards.",
+    ),
+    "token": LazyCommand("paperfeed.cli.accounts:token_group", "Manage API tokens."),
+    "user": LazyCommand("paperfeed.cli.accounts:user_group", "Manage members."),
+}
 
 
 class Context:
@@ -38,6 +98,9 @@ class Context:
 
     def paper(self, arxiv_id: str) -> StoredPaper:
         """A stored paper by arXiv id (any version suffix), or a clear error."""
+        from paperfeed.models import split_arxiv_id
+        from paperfeed.store import papers as store
+
         try:
             base, _ = split_arxiv_id(arxiv_id)
         except ValueError as exc:
@@ -49,6 +112,8 @@ class Context:
         return stored
 
     def semantic(self) -> SemanticIndex:
+        from paperfeed.index.semantic import semantic_index
+
         if self._semantic is None:
             self._semantic = semantic_index(self.engine(), self.settings)
         return self._semantic
@@ -56,6 +121,8 @@ class Context:
     def words(self) -> WordIndex | None:
         """The tantivy word index (None when the database ranks words). A command does
         not build it in the background: it catches up small backlogs itself."""
+        from paperfeed.index.lexical_tantivy import word_index
+
         if not self._words_made:
             self._words = word_index(self.engine(), self.settings)
             if self._words is not None:
@@ -84,6 +151,9 @@ class Context:
             return step(advance)
 
     def engine(self, *, migrated: bool = True) -> Engine:
+        from paperfeed.store.engine import EngineOptions, make_engine
+        from paperfeed.store.migrate import ensure_migrated
+
         if self._engine is None:
             # Only `migrate` (migrated=False) may create a missing SQLite file.
             self._engine = make_engine(
@@ -111,10 +181,12 @@ def edge(func: F) -> F:
 
 
 def echo_json(data: object) -> None:
+    import json
+
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_file",
@@ -129,11 +201,15 @@ def cli(ctx: click.Context, config_file: Path | None) -> None:
     Settings come from PAPERFEED_* environment variables and an optional TOML
     file; see docs/settings.md.
     """
+    from paperfeed.config import load_settings
+
     try:
         settings = load_settings(config_file)
     except PaperfeedError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    import logging
+
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )

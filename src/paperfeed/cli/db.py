@@ -11,7 +11,7 @@ import click
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
-from paperfeed.cli.base import Context, cli, echo_json, edge, pass_context
+from paperfeed.cli.base import Context, echo_json, edge, pass_context
 from paperfeed.errors import InvalidInputError, StorageError
 from paperfeed.index import lexical_postgres, lexical_sqlite
 from paperfeed.store.copy import copy_database
@@ -27,7 +27,7 @@ _NOT_COPIED = (
 )
 
 
-@cli.group("db")
+@click.group("db")
 def db_group() -> None:
     """Whole-database operations: copy a deployment to another database."""
 

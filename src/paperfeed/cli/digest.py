@@ -2,36 +2,41 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import shlex
-import subprocess
 import sys
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from paperfeed.cli.base import Context, cli, echo_json, edge, pass_context
-from paperfeed.deliver.digests.send import SendReport, sender_from_settings, summary
-from paperfeed.deliver.scheduler import Job, LedgerClaims, Plan, run_schedule
+from paperfeed.cli.base import Context, echo_json, edge, pass_context
 from paperfeed.errors import PaperfeedError, SourceError
-from paperfeed.rank.daily import parse_day
-from paperfeed.rank.editions import Edition, schedule_of
+
+if TYPE_CHECKING:  # composing a digest reaches the recommender (scikit-learn): at run time
+    from paperfeed.deliver.digests.send import SendReport
+    from paperfeed.deliver.scheduler import Job
 
 #: Exit status of a send that left digests unsent (the SMTP server was down): EX_TEMPFAIL.
 UNSENT_EXIT = 75
 
 
 def _day(ctx: Context, value: str | None) -> date:
+    from paperfeed.rank.daily import parse_day
+
     chosen = parse_day(value, "--date")
     return chosen or ctx.settings.clock().now().astimezone(ctx.settings.zone).date()
 
 
 def _sender(ctx: Context):  # type: ignore[no-untyped-def]
+    from paperfeed.deliver.digests.send import sender_from_settings
+
     return sender_from_settings(ctx.settings, ctx.engine(), ctx.settings.clock(), words=ctx.words())
 
 
-@cli.group("digest")
+@click.group("digest")
 def digest_group() -> None:
     """E-mail digests: preview one, send an edition."""
 
@@ -57,6 +62,8 @@ def digest_preview(ctx: Context, email: str, day: str | None, frequency: str, ou
 
     Example: paperfeed digest preview --email ada@example.org --date 2026-11-23 --out previews
     """
+    from paperfeed.rank.editions import Edition
+
     edition = Edition("weekly" if frequency == "weekly" else "daily", _day(ctx, day))
     message = _sender(ctx).preview(email, edition)
     out.mkdir(parents=True, exist_ok=True)
@@ -89,6 +96,9 @@ def digest_send(
 
     Example: paperfeed digest send --date 2026-11-23 --dry-run
     """
+    from paperfeed.deliver.digests.send import summary
+    from paperfeed.rank.editions import schedule_of
+
     chosen = _day(ctx, day)
     editions = schedule_of(ctx.settings).editions_on(chosen)
     if not editions:
@@ -111,17 +121,36 @@ def digest_send(
         sys.exit(UNSENT_EXIT)
 
 
-def _ingest(config_file: str | None, args: str) -> str:
-    command = [sys.executable, "-m", "paperfeed"]
-    if config_file:
-        command += ["--config", config_file]
-    done = subprocess.run([*command, "ingest", *shlex.split(args)], check=False)
-    if done.returncode != 0:
-        raise SourceError(f"paperfeed ingest {args} exited {done.returncode}")
+def _ingest(ctx: Context, args: str) -> str:
+    """Run ``paperfeed ingest ARGS`` in this process, on the scheduler's settings and engine.
+
+    In process rather than in a child: ingestion installs no signal handler and keeps no
+    state between runs beyond what the Context caches (the engine, the embedder), a failure
+    is a PaperfeedError or an exit status like any command's, and a crash mid-way is what
+    the job-run ledger already covers (the claim goes stale and a scheduler takes it over;
+    ingestion resumes from its recorded cursor). It spares a Python start and the imports
+    of every job (seconds), and the embedder's model is loaded once, not every morning.
+    """
+    from paperfeed.cli.ingest import ingest_group
+
+    try:
+        ingest_group.main(
+            shlex.split(args), prog_name="paperfeed ingest", standalone_mode=False, obj=ctx
+        )
+    except click.ClickException as exc:
+        raise SourceError(f"paperfeed ingest {args}: {exc.format_message()}") from exc
+    except SystemExit as exc:  # a command's exit status (edge(), an incomplete run)
+        if exc.code not in (None, 0):
+            raise SourceError(f"paperfeed ingest {args} exited {exc.code}") from exc
+    except PaperfeedError:
+        raise
+    except Exception as exc:  # a defect in one source must not stop the schedule
+        logging.getLogger(__name__).exception("paperfeed ingest %s crashed", args)
+        raise SourceError(f"paperfeed ingest {args} crashed: {exc!r}") from exc
     return f"paperfeed ingest {args}: exit 0"
 
 
-@cli.command("schedule")
+@click.command("schedule")
 @click.option(
     "--interval", type=float, default=60.0, show_default=True, help="Seconds between checks."
 )
@@ -141,15 +170,17 @@ def schedule(click_ctx: click.Context, interval: float, once: bool) -> None:
 
     Example: paperfeed schedule
     """
+    from paperfeed.deliver.digests.send import summary
+    from paperfeed.deliver.scheduler import LedgerClaims, Plan, run_schedule
+
     ctx = click_ctx.find_object(Context)
     assert ctx is not None
-    config_file = click_ctx.parent.params.get("config_file") if click_ctx.parent else None
     plan = Plan.from_settings(ctx.settings)
     clock = ctx.settings.clock()
 
     def run_job(job: Job) -> str:
         if job.kind == "ingest":
-            return _ingest(str(config_file) if config_file else None, job.args)
+            return _ingest(ctx, job.args)
         assert job.edition is not None
         try:
             report = _sender(ctx).send(job.edition)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import click
 
-from paperfeed.cli.base import Context, cli, echo_json, edge, pass_context
-from paperfeed.cli.ingest import run_ingest
-from paperfeed.ingest import jobs
-from paperfeed.rank.daily import daily_list, parse_day
-from paperfeed.store import stats as store_stats
-from paperfeed.store.migrate import migrate
+from paperfeed.cli.base import Context, echo_json, edge, pass_context
+
+# Each command imports what it runs inside its function: `paperfeed stats` needs no
+# ingestion code, `paperfeed serve` no alembic beyond the migration check.
 
 
-@cli.command("init")
+@click.command("init")
 @click.option("--sample/--no-sample", default=True, help="Load the sample papers if empty.")
 @pass_context
 @edge
@@ -21,6 +19,10 @@ def init_cmd(ctx: Context, sample: bool) -> None:
 
     Example: paperfeed init
     """
+    from paperfeed.cli.ingest import run_ingest
+    from paperfeed.ingest import jobs
+    from paperfeed.store.migrate import migrate
+
     engine = ctx.engine(migrated=False)
     _, after = migrate(engine)
     click.echo(f"database {ctx.settings.database_url} at migration {after}")
@@ -28,7 +30,7 @@ def init_cmd(ctx: Context, sample: bool) -> None:
         run_ingest(ctx, jobs.sample_source(ctx.settings), as_json=False, if_empty=True)
 
 
-@cli.command("migrate")
+@click.command("migrate")
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
 @pass_context
 @edge
@@ -37,6 +39,8 @@ def migrate_cmd(ctx: Context, revision: str) -> None:
 
     Example: paperfeed migrate
     """
+    from paperfeed.store.migrate import migrate
+
     before, after = migrate(ctx.engine(migrated=False), revision)
     if before == after:
         click.echo(f"database already at migration {after}")
@@ -44,7 +48,7 @@ def migrate_cmd(ctx: Context, revision: str) -> None:
         click.echo(f"migrated database from {before or 'empty'} to {after}")
 
 
-@cli.group("papers")
+@click.group("papers")
 def papers_group() -> None:
     """List stored papers."""
 
@@ -60,6 +64,8 @@ def papers_list(ctx: Context, day: str | None, limit: int, as_json: bool) -> Non
 
     Example: paperfeed papers list --date 2026-11-20 --json
     """
+    from paperfeed.rank.daily import daily_list, parse_day
+
     listed = daily_list(ctx.engine(), parse_day(day, "--date"), limit=limit)
     if as_json:
         data = [s.as_dict() for s in listed.papers]
@@ -73,7 +79,7 @@ def papers_list(ctx: Context, day: str | None, limit: int, as_json: bool) -> Non
         click.echo(f"{s.paper.upvotes or 0:>5}  {s.paper.arxiv_id or '-':<16}  {s.paper.title}")
 
 
-@cli.group("paper")
+@click.group("paper")
 def paper_group() -> None:
     """One stored paper."""
 
@@ -117,7 +123,7 @@ def paper_show(ctx: Context, arxiv_id: str, as_json: bool) -> None:
     click.echo(f"\n{p.abstract}")
 
 
-@cli.command("stats")
+@click.command("stats")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_context
 @edge
@@ -126,6 +132,8 @@ def stats_cmd(ctx: Context, as_json: bool) -> None:
 
     Example: paperfeed stats --json
     """
+    from paperfeed.store import stats as store_stats
+
     with ctx.engine().connect() as conn:
         data = store_stats.collect(conn)
     if as_json:
@@ -146,7 +154,7 @@ def stats_cmd(ctx: Context, as_json: bool) -> None:
         click.echo(f"interrupted job {job['key']} at {job['cursor']}: rerun to resume")
 
 
-@cli.command("serve")
+@click.command("serve")
 @click.option("--host", default=None, help="Address to listen on (default PAPERFEED_HOST).")
 @click.option("--port", default=None, type=int, help="Port (default PAPERFEED_PORT).")
 @click.option(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from paperfeed.cli.base import Context, cli, echo_json, edge, pass_context
+from paperfeed.cli.base import Context, echo_json, edge, pass_context
 from paperfeed.index import lexical, vectors
 from paperfeed.index.embedder import EMBEDDERS
 from paperfeed.index.query import parse_query
@@ -38,7 +38,7 @@ def _print_rows(rows: list[dict[str, object]]) -> None:
         click.echo(f"{n:>3}. {row['score']:>9.4f}  {handle:<16} {row['title']}")
 
 
-@cli.command("search")
+@click.command("search")
 @click.argument("query")
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100))
@@ -72,7 +72,7 @@ def search_cmd(ctx: Context, query: str, mode: str, limit: int, as_json: bool) -
     _print_rows(rows)
 
 
-@cli.command("similar")
+@click.command("similar")
 @click.argument("arxiv_ids", nargs=-1, required=True)
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100))
 @click.option("--after", default=None, help="Only papers published on or after YYYY-MM-DD.")
@@ -110,7 +110,7 @@ def similar_cmd(
     _print_rows(rows)
 
 
-@cli.group("index")
+@click.group("index")
 def index_group() -> None:
     """Manage the search indexes (words and meaning)."""
 
@@ -248,7 +248,7 @@ def index_rebuild(ctx: Context, model: str | None) -> None:
         click.echo(f"set PAPERFEED_EMBEDDER={model} so search uses these vectors")
 
 
-@cli.group("eval")
+@click.group("eval")
 def eval_group() -> None:
     """Measure search quality on judged data."""
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import sparse
 from sqlalchemy import Connection, Engine, select
 
 from paperfeed.index.embedder import paper_text
@@ -26,6 +25,9 @@ from paperfeed.index.vector_table import (
     read_journal_version,
 )
 from paperfeed.store.tables.papers import papers
+
+if TYPE_CHECKING:  # scipy takes a second to import: only where rows are made
+    from scipy import sparse
 
 #: Share of the fitted papers that may be added or changed before the vocabulary and idf
 #: are fitted again (until then new papers get rows in the fitted terms).
@@ -70,6 +72,8 @@ def _float32_rows(matrix: sparse.spmatrix) -> sparse.csr_matrix:
     # float32 halves the values' memory (a 100 k-paper hub: ~100 MB of tf-idf rows in
     # float64) and keeps the scoring product in one type: a float32 matrix times a float64
     # vector makes scipy copy the whole matrix to float64 on every call.
+    from scipy import sparse
+
     terms = sparse.csr_matrix(matrix, dtype=np.float32)
     terms.sum_duplicates()  # canonical (sorted) rows: the model's training matrix reuses them
     return terms
@@ -106,6 +110,8 @@ def extend_features(
     """The corpus ``ids`` (row-aligned with ``dense``) from ``previous``: the tf-idf rows
     of papers neither new nor in ``changed`` are kept, the others made from ``texts`` (by
     id) with the previous fit. Papers of ``ids`` left without a row or text are dropped."""
+    from scipy import sparse
+
     assert previous.terms is not None and previous.vectorizer is not None
     ids = np.asarray(ids, dtype=np.int64)
     old_rows = np.array([previous.row_of(int(p)) for p in ids], dtype=object)

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
+if TYPE_CHECKING:  # scikit-learn and scipy take seconds to import: only when fitting
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 SMALL_CORPUS = 500
 MAX_TERMS = 20_000
@@ -33,6 +34,8 @@ class TermView:
 
 
 def vectorizer(n: int) -> TfidfVectorizer:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     small = n < SMALL_CORPUS
     return TfidfVectorizer(
         strip_accents="unicode",
@@ -53,6 +56,9 @@ def vectorizer(n: int) -> TfidfVectorizer:
 
 def fit_terms(texts: Sequence[str]) -> TermView | None:
     """The tf-idf view of these texts, or None when they hold no usable word."""
+    import numpy as np
+    from scipy import sparse
+
     if not texts:
         return None
     vec = vectorizer(len(texts))
@@ -70,4 +76,6 @@ def fit_terms(texts: Sequence[str]) -> TermView | None:
 
 def transform_terms(vec: TfidfVectorizer, texts: Sequence[str]) -> sparse.csr_matrix:
     """Rows of more texts in a fitted view's terms (l2-normalised)."""
+    from scipy import sparse
+
     return sparse.csr_matrix(vec.transform(list(texts)))

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
 
 from paperfeed.index.recommend_features import Features
+
+if TYPE_CHECKING:  # scikit-learn and scipy take seconds to import: only when training
+    from scipy import sparse
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ def _stack(features: Features, rows: np.ndarray, scale: float) -> sparse.csr_mat
     row times ``scale`` (columns shifted past the embedding's). Built directly: scipy's
     ``hstack`` of a dense block and a float32 matrix, then liblinear's float64 copy, took
     ~50 ms of a 500-positive fit at 100 k papers."""
+    from scipy import sparse
+
     block = features.dense[rows].astype(np.float64)
     m, d = block.shape
     if features.terms is None:
@@ -149,6 +152,9 @@ def train(
     weights = np.concatenate([pos_w, neg_w])
     # The dual solver: a member has far fewer examples than features (20 k terms), and it
     # trains 500 positives in ~30 ms where lbfgs took seconds (bench/recommend_quality.py).
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
     clf = LogisticRegression(C=params.c, solver="liblinear", dual=True, max_iter=200)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
