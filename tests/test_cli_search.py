@@ -73,7 +73,7 @@ def test_switching_models_is_reported_then_rebuilt(  # type: ignore[no-untyped-d
 def test_bad_queries_exit_2_with_a_message(run) -> None:  # type: ignore[no-untyped-def]
     result = run("search", "after:tomorrow")
     assert result.exit_code == 2
-    assert result.output.startswith("error: after: expects a date")
+    assert result.output.startswith("error: after: expected a date")
 
 
 @pytest.mark.quality

@@ -45,8 +45,8 @@ def test_unknown_prefixes_are_text() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("after:yesterday", "after: expects a date as YYYY-MM-DD"),
-        ("before:2026-02-30", "before: expects a date"),
+        ("after:yesterday", "after: expected a date as YYYY-MM-DD"),
+        ("before:2026-02-30", "before: 2026-02-30 is not a real date"),
         ("after:2026-03-01 before:2026-02-01", "is later than"),
         ("x" * 1001, "too long"),
         (" ".join(f"w{i}" for i in range(65)), "at most 64"),

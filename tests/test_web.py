@@ -160,7 +160,7 @@ def test_search_page_highlights_and_explains(client: TestClient) -> None:
     empty = client.get("/search")
     assert "Type a few words" in empty.text
     bad = client.get("/search", params={"q": "after:someday"})
-    assert bad.status_code == 400 and "after: expects a date" in bad.text
+    assert bad.status_code == 400 and "after: expected a date" in bad.text
 
 
 def test_api_search_and_paper_and_similar(client: TestClient) -> None:

@@ -89,7 +89,7 @@ def test_an_invalid_search_explains_itself(
 ) -> None:
     response = page.goto(f"{live_server}/search?q=after:someday")
     assert response is not None and response.status == 400
-    expect(page.locator(".problem")).to_contain_text("after: expects a date as YYYY-MM-DD")
+    expect(page.locator(".problem")).to_contain_text("after: expected a date as YYYY-MM-DD")
     # The browser logs the page's own 400 status; that is the point of this test, not a bug.
     console_errors[:] = [e for e in console_errors if "status of 400" not in e]
 

@@ -4,7 +4,11 @@ Every router of :mod:`paperfeed.deliver.routes.site` is included, the services o
 :mod:`paperfeed.deliver.web.services` are built once (``app.state.services``), and pages,
 the JSON API and feeds call the same query functions in :mod:`paperfeed.rank`.
 paperfeed's errors are translated here, once: a JSON envelope under ``/api`` and
-``/feeds``, an error page elsewhere, always with the right status.
+``/feeds``, an error page elsewhere, always with the right status; bad input is always
+400, as the OpenAPI document says.
+Every answer carries the security headers, and ``HEAD`` works wherever ``GET`` does
+(:mod:`paperfeed.deliver.web.answer_headers`); a NUL anywhere in a request's input is
+refused before any route runs (:mod:`paperfeed.deliver.web.input_checks`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -25,7 +29,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from paperfeed import __version__
 from paperfeed.config import Settings
 from paperfeed.deliver.routes.site import ROUTERS, install_template_globals
+from paperfeed.deliver.web.answer_headers import HeadAsGet, SecurityHeaders
+from paperfeed.deliver.web.api_docs import install_api_docs
 from paperfeed.deliver.web.hub import Hub
+from paperfeed.deliver.web.input_checks import refuse_nul, validation_message
 from paperfeed.deliver.web.response_cache import ResponseCache
 from paperfeed.deliver.web.services import build_services
 from paperfeed.deliver.web.sessions import ViewerMiddleware
@@ -82,6 +89,8 @@ def create_app(settings: Settings) -> FastAPI:
         description="A self-hostable daily-papers hub: daily lists, trending, search by "
         "words and meaning, feeds. Errors: `{ok: false, error, status}`.",
         lifespan=_thread_limit(settings.server_threads),
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.hub = hub
     app.state.templates = templates
@@ -89,8 +98,11 @@ def create_app(settings: Settings) -> FastAPI:
     install_template_globals(templates)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, dependencies=[Depends(refuse_nul)])
+    install_api_docs(app)
     app.add_middleware(ViewerMiddleware, accounts=services.accounts)
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(SecurityHeaders)
 
     def wants_json(request: Request) -> bool:
         return request.url.path.startswith(("/api/", "/feeds/"))
@@ -123,11 +135,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> Any:
-        problems = exc.errors()
-        first = problems[0] if problems else {"msg": "invalid request", "loc": ()}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body"))
-        message = f"{where}: {first['msg']}" if where else str(first["msg"])
-        return error(request, 422, message)
+        return error(request, 400, validation_message(exc.errors()))
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Any:  # pragma: no cover

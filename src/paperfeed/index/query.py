@@ -114,11 +114,24 @@ def _check_dates(query: Query) -> None:
         )
 
 
-def _day(key: str, value: str) -> date:
+_DAY_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def typed_day(what: str, value: str) -> date:
+    """A day as a person types it (YYYY-MM-DD). :class:`InvalidQueryError` (a 400) says
+    which is wrong: the shape, or a day that does not exist (``2026-02-30``)."""
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise InvalidQueryError(f"{key}: expects a date as YYYY-MM-DD, got {value[:40]!r}") from exc
+        if _DAY_SHAPE.match(value):
+            raise InvalidQueryError(f"{what}: {value} is not a real date") from exc
+        raise InvalidQueryError(
+            f"{what}: expected a date as YYYY-MM-DD, got {value[:40]!r}"
+        ) from exc
+
+
+def _day(key: str, value: str) -> date:
+    return typed_day(key, value)
 
 
 def parse_query(text: str) -> Query:

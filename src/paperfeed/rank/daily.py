@@ -7,22 +7,17 @@ from datetime import date
 
 from sqlalchemy import Engine
 
-from paperfeed.errors import InvalidInputError
+from paperfeed.index.query import typed_day
 from paperfeed.models import StoredPaper
 from paperfeed.store import featured
 from paperfeed.store import papers as store
 
 
 def parse_day(value: str | None, what: str = "date") -> date | None:
-    """A day as typed by a user (YYYY-MM-DD), or a clear :class:`InvalidInputError`."""
+    """A day as typed by a user (YYYY-MM-DD), or a clear error (see :func:`typed_day`)."""
     if value is None:
         return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInputError(
-            f"{what}: expected a date as YYYY-MM-DD, got {value[:40]!r}"
-        ) from exc
+    return typed_day(what, value)
 
 
 @dataclass(frozen=True)

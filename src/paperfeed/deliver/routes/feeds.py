@@ -39,7 +39,6 @@ FEED_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     304: {"description": "not modified since the ETag / date the client sent"},
     400: {"model": ErrorOut, "description": "invalid input"},
-    422: {"model": ErrorOut, "description": "invalid parameter"},
 }
 _TYPES = {
     "atom": "application/atom+xml; charset=utf-8",

@@ -24,6 +24,7 @@ from paperfeed.deliver.web.deps import (
     back_to,
     hub_of,
     render,
+    require_csrf,
     services_of,
 )
 from paperfeed.deliver.web.errors import WRITE_ERRORS, ErrorOut
@@ -174,8 +175,12 @@ def not_interested_api(
     paper_id: Annotated[str, PathParam(max_length=64)],
     undo: bool = False,
 ) -> dict[str, Any]:
-    """``{paper_id}`` is an arXiv id or ``pfN``, like the rest of the community API."""
+    """``{paper_id}`` is an arXiv id or ``pfN``, like the rest of the community API.
+    Without an API token the session cookie counts only with the page's CSRF token
+    (``X-CSRF-Token``), as on every form."""
     member = token_member or permissions.require(viewer.member, "read_collection")
+    if token_member is None:
+        require_csrf(request, viewer)
     with accounts.engine.connect() as conn:
         stored = find_paper(conn, paper_id)
     mark(accounts, member, stored.id, not undo)
@@ -193,7 +198,7 @@ def feed_token_hash(token: str) -> str:
     responses={
         200: {"description": "the feed", "content": {"application/atom+xml": {}}},
         404: {"model": ErrorOut, "description": "no such feed (the token was revoked or mistyped)"},
-        422: {"model": ErrorOut, "description": "invalid parameter"},
+        400: {"model": ErrorOut, "description": "invalid input"},
     },
 )
 def for_you_feed(request: Request, token: Annotated[str, PathParam(max_length=100)]) -> Response:

@@ -85,14 +85,20 @@ def viewer_of(request: Request) -> Viewer:
 ViewerDep = Annotated[Viewer, Depends(viewer_of)]
 
 
-def csrf_checked(request: Request, viewer: ViewerDep, csrf: Annotated[str, Form()] = "") -> Viewer:
-    """Refuse a form post whose CSRF token does not match this browser's cookie."""
-    given = csrf or request.headers.get("x-csrf-token", "")
+def require_csrf(request: Request, viewer: Viewer, given: str = "") -> None:
+    """Refuse a request made with this browser's cookies whose CSRF token (form field
+    ``csrf`` or header ``X-CSRF-Token``) does not match its ``pf_csrf`` cookie."""
+    given = given or request.headers.get("x-csrf-token", "")
     accounts = services_of(request).accounts
     if not security.csrf_ok(accounts.secret, viewer.csrf_seed, given) or CSRF_COOKIE not in (
         request.cookies
     ):
         raise ForbiddenError("the form's security token is missing or stale: reload the page")
+
+
+def csrf_checked(request: Request, viewer: ViewerDep, csrf: Annotated[str, Form()] = "") -> Viewer:
+    """Refuse a form post whose CSRF token does not match this browser's cookie."""
+    require_csrf(request, viewer, csrf)
     return viewer
 
 

@@ -1,5 +1,6 @@
 """The one JSON error envelope (``{ok: false, error, status}``) and the error answers the
-API documents: :data:`ERRORS` for reads, :data:`WRITE_ERRORS` for the community's writes."""
+API documents (bad input is always 400): :data:`ERRORS` for reads, :data:`WRITE_ERRORS`
+for the community's writes."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ class ErrorOut(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "invalid input"},
     404: {"model": ErrorOut, "description": "not found"},
-    422: {"model": ErrorOut, "description": "invalid parameter"},
 }
 
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {

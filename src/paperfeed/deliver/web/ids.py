@@ -1,5 +1,5 @@
 """The path parameter that names a stored row: a positive integer the databases hold
-(a larger one is refused with 422 instead of overflowing the INTEGER column)."""
+(a larger one is refused with 400 instead of overflowing the INTEGER column)."""
 
 from __future__ import annotations
 

@@ -25,6 +25,9 @@ from paperfeed.store.users import Member
 
 SESSION_COOKIE = "pf_session"
 CSRF_COOKIE = "pf_csrf"
+#: Answers that never set a cookie: the JSON API and feeds are read by programs and
+#: cached by proxies (a public feed's ``Cache-Control: public`` must not carry a cookie).
+NO_COOKIE_PATHS = ("/api/", "/feeds/", "/healthz", "/openapi.json")
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,8 @@ def cookie_header(name: str, value: str, *, max_age: int, secure: bool) -> str:
 
 
 class ViewerMiddleware:
-    """Resolve the viewer; give a browser without one its CSRF seed cookie."""
+    """Resolve the viewer; give a browser without one its CSRF seed cookie (on pages
+    only: never on :data:`NO_COOKIE_PATHS`)."""
 
     def __init__(self, app: ASGIApp, accounts: Accounts) -> None:
         self.app = app
@@ -74,6 +78,7 @@ class ViewerMiddleware:
         new_seed = not seed or len(seed) > 100
         if new_seed:
             seed = security.new_token()
+        give_seed = new_seed and not scope["path"].startswith(NO_COOKIE_PATHS)
         session = jar[SESSION_COOKIE].value if SESSION_COOKIE in jar else None
         member = None
         if session and len(session) <= 100:
@@ -86,7 +91,7 @@ class ViewerMiddleware:
         cache = social.start(self.accounts.engine, member)
 
         async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start" and new_seed:
+            if message["type"] == "http.response.start" and give_seed:
                 header = cookie_header(CSRF_COOKIE, seed, max_age=365 * 86400, secure=self.secure)
                 message["headers"] = [*message.get("headers", []), (b"set-cookie", header.encode())]
             await send(message)
