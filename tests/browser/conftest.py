@@ -276,13 +276,15 @@ def prepare_sample_db(
     env: Mapping[str, str] | None = None,
     db_url: str | None = None,
 ) -> str:
-    """Load the sample papers into ``db_url`` (default: a new SQLite file in ``directory``),
-    migrating it first, with ``paperfeed`` commands run in ``directory``; return its URL."""
+    """Load the 660 seed-page papers (``ingest sample --seed-pages``) into ``db_url`` (default:
+    a new SQLite file in ``directory``), migrating it first, with ``paperfeed`` commands run
+    in ``directory``; return its URL."""
     directory.mkdir(parents=True, exist_ok=True)
     db_url = db_url or f"sqlite:///{directory / 'paperfeed.db'}"
     full_env = _server_env(db_url, directory, env)
     _paperfeed(["migrate"], full_env, directory)
-    _paperfeed(["ingest", "sample", "--embed" if embed else "--no-embed"], full_env, directory)
+    embedding = "--embed" if embed else "--no-embed"
+    _paperfeed(["ingest", "sample", "--seed-pages", embedding], full_env, directory)
     return db_url
 
 

@@ -266,15 +266,22 @@ def ingest_hf_daily(
 
 @ingest_group.command("sample")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database holds papers.")
+@click.option(
+    "--seed-pages",
+    is_flag=True,
+    help="Load only the 660 seed-page papers (title and abstract, featured over the last "
+    "PAPERFEED_SAMPLE_DAYS days), which search quality is measured against.",
+)
 @_json_option
 @_embed_option
 @pass_context
 @edge
-def ingest_sample(ctx: Context, if_empty: bool, as_json: bool, embed: bool | None) -> None:
-    """The bundled sample papers, featured over the last PAPERFEED_SAMPLE_DAYS days.
+def ingest_sample(
+    ctx: Context, if_empty: bool, seed_pages: bool, as_json: bool, embed: bool | None
+) -> None:
+    """The bundled demo: real Hugging Face daily lists of June to August 2026 (1,371 papers).
 
     Example: paperfeed ingest sample --if-empty
     """
-    run_ingest(
-        ctx, jobs.sample_source(ctx.settings), as_json=as_json, if_empty=if_empty, embed=embed
-    )
+    source = jobs.sample_source(ctx.settings, seed_pages=seed_pages)
+    run_ingest(ctx, source, as_json=as_json, if_empty=if_empty, embed=embed)

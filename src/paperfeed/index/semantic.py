@@ -29,6 +29,7 @@ from sqlalchemy import Engine, delete, select
 from paperfeed.config import Settings
 from paperfeed.errors import ConfigError
 from paperfeed.index import vectors, vectors_pgvector
+from paperfeed.index.bundled_vectors import embed_texts
 from paperfeed.index.embedder import Embedder, load_embedder, paper_text, query_text
 from paperfeed.index.vectors_pgvector import PgVectorIndex
 from paperfeed.models import Hit
@@ -161,7 +162,7 @@ class SemanticIndex:
                 ).all()
             if not rows:
                 continue
-            matrix = embedder.embed([paper_text(r.title, r.abstract) for r in rows])
+            matrix = embed_texts(embedder, [paper_text(r.title, r.abstract) for r in rows])
             with writing(self.engine) as conn:
                 # Papers deleted meanwhile are skipped by the foreign key check below.
                 present = set(

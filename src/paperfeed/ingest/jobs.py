@@ -14,6 +14,7 @@ from paperfeed.ingest.http import Fetcher
 # Sources are imported where they are built, so a command loads only its own.
 if TYPE_CHECKING:
     from paperfeed.ingest.arxiv_api import ArxivApiSource
+    from paperfeed.ingest.demo import DemoSource
     from paperfeed.ingest.hf_daily import HfDailySource
     from paperfeed.ingest.oai import OaiSource
     from paperfeed.ingest.rss import RssSource
@@ -88,7 +89,13 @@ def hf_daily_source(settings: Settings, file: Path | None, day: date | None) -> 
     return HfDailySource.for_day(settings, day, fetcher)
 
 
-def sample_source(settings: Settings) -> SampleSource:
+def sample_source(settings: Settings, *, seed_pages: bool = False) -> DemoSource | SampleSource:
+    """The bundled demo (real Hugging Face daily lists), or with ``seed_pages`` the 660
+    seed-page papers alone, featured over the last ``sample_days`` days."""
+    if not seed_pages:
+        from paperfeed.ingest.demo import DemoSource
+
+        return DemoSource()
     from paperfeed.ingest.sample import SampleSource
 
     return SampleSource(today(settings), days=settings.sample_days)

@@ -130,6 +130,7 @@ def trending(request: Request, hub: HubDep, p: int = 0) -> Response:
         rule=hub.rule,
         limit=PAGE_SIZE,
         offset=p * PAGE_SIZE,
+        latest_when_stale=True,
     )
     context = {
         "listed": listed,
