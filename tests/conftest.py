@@ -73,6 +73,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get(DATABASE_ENV, "sqlite") not in DATABASES:
         raise pytest.UsageError(f"{DATABASE_ENV} must be one of {', '.join(DATABASES)}")
+    # Cheap password hashes for every app, command and server the suite starts (argon2 at
+    # the production cost is ~50 ms and 64 MiB a hash); tests/test_passwords.py covers the
+    # standard profile.
+    os.environ.setdefault("PAPERFEED_PASSWORD_HASH_PROFILE", "test")
     config.stash[_DESELECTED] = {}
 
 

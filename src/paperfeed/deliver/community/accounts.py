@@ -100,7 +100,7 @@ class Accounts:
                 "too many sign-ups for this e-mail address",
             )
         # Hash first, whatever happens next, so a known address answers no faster.
-        hashed = hash_password(password)
+        hashed = hash_password(password, self.settings.password_hash_profile)
         with self.engine.connect() as conn:
             existing = users.by_email(conn, email)
             taken = users.by_username(conn, username)
@@ -162,7 +162,8 @@ class Accounts:
             rate_limit.check(conn, failures, email, now, "too many failed log-ins for this account")
             found = users.by_email(conn, email)
         member, stored_hash = found if found is not None else (None, None)
-        if not verify_password(stored_hash, password) or member is None:
+        profile = self.settings.password_hash_profile
+        if not verify_password(stored_hash, password, profile) or member is None:
             with writing(self.engine) as conn:
                 rate_events.record(conn, failures.bucket, email, now)
             raise UnauthorizedError(LOGIN_FAILED)
@@ -174,8 +175,8 @@ class Accounts:
         token = security.new_token()
         with writing(self.engine) as conn:
             rate_events.clear(conn, failures.bucket, email)
-            if stored_hash is not None and needs_rehash(stored_hash):
-                users.set_password_hash(conn, member.id, hash_password(password))
+            if stored_hash is not None and needs_rehash(stored_hash, profile):
+                users.set_password_hash(conn, member.id, hash_password(password, profile))
             users.create_session(
                 conn,
                 token_hash=security.digest(token),
@@ -248,7 +249,9 @@ class Accounts:
         member = self.check_reset(token)
         check_new_password(password)
         with writing(self.engine) as conn:
-            users.set_password_hash(conn, member.id, hash_password(password))
+            users.set_password_hash(
+                conn, member.id, hash_password(password, self.settings.password_hash_profile)
+            )
             users.mark_verified(conn, member.id, self.clock.now())
             users.delete_sessions_of(conn, member.id)
         return member
@@ -264,7 +267,7 @@ class Accounts:
                 conn,
                 email=email,
                 username=username,
-                password_hash=hash_password(password),
+                password_hash=hash_password(password, self.settings.password_hash_profile),
                 role=role,
                 now=self.clock.now(),
                 verified=True,
