@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from paperfeed.cli.base import Context, echo_json, edge, pass_context
+from paperfeed.cli.progress import Progress
 from paperfeed.errors import InvalidInputError
 from paperfeed.ingest import jobs
 from paperfeed.ingest.pipeline import IngestOptions, ingest
 from paperfeed.ingest.source import Source
 from paperfeed.models import IngestReport
 from paperfeed.rank.daily import parse_day
+from paperfeed.store import ingest_state
 from paperfeed.store import papers as store
 
 
@@ -38,7 +39,8 @@ def run_ingest(
             if store.count_papers(conn) > 0:
                 click.echo("the database already holds papers; nothing loaded")
                 return
-    bar = _progress_bar(source.name)
+    bar = Progress(source.name, "records")
+    embedding = _Embedding(ctx) if _embeds(ctx, embed) else None
     try:
         report = ingest(
             engine,
@@ -47,62 +49,75 @@ def run_ingest(
             options=IngestOptions(
                 batch_size=ctx.settings.ingest_batch_size, limits=jobs.limits(ctx.settings)
             ),
-            progress=bar.update if bar else None,
+            progress=bar.update,
             restart=restart,
-            after_batch=_embedder_for(ctx, embed),
+            after_batch=embedding.after_batch if embedding else None,
         )
     finally:
-        if bar:
-            bar.close()
+        bar.close()
+    if embedding is not None:
+        # What an earlier run that was killed after a commit left without vectors.
+        embedding.catch_up()
+        embedding.close()
     ctx.refresh_words()
     _print_report(report, as_json)
     if not report.completed:
+        _say_how_to_resume(ctx, source)
         sys.exit(5)
 
 
-def _embedder_for(ctx: Context, embed: bool | None) -> Callable[[list[int]], None] | None:
-    """Embedding of each ingested batch, unless turned off (then `index update` does it)."""
-    if not (ctx.settings.embed_on_ingest if embed is None else embed):
-        return None
-    semantic = ctx.semantic()
-    bar = _Bar("embedding") if sys.stderr.isatty() else None
-    embedded = 0
+def _say_how_to_resume(ctx: Context, source: Source) -> None:
+    key = source.checkpoint_key
+    if key is None:
+        click.echo("what was fetched is stored; rerun the command to try again", err=True)
+        return
+    with ctx.engine().connect() as conn:
+        cursor = ingest_state.read_checkpoint(conn, key)
+    where = f" (checkpoint {cursor})" if cursor else ""
+    click.echo(
+        f"what was fetched is stored{where}: rerun the same command to resume from there",
+        err=True,
+    )
 
-    def after_batch(ids: list[int]) -> None:
-        nonlocal embedded
-        start = embedded
+
+def _embeds(ctx: Context, embed: bool | None) -> bool:
+    """Embed ingested papers unless turned off (then `index update` does it)."""
+    return ctx.settings.embed_on_ingest if embed is None else embed
+
+
+class _Embedding:
+    """Embeds each committed batch as the run goes, then whatever has no vector yet."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._semantic = ctx.semantic()
+        self._bar = Progress("embedding", "papers")
+        self._embedded = 0
+        self._total = 0
+
+    def after_batch(self, ids: list[int]) -> None:
+        self._embed(ids)
+
+    def catch_up(self) -> None:
+        from paperfeed.index import vectors
+
+        with self._semantic.engine.connect() as conn:
+            missing = vectors.missing_ids(conn, self._semantic.embedder.name)
+        if missing:
+            self._embed(missing)
+
+    def _embed(self, ids: list[int]) -> None:
+        start = self._embedded
+        self._total += len(ids)
 
         def advance(done: int) -> None:
-            if bar is not None:
-                bar.update(start + done, None)
+            self._bar.update(start + done, self._total)
 
-        semantic.embed_papers(ids, advance)
-        embedded += len(ids)
-
-    return after_batch
-
-
-class _Bar:
-    """A tqdm bar on a terminal; nothing elsewhere."""
-
-    def __init__(self, name: str) -> None:
-        from tqdm import tqdm
-
-        self._bar = tqdm(desc=name, unit=" records", file=sys.stderr, dynamic_ncols=True)
-        self._done = 0
-
-    def update(self, done: int, total: int | None) -> None:
-        if total is not None and self._bar.total != total:
-            self._bar.total = total
-        self._bar.update(done - self._done)
-        self._done = done
+        self._semantic.embed_papers(ids, advance)
+        self._embedded += len(ids)
+        self._bar.update(self._embedded, self._total)
 
     def close(self) -> None:
         self._bar.close()
-
-
-def _progress_bar(name: str) -> _Bar | None:
-    return _Bar(name) if sys.stderr.isatty() else None
 
 
 def _print_report(report: IngestReport, as_json: bool) -> None:
