@@ -52,22 +52,52 @@ class Period:
         return f"/papers/{'date' if self.kind == 'day' else self.kind}/{self.label}"
 
 
+#: The days a list may cover: a period and its neighbours (the day, week or month before
+#: and after it, which pages and answers link to) must lie within Python's calendar.
+_FIRST_DAY = date.min + timedelta(days=62)
+_LAST_DAY = date.max - timedelta(days=62)
+
+
+def _listable(period: Period) -> Period:
+    """``period``, or an :class:`InvalidInputError` when its neighbours would fall off the
+    calendar (year 1 or 9999): a clear 400 instead of an ``OverflowError``."""
+    if period.first < _FIRST_DAY or period.last > _LAST_DAY:
+        raise InvalidInputError(
+            f"{period.kind}: {period.label} is out of range: lists cover "
+            f"{_FIRST_DAY.isoformat()} to {_LAST_DAY.isoformat()}"
+        )
+    return period
+
+
 def day_period(day: date) -> Period:
+    return _listable(_day(day))
+
+
+def _day(day: date) -> Period:
     return Period("day", day, day, day.isoformat())
 
 
 def week_period(label: str) -> Period:
+    return _listable(_week(label))
+
+
+def _week(label: str) -> Period:
     match = _WEEK.match(label)
     if not match:
         raise InvalidInputError(f"week: expected YYYY-Www such as 2026-W47, got {label[:20]!r}")
     try:
         monday = date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
-    except ValueError as exc:
+        sunday = monday + timedelta(days=6)
+    except (ValueError, OverflowError) as exc:
         raise InvalidInputError(f"week: no such week {label!r}") from exc
-    return Period("week", monday, monday + timedelta(days=6), label)
+    return Period("week", monday, sunday, label)
 
 
 def month_period(label: str) -> Period:
+    return _listable(_month(label))
+
+
+def _month(label: str) -> Period:
     match = _MONTH.match(label)
     if not match:
         raise InvalidInputError(f"month: expected YYYY-MM such as 2026-11, got {label[:20]!r}")
@@ -80,12 +110,12 @@ def month_period(label: str) -> Period:
 
 def _shift(period: Period, step: int) -> Period:
     if period.kind == "day":
-        return day_period(period.first + timedelta(days=step))
+        return _day(period.first + timedelta(days=step))
     if period.kind == "week":
         year, week, _ = (period.first + timedelta(weeks=step)).isocalendar()
-        return week_period(f"{year}-W{week:02d}")
+        return _week(f"{year}-W{week:02d}")
     month_index = period.first.year * 12 + period.first.month - 1 + step
-    return month_period(f"{month_index // 12:04d}-{month_index % 12 + 1:02d}")
+    return _month(f"{month_index // 12:04d}-{month_index % 12 + 1:02d}")
 
 
 def week_of(day: date) -> Period:

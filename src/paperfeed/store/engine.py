@@ -1,6 +1,8 @@
 """Engines for SQLite and PostgreSQL: the dialect-specific connection set-up.
 
-SQLite runs in WAL mode with a busy timeout and foreign keys on. Write
+SQLite runs in WAL mode with a busy timeout and foreign keys on. On both databases a
+number too large for its column (an id typed into a URL or a form) raises
+:class:`InvalidInputError` (400) instead of a driver error. Write
 transactions (opened with :func:`writing`) start with ``BEGIN IMMEDIATE`` so two
 writers queue on the busy timeout instead of failing half-way with "database is
 locked"; read transactions start deferred and never block each other.
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
 
 #: SQLSTATE of a statement cancelled (by statement_timeout, or by an operator).
 _QUERY_CANCELED = "57014"
+#: SQLSTATE of a number out of its column's range (an id typed into a URL or a form).
+_OUT_OF_RANGE = "22003"
+_TOO_LARGE = "a number is too large for the database"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +142,8 @@ def _postgres_engine(url: str, options: EngineOptions) -> Engine:
         if "cannot contain NUL (0x00)" in str(original):
             # psycopg refuses text with NUL before sending it; SQLite would store it.
             raise InvalidInputError("text cannot contain the NUL character (\\x00)") from None
+        if getattr(original, "sqlstate", None) == _OUT_OF_RANGE:
+            raise InvalidInputError(_TOO_LARGE) from None
         if getattr(original, "sqlstate", None) == _QUERY_CANCELED:
             limit = f" (PAPERFEED_DB_STATEMENT_TIMEOUT_MS={timeout_ms})" if timeout_ms else ""
             raise StorageError(
@@ -184,6 +191,12 @@ def _sqlite_engine(url: str, database: str | None, busy_timeout_ms: int) -> Engi
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+
+    @event.listens_for(engine, "handle_error")
+    def _translate(context: ExceptionContext) -> None:
+        if isinstance(context.original_exception, OverflowError):
+            # Larger than SQLite's 64-bit INTEGER (PostgreSQL: SQLSTATE 22003).
+            raise InvalidInputError(_TOO_LARGE) from None
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
