@@ -52,6 +52,7 @@ class Request:
     path: str
     query: dict[str, list[str]]
     raw_query: str
+    headers: dict[str, str] = field(default_factory=dict)
 
     def param(self, name: str) -> str | None:
         """The (first) value of query parameter ``name``, ``None`` when absent."""
@@ -134,6 +135,7 @@ class ReplayServer:
                     path=parts.path,
                     query=parse_qs(parts.query, keep_blank_values=True),
                     raw_query=parts.query,
+                    headers={k.lower(): v for k, v in self.headers.items()},
                 )
                 reply = server._next(request)
                 if reply is None:

@@ -119,6 +119,22 @@ class Settings(BaseSettings):
         "https://huggingface.co/api/daily_papers",
         description="URL of the Hugging Face daily-papers API.",
     )
+    thumbnails_pdf_url: str = Field(
+        "https://arxiv.org/pdf",
+        description="Base URL of arXiv's PDFs, whose first pages become thumbnails "
+        "(`paperfeed thumbnails fetch`); the arXiv id and version are appended.",
+    )
+    thumbnails_contact: str = Field(
+        "",
+        description="An e-mail address or URL put in the User-Agent of the thumbnail job's "
+        "requests, as arXiv asks of automated clients; empty falls back to PAPERFEED_MAIL_FROM.",
+    )
+    thumbnails_per_run: int = Field(
+        100,
+        ge=1,
+        description="Thumbnails one run of the job makes at most (arXiv PDFs come one every "
+        "PAPERFEED_ARXIV_DELAY_SECONDS, so 100 take about five minutes).",
+    )
     arxiv_delay_seconds: float = Field(
         3.0,
         ge=0,
@@ -252,13 +268,6 @@ class Settings(BaseSettings):
         "(created with mode 0600).",
     )
     session_days: int = Field(30, ge=1, description="How long a log-in session lasts (days).")
-    password_hash_profile: Literal["standard", "test"] = Field(
-        "standard",
-        description="Cost of new argon2id password hashes: `standard` (argon2-cffi's defaults, "
-        "RFC 9106's low-memory profile: 3 passes over 64 MiB, ~50 ms) or `test` (1 pass over "
-        "8 KiB: for the test suite only, never in production). Stored hashes keep their own "
-        "cost and verify under either; a log-in rehashes one made at another cost.",
-    )
     smtp_host: str = Field(
         "",
         description="SMTP server for account e-mail (and digests). Empty: no mail is sent and "
@@ -409,6 +418,12 @@ class Settings(BaseSettings):
         default_factory=lambda: ["rss cs.AI+cs.CL+cs.CV+cs.LG"],
         description="What `paperfeed schedule` ingests on digest days: arguments of "
         "`paperfeed ingest`, one run each (a JSON list in the environment).",
+    )
+    schedule_thumbnails_minutes: int = Field(
+        30,
+        ge=-1,
+        description="Minutes after each scheduled ingestion that `paperfeed schedule` runs "
+        "`paperfeed thumbnails fetch` (PAPERFEED_THUMBNAILS_PER_RUN papers); -1 never runs it.",
     )
     schedule_ingest_time: str = Field(
         "20:30",

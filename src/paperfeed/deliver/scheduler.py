@@ -1,4 +1,4 @@
-"""``paperfeed schedule``: ingestion and digests at their configured local times.
+"""``paperfeed schedule``: ingestion, thumbnails and digests at their configured local times.
 
 :func:`due_jobs` is pure: given the plan and the instants ``since`` and ``now``, it lists
 the jobs whose time fell in between. The loop (:func:`run_schedule`) asks it every
@@ -40,14 +40,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Job:
-    kind: Literal["ingest", "digest"]
+    kind: Literal["ingest", "thumbnails", "digest"]
     at: datetime
     #: The ``paperfeed ingest`` arguments of an ingest job.
     args: str = ""
     edition: Edition | None = None
 
     def describe(self) -> str:
-        what = f"ingest {self.args}" if self.kind == "ingest" else f"digest {self.edition_key}"
+        what = {"ingest": f"ingest {self.args}", "thumbnails": "thumbnails fetch"}.get(
+            self.kind, f"digest {self.edition_key}"
+        )
         return f"{what} (due {self.at.isoformat()})"
 
     @property
@@ -57,6 +59,8 @@ class Job:
     @property
     def key(self) -> str:
         """What names the job in the ledger beside its kind and due instant."""
+        if self.kind == "thumbnails":
+            return "fetch"
         return self.args if self.kind == "ingest" else self.edition_key
 
 
@@ -65,13 +69,17 @@ class Plan:
     digests: DigestSchedule
     ingest_at: time
     ingest: tuple[str, ...]
+    #: How long after each ingestion slot the thumbnail job runs; None: never.
+    thumbnails_after: timedelta | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Plan:
+        minutes = settings.schedule_thumbnails_minutes
         return cls(
             schedule_of(settings),
             parse_time(settings.schedule_ingest_time),
             tuple(settings.schedule_ingest),
+            timedelta(minutes=minutes) if minutes >= 0 else None,
         )
 
     def ingest_slot(self, day: date) -> datetime:
@@ -87,10 +95,15 @@ def due_jobs(plan: Plan, since: datetime, now: datetime) -> list[Job]:
         at = plan.ingest_slot(day)
         if day.weekday() in plan.digests.daily_days and since < at <= now:
             jobs.extend(Job("ingest", at, args=args) for args in plan.ingest)
+        if day.weekday() in plan.digests.daily_days and plan.thumbnails_after is not None:
+            # After the day's papers are in: their thumbnails, paced as arXiv asks.
+            later = at + plan.thumbnails_after
+            if since < later <= now:
+                jobs.append(Job("thumbnails", later))
         day += timedelta(days=1)
     for edition in plan.digests.editions_between(since, now):
         jobs.append(Job("digest", plan.digests.slot(edition), edition=edition))
-    order = {"ingest": 0, "digest": 1}
+    order = {"ingest": 0, "thumbnails": 1, "digest": 2}
     return sorted(jobs, key=lambda j: (j.at, order[j.kind]))
 
 

@@ -41,6 +41,7 @@ class Fetcher:
     timeout: float = 60.0
     clock: Clock = field(default_factory=SystemClock)
     transport: httpx.BaseTransport | None = None
+    user_agent: str = USER_AGENT
     _client: httpx.Client | None = field(default=None, init=False, repr=False)
     _last_start: float | None = field(default=None, init=False, repr=False)
     requests_made: int = field(default=0, init=False)
@@ -50,7 +51,7 @@ class Fetcher:
             self._client = httpx.Client(
                 timeout=self.timeout,
                 follow_redirects=True,
-                headers={"User-Agent": USER_AGENT},
+                headers={"User-Agent": self.user_agent},
                 transport=self.transport,
                 # A single connection, as arXiv asks.
                 limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),

@@ -12,6 +12,7 @@ from paperfeed.deliver.render.markdown import render_markdown
 from paperfeed.deliver.routes import (
     accounts,
     api,
+    authors,
     collections,
     comments,
     feeds,
@@ -48,6 +49,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     for_you.feeds,
     recommend_settings.router,
     pages.router,
+    authors.pages,
+    authors.feeds,
     thumbnails.router,
     hf_api.router,
     api.router,

@@ -27,9 +27,9 @@ from paperfeed.store import thumbnails as store
 
 router = APIRouter(include_in_schema=False)
 
-EXTENSIONS = {"image/webp": "webp", "image/png": "png"}
+EXTENSIONS = {"image/webp": "webp", "image/png": "png", "image/jpeg": "jpg"}
 CACHE_CONTROL = "public, max-age=31536000, immutable"
-_NAME = re.compile(r"(\d{1,12})\.(webp|png)")
+_NAME = re.compile(r"(\d{1,12})\.(webp|png|jpg)")
 
 # The papers of this page that have an image: {paper id: media type}.
 _known: ContextVar[dict[int, str] | None] = ContextVar("paperfeed_thumbnails", default=None)
