@@ -313,8 +313,11 @@ def test_search_is_the_hubs_search(hf: Any, hub: Hub) -> None:
         _check_info(hub, info, item=True)
     for answer in hub.json("/api/papers/search", q="speculative decoding", limit=5):
         _check_fields(hub, answer, item=True)
-    # ai_keywords are searched too (a phrase in no title or abstract of the excerpt).
-    assert "2510.02283" in _ids(hf.list_papers(query="Self-Forcing++"))
+    # Without a query, as without a date: the latest day's papers, newest first.
+    assert _ids(hf.list_papers(limit=5)) == _ids(hf.list_daily_papers(date=DAY, limit=5))
+    # ai_keywords and ai_summary are searched too: phrases in no title or abstract.
+    for phrase in ('"autoregressive formulations"', '"self-generated long videos"'):
+        assert "2510.02283" in _ids(hf.list_papers(query=phrase)), phrase
 
 
 def test_paper_info_has_every_field(hf: Any, hub: Hub) -> None:

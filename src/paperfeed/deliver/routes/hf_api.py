@@ -266,12 +266,13 @@ async def hf_daily_papers(
 def hf_search_papers(
     hub: HubDep,
     q: Annotated[
-        str,
+        str | None,
         Query(
             max_length=1000,
-            description='words, "phrases", -exclusions, author:, cat:, after:, before:',
+            description='words, "phrases", -exclusions, author:, cat:, after:, before:; '
+            "without it, the latest day's list",
         ),
-    ],
+    ] = None,
     mode: Annotated[Mode, Query()] = "hybrid",
     author: Annotated[str | None, Query(max_length=200)] = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
@@ -281,10 +282,23 @@ def hf_search_papers(
     limit: LimitParam = 20,
 ) -> Any:
     """Search by words and meaning, answered as huggingface.co answers: a bare array of
-    the same items as ``/api/daily_papers``, best first."""
+    the same items as ``/api/daily_papers``, best first. Without ``q`` (nor a filter),
+    the latest day's papers, newest first, as ``/api/daily_papers`` lists them."""
+    if not (q or "").strip() and not (author or category or after or before):
+        listed = daily_listing(
+            hub,
+            date=None,
+            week=None,
+            month=None,
+            submitter=None,
+            sort="publishedAt",
+            p=p,
+            limit=limit,
+        )
+        return Response(orjson.dumps(daily_items(listed)), media_type="application/json")
     result = run_search(
         hub,
-        q,
+        q or "",
         mode=mode,
         author=author,
         category=category,
