@@ -7,6 +7,7 @@ config file named by ``PAPERFEED_CONFIG`` (or ``--config``), defaults.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -293,8 +294,17 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(
         5,
         ge=1,
-        description="Failed log-ins on one account within PAPERFEED_LOCKOUT_MINUTES that lock "
-        "it until the oldest of them is that old.",
+        description="Failed log-ins on one account from one IP address within "
+        "PAPERFEED_LOCKOUT_MINUTES that lock that account for that IP address (only) until "
+        "the oldest of them is that old.",
+    )
+    login_account_max_failures: int = Field(
+        50,
+        ge=1,
+        description="Failed log-ins on one account from all IP addresses within "
+        "PAPERFEED_LOCKOUT_MINUTES that lock it for everyone (guessing spread over many "
+        "addresses); a password reset lifts it. Keep it well above PAPERFEED_LOGIN_MAX_FAILURES "
+        "so that one stranger cannot lock an owner out.",
     )
     lockout_minutes: int = Field(
         15, ge=1, description="Window of the log-in lockout and of the per-IP rate limits."
@@ -304,6 +314,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Log-in, sign-up and reset attempts allowed from one IP address per "
         "PAPERFEED_LOCKOUT_MINUTES (each form counted separately).",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="IP addresses or networks (comma-separated, e.g. `127.0.0.1, 10.0.0.0/8`) "
+        "of the reverse proxies in front of the hub, whose X-Forwarded-For header names the "
+        "client for rate limits and the log-in lockout. Empty: X-Forwarded-For is ignored "
+        "and the peer's address counts (docs/deploy.md, Security).",
     )
     auth_account_limit: int = Field(
         5,
@@ -462,6 +479,17 @@ class Settings(BaseSettings):
         if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
             raise ValueError(f"expected a time as HH:MM, got {value!r}")
         return value.strip()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in value.replace(" ", "").split(","):
+            if part:
+                try:
+                    ipaddress.ip_network(part, strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"not an IP address or network: {part!r}") from exc
+        return value
 
     @field_validator("frozen_time")
     @classmethod

@@ -8,7 +8,8 @@ paperfeed's errors are translated here, once: a JSON envelope under ``/api`` and
 400, as the OpenAPI document says.
 Every answer carries the security headers, and ``HEAD`` works wherever ``GET`` does
 (:mod:`paperfeed.deliver.web.answer_headers`); a NUL anywhere in a request's input is
-refused before any route runs (:mod:`paperfeed.deliver.web.input_checks`).
+refused before any route runs (:mod:`paperfeed.deliver.web.input_checks`); mail a request
+asks for goes out after its answer (:mod:`paperfeed.deliver.web.outbox`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from paperfeed.deliver.web.answer_headers import HeadAsGet, SecurityHeaders
 from paperfeed.deliver.web.api_docs import install_api_docs
 from paperfeed.deliver.web.hub import Hub
 from paperfeed.deliver.web.input_checks import refuse_nul, validation_message
+from paperfeed.deliver.web.outbox import MailAfterAnswer
 from paperfeed.deliver.web.response_cache import ResponseCache
 from paperfeed.deliver.web.services import build_services
 from paperfeed.deliver.web.sessions import ViewerMiddleware
@@ -101,6 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router, dependencies=[Depends(refuse_nul)])
     install_api_docs(app)
     app.add_middleware(ViewerMiddleware, accounts=services.accounts)
+    app.add_middleware(MailAfterAnswer)
     app.add_middleware(HeadAsGet)
     app.add_middleware(SecurityHeaders)
 

@@ -3,10 +3,16 @@
 A rule allows ``limit`` events per sliding ``window``; the event that would exceed it
 is refused until the oldest counted event leaves the window. The times come from the
 ``rate_events`` table, so every server process sees the same counts.
+
+Who "one IP address" is: the peer of the connection, unless the peer is one of the
+proxies of ``PAPERFEED_TRUSTED_PROXIES``; then :func:`forwarded_client` reads
+``X-Forwarded-For`` from the right, skipping the trusted proxies' own entries, and takes
+the first address they did not add (what a client writes there itself is never believed).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +22,37 @@ from sqlalchemy import Connection
 
 from paperfeed.errors import RateLimitedError
 from paperfeed.store import rate_events
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def trusted_networks(setting: str) -> tuple[Network, ...]:
+    """``PAPERFEED_TRUSTED_PROXIES`` parsed (``ValueError`` on a bad entry). Pure."""
+    parts = [p for p in setting.replace(" ", "").split(",") if p]
+    return tuple(ipaddress.ip_network(p, strict=False) for p in parts)
+
+
+def _trusted(address: str, trusted: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+def forwarded_client(peer: str, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
+    """The client's address: ``peer``, or, when ``peer`` is a trusted proxy, the rightmost
+    ``X-Forwarded-For`` entry that no trusted proxy added. Pure."""
+    client = peer
+    hops = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
+    while hops and _trusted(client, trusted):
+        hop = hops.pop()
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return client  # a mangled header: believe the last proxy, not the text
+        client = hop
+    return client
 
 
 @dataclass(frozen=True)

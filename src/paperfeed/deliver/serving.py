@@ -71,6 +71,8 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> int:
             port=port,
             log_level=settings.log_level.lower(),
             timeout_graceful_shutdown=GRACEFUL_SECONDS,
+            # X-Forwarded-For is the app's to read, from PAPERFEED_TRUSTED_PROXIES only.
+            proxy_headers=False,
         )
         return 0
     return Supervisor(settings, listen_sockets(host, port, workers)).run()
@@ -141,6 +143,7 @@ def run_worker(settings: Settings, sock: socket.socket, supervisor: int) -> None
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
         backlog=BACKLOG,
+        proxy_headers=False,  # the app reads X-Forwarded-For (PAPERFEED_TRUSTED_PROXIES)
     )
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -75,3 +75,13 @@ def revoke(conn: Connection, *, token_id: int, user_id: int, now: datetime) -> b
         .values(revoked_at=now)
     )
     return done.rowcount == 1
+
+
+def revoke_all(conn: Connection, *, user_id: int, now: datetime) -> int:
+    """Revoke every live token of ``user_id`` (a password reset does); how many."""
+    done = conn.execute(
+        update(api_tokens)
+        .where(api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(done.rowcount)

@@ -1,4 +1,5 @@
-"""The texts of account e-mail (pure): confirmation, reset, and "you already have one"."""
+"""The texts of account e-mail (pure): confirmation, reset, "you already have one" and
+"that user name is taken"."""
 
 from __future__ import annotations
 
@@ -21,6 +22,17 @@ def already_mail(to: str, reset_link: str) -> Mail:
         subject="Your paperfeed account",
         text="Someone (perhaps you) tried to sign up with this e-mail address, which already "
         f"has an account. If you forgot your password, reset it here:\n\n{reset_link}\n\n"
+        "Otherwise ignore this message.\n",
+    )
+
+
+def name_taken_mail(to: str, username: str, signup_link: str) -> Mail:
+    return Mail(
+        to=to,
+        subject="Your paperfeed sign-up",
+        text=f"Someone (perhaps you) tried to sign up with this e-mail address and the user "
+        f"name {username}, which is taken, so no account was made. To sign up, choose "
+        f"another user name here:\n\n{signup_link}\n\n"
         "Otherwise ignore this message.\n",
     )
 

@@ -2,8 +2,19 @@
 sessions and API tokens. No HTTP here; :mod:`paperfeed.deliver.routes.accounts` and the CLI call it.
 
 Messages never say whether an account exists: sign-up and reset answer the same
-whatever the address, the lockout counts failures per address typed (existing or
-not), and a wrong password costs the same argon2 work as an unknown address.
+whatever the address (a taken user name is told by mail, to the address typed), mail goes
+out after the answer (:mod:`paperfeed.deliver.web.outbox`), and a wrong password costs
+the same argon2 work as an unknown address.
+
+The log-in lockout has two budgets per address typed (existing or not), so that it stops
+guessing without letting a stranger lock the owner out:
+
+* per address *and* IP: ``PAPERFEED_LOGIN_MAX_FAILURES`` failures lock that address for
+  that IP only (the owner, from their own address, still gets in);
+* per address from all IPs: ``PAPERFEED_LOGIN_ACCOUNT_MAX_FAILURES`` failures lock it for
+  everyone (a guesser spread over many addresses). One IP adds at most its own budget to
+  it, so locking an account for everyone takes many addresses; even then it lasts
+  ``PAPERFEED_LOCKOUT_MINUTES``, and a password reset lifts it.
 """
 
 from __future__ import annotations
@@ -26,7 +37,7 @@ from paperfeed.deliver.community.passwords import (
     verify_password,
 )
 from paperfeed.deliver.mail import smtp as mail
-from paperfeed.errors import ConflictError, ForbiddenError, InvalidInputError, UnauthorizedError
+from paperfeed.errors import ForbiddenError, InvalidInputError, UnauthorizedError
 from paperfeed.store import rate_events, users
 from paperfeed.store import tokens as token_store
 from paperfeed.store.engine import writing
@@ -78,8 +89,8 @@ class Accounts:
         """Create an unconfirmed account and mail its confirmation link.
 
         When the address already has an account, that account's owner gets a mail
-        instead and the caller sees the same answer. A taken *user name* is said
-        (user names are public anyway).
+        instead; when the user name is taken, the address typed is told so by mail. The
+        caller sees the same answer in every case.
         """
         email, username = check_email(email), check_username(username)
         check_new_password(password)
@@ -109,7 +120,10 @@ class Accounts:
             self._send(account_mail.already_mail(email, self._reset_link(member, existing[1])))
             return
         if taken is not None:
-            raise ConflictError(f"the user name {username} is taken; choose another")
+            # Told by mail, to the address typed: the answer is the same as for any address.
+            signup = f"{self.settings.base_url.rstrip('/')}/account/signup"
+            self._send(account_mail.name_taken_mail(email, username, signup))
+            return
         with writing(self.engine) as conn:
             member = users.create_user(
                 conn,
@@ -151,6 +165,8 @@ class Accounts:
         email = email.strip().lower()[:320]
         now = self.clock.now()
         failures = self._rule("login-fail", self.settings.login_max_failures)
+        everyone = self._rule("login-fail-all", self.settings.login_account_max_failures)
+        here = f"{email} {ip}"
         with writing(self.engine) as conn:
             rate_limit.hit(
                 conn,
@@ -159,13 +175,17 @@ class Accounts:
                 now,
                 "too many log-in attempts from your address",
             )
-            rate_limit.check(conn, failures, email, now, "too many failed log-ins for this account")
+            rate_limit.check(
+                conn, failures, here, now, "too many failed log-ins for this account from here"
+            )
+            rate_limit.check(conn, everyone, email, now, "too many failed log-ins for this account")
             found = users.by_email(conn, email)
         member, stored_hash = found if found is not None else (None, None)
         profile = self.settings.password_hash_profile
         if not verify_password(stored_hash, password, profile) or member is None:
             with writing(self.engine) as conn:
-                rate_events.record(conn, failures.bucket, email, now)
+                rate_events.record(conn, failures.bucket, here, now)
+                rate_events.record(conn, everyone.bucket, email, now)
             raise UnauthorizedError(LOGIN_FAILED)
         if member.suspended:
             raise ForbiddenError("this account is suspended")
@@ -174,7 +194,7 @@ class Accounts:
             raise ForbiddenError("confirm your e-mail address first: we have sent you a new link")
         token = security.new_token()
         with writing(self.engine) as conn:
-            rate_events.clear(conn, failures.bucket, email)
+            rate_events.clear(conn, failures.bucket, here)
             if stored_hash is not None and needs_rehash(stored_hash, profile):
                 users.set_password_hash(conn, member.id, hash_password(password, profile))
             users.create_session(
@@ -245,10 +265,13 @@ class Accounts:
         return member
 
     def reset(self, token: str, password: str) -> Member:
-        """Set a new password, confirm the address (the link proves it) and end every session."""
+        """Set a new password, confirm the address (the link proves it), end every session
+        and revoke every API token (whoever knew the old password may have made one)."""
         member = self.check_reset(token)
         check_new_password(password)
         with writing(self.engine) as conn:
+            token_store.revoke_all(conn, user_id=member.id, now=self.clock.now())
+            rate_events.clear(conn, "login-fail-all", member.email)
             users.set_password_hash(
                 conn, member.id, hash_password(password, self.settings.password_hash_profile)
             )

@@ -5,7 +5,8 @@ the API call it.
 * A request never reveals whether an address is known: the answer is the same, and a
   known, confirmed address gets a mail with its preferences link instead.
 * The confirmation link is signed, expires after ``PAPERFEED_VERIFY_LINK_HOURS`` and only
-  works for the latest request (it carries the request's time). Confirming stores the
+  works for the latest request (it carries the request's time), while it is pending: an
+  unsubscribe voids it. Confirming stores the
   time and IP as proof of consent (also in the ``subscription_events`` trail).
 * Links in digests (unsubscribe, preferences) are signed with the subscriber's
   ``link_key``, which changes with the address, so old links stop working then.
@@ -227,7 +228,13 @@ class Subscriptions:
                 store.record_event(conn, sub.id, "change-email", email, ip, now)
             elif email == sub.email and sub.status == "confirmed":
                 pass  # a second click on the same link
-            elif email == sub.email and requested == int(sub.requested_at.timestamp()):
+            elif (
+                email == sub.email
+                and sub.status == "pending"
+                and requested == int(sub.requested_at.timestamp())
+            ):
+                # Only a pending request: after an unsubscribe (or with the address
+                # failing) an old link must not subscribe the address again.
                 store.change(conn, sub.id, status="confirmed", confirmed_at=now, confirmed_ip=ip)
                 store.record_event(conn, sub.id, "confirm", email, ip, now)
             else:

@@ -5,7 +5,14 @@ header value holding a line break (or a NUL) raises :class:`MailError` before an
 connection is made. :func:`send` opens one connection per call, secured as
 ``PAPERFEED_SMTP_TLS`` says (:func:`connect`; digests reuse one connection per batch,
 see :mod:`.batch`). With no ``PAPERFEED_SMTP_HOST`` the message is logged
-at WARNING instead of sent, so a development hub works without a mail server.
+at WARNING instead of sent, as its headers and decoded text, so a development hub works
+without a mail server and the links in the log work as printed.
+
+Inside a web request (:func:`after_the_answer`, which :mod:`.outbox` opens for every
+request) :func:`send` only builds the message and queues it: the mail goes out after
+the answer has been sent, so an answer never waits for the SMTP server (and takes the
+same time whether a mail was due or not), and an SMTP failure is logged for the
+operator, never shown to the visitor.
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -105,16 +114,59 @@ def connect(settings: Settings) -> smtplib.SMTP:
     return smtp
 
 
-def send(settings: Settings, mail: Mail, *, now: datetime) -> None:
-    """Send ``mail`` through the configured SMTP server (or log it when there is none)."""
-    msg = build_message(mail, sender=settings.mail_from, now=now)
+Queued = tuple[Settings, Mail, EmailMessage]
+_queue: ContextVar[list[Queued] | None] = ContextVar("paperfeed_mail_queue", default=None)
+
+
+@contextmanager
+def after_the_answer() -> Iterator[list[Queued]]:
+    """Within this block :func:`send` queues instead of sending; the caller sends the
+    queue (:func:`send_queued`) once its answer is out."""
+    queued: list[Queued] = []
+    reset = _queue.set(queued)
+    try:
+        yield queued
+    finally:
+        _queue.reset(reset)
+
+
+def readable(mail: Mail, msg: EmailMessage) -> str:
+    """The message as a person reads it: its headers, then the plain text, decoded."""
+    head = "\n".join(f"{name}: {value}" for name, value in msg.items())
+    return f"{head}\n\n{mail.text}"
+
+
+def _deliver(settings: Settings, mail: Mail, msg: EmailMessage) -> None:
     if not settings.smtp_host:
-        log.warning("no PAPERFEED_SMTP_HOST: not sending this message:\n%s", msg.as_string())
+        log.warning("no PAPERFEED_SMTP_HOST: not sending this message:\n%s", readable(mail, msg))
         return
     try:
         with connect(settings) as smtp:
             smtp.send_message(msg)
     except (smtplib.SMTPException, OSError) as exc:
         raise MailError(
-            f"could not send mail through {settings.smtp_host}:{settings.smtp_port}: {exc}"
+            f"could not send mail to {mail.to} through {settings.smtp_host}:"
+            f"{settings.smtp_port}: {exc}"
         ) from exc
+
+
+def send(settings: Settings, mail: Mail, *, now: datetime) -> None:
+    """Send ``mail`` through the configured SMTP server (or log it when there is none);
+    during a request, queue it for after the answer (:func:`after_the_answer`). A header
+    injection raises :class:`MailError` here, before anything is queued or sent."""
+    msg = build_message(mail, sender=settings.mail_from, now=now)
+    queued = _queue.get()
+    if queued is not None:
+        queued.append((settings, mail, msg))
+        return
+    _deliver(settings, mail, msg)
+
+
+def send_queued(queued: list[Queued]) -> None:
+    """Send what a request queued; a failure is logged (with the server and the
+    recipient, for the operator) and does not stop the others."""
+    for settings, mail, msg in queued:
+        try:
+            _deliver(settings, mail, msg)
+        except MailError as exc:
+            log.error("%s", exc)

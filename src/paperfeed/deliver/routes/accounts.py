@@ -75,6 +75,13 @@ LOGIN_FIELDS = [
     ("password", "Password", "password", "current-password"),
 ]
 LOGIN_LINKS = [("/account/signup", "Sign up"), ("/account/forgot", "Forgot your password?")]
+#: Where a dead link sends its reader for a new one (log in: an unconfirmed account is
+#: sent a new confirmation link).
+NEW_CONFIRMATION_LINKS = [
+    ("/account/login", "Log in to get a new confirmation link"),
+    ("/account/signup", "Sign up again"),
+]
+NEW_RESET_LINKS = [("/account/forgot", "Ask for a new reset link")]
 
 
 @router.get("/signup", response_class=HTMLResponse)
@@ -138,6 +145,7 @@ def verify(request: Request, _: CsrfDep, accounts: AccountsDep, token: FormStr =
             button="Confirm my address",
             hidden={"token": token},
             problem=exc,
+            links=NEW_CONFIRMATION_LINKS,
         )
     text = f"Thank you, {member.username}: your address is confirmed. You can log in now."
     return render(
@@ -264,13 +272,15 @@ def reset(
             button="Set the password",
             hidden={"token": token},
             problem=exc,
+            links=NEW_RESET_LINKS,
         )
     return render(
         request,
         "account_message.html",
         {
             "title": "Password changed",
-            "text": "Your new password is set; every other session has been logged out.",
+            "text": "Your new password is set; every other session has been logged out "
+            "and every API token revoked (make new ones in your settings).",
             "link": ("/account/login", "Log in"),
         },
     )

@@ -141,7 +141,12 @@ def confirm(request: Request, token: FormStr = "") -> Response:
     try:
         sub = _subs(request).confirm(token, client_ip(request))
     except PaperfeedError as exc:
-        return _page(request, "Confirm your subscription", problem=exc)
+        return _page(
+            request,
+            "Confirm your subscription",
+            problem=exc,
+            link=("/digest", "Subscribe again for a new link"),
+        )
     subs = _subs(request)
     manage = subs.manage_token(sub, subs.clock.now())
     text = f"Thank you: {sub.email} will get the {sub.frequency} digest."

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Form, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from paperfeed.deliver import security
+from paperfeed.deliver import rate_limit, security
 from paperfeed.deliver.community.accounts import Accounts
 from paperfeed.deliver.community.collections import Collections
 from paperfeed.deliver.community.comments import Comments
@@ -137,7 +137,14 @@ MaybeTokenMember = Annotated[Member | None, Depends(optional_member)]
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's IP address for rate limits: the peer, or what a trusted proxy says
+    (``PAPERFEED_TRUSTED_PROXIES``; see :func:`rate_limit.forwarded_client`)."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = hub_of(request).trusted_proxies
+    if not trusted:
+        return peer
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    return rate_limit.forwarded_client(peer, forwarded, trusted)
 
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:

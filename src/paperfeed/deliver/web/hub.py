@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from paperfeed.clock import Clock
 from paperfeed.config import Settings
+from paperfeed.deliver import rate_limit
 from paperfeed.deliver.web.response_cache import ResponseCache
 from paperfeed.index.lexical_tantivy import WordIndex
 from paperfeed.index.semantic import SemanticIndex
@@ -28,6 +30,11 @@ class Hub:
     words: WordIndex | None = None
     #: Whole list responses until the next commit (off unless create_app turns it on).
     responses: ResponseCache = field(default_factory=lambda: ResponseCache(None, 0))
+
+    @cached_property
+    def trusted_proxies(self) -> tuple[rate_limit.Network, ...]:
+        """The proxies whose X-Forwarded-For counts (``PAPERFEED_TRUSTED_PROXIES``)."""
+        return rate_limit.trusted_networks(self.settings.trusted_proxies)
 
     @property
     def zone(self) -> ZoneInfo:
