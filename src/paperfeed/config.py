@@ -269,6 +269,13 @@ class Settings(BaseSettings):
         "(created with mode 0600).",
     )
     session_days: int = Field(30, ge=1, description="How long a log-in session lasts (days).")
+    password_hash_profile: Literal["standard", "test"] = Field(
+        "standard",
+        description="Cost of new argon2id password hashes: `standard` (argon2-cffi's defaults, "
+        "RFC 9106's low-memory profile: 3 passes over 64 MiB, ~50 ms) or `test` (1 pass over "
+        "8 KiB: for the test suite only, never in production). Stored hashes keep their own "
+        "cost and verify under either; a log-in rehashes one made at another cost.",
+    )
     smtp_host: str = Field(
         "",
         description="SMTP server for account e-mail (and digests). Empty: no mail is sent and "
