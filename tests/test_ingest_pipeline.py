@@ -130,18 +130,55 @@ def test_bad_records_are_rejected_with_reasons_and_nothing_else_is_lost(
         paper(3, abstract="x" * 10_000_000),
         paper(4, title="   "),
         paper(5, published_at=datetime(1066, 10, 14, tzinfo=UTC)),
-        paper(1, title="Same id again"),
         paper(7),
     ]
     report = ingest(engine, ListSource(items), clock=clock)
-    assert (report.new, report.rejected, report.fetched) == (2, 5, 7)
+    assert (report.new, report.rejected, report.fetched) == (2, 4, 6)
     reasons = {r.position: r.reason for r in report.rejections}
     assert reasons[2].startswith("invalid JSON")
     assert "abstract of 10,000,000 characters" in reasons[3]
     assert reasons[4] == "missing title"
     assert reasons[5].startswith("impossible published date 1066-10-14")
-    assert reasons[6] == "duplicate of record #1 in the same batch"
     assert count(engine) == 2
+
+
+def _stored_papers(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                papers.c.arxiv_id, papers.c.version, papers.c.title, papers.c.featured_on
+            ).order_by(papers.c.arxiv_id)
+        ).all()
+    return [tuple(row) for row in rows]
+
+
+def test_the_result_does_not_depend_on_batch_boundaries(  # type: ignore[no-untyped-def]
+    engine: Engine, new_database, clock: FrozenClock, tmp_path
+) -> None:
+    """Regression: a newer version of an id in the same batch was rejected as a duplicate,
+    so one batch kept v1 where two batches kept v2."""
+    from paperfeed.store.engine import make_engine
+
+    v2 = paper(
+        1,
+        title="Paper number 1, revised",
+        version=2,
+        versions=(Version(2, datetime(2026, 11, 10, tzinfo=UTC)),),
+    )
+    featured = paper(2, featured_on=date(2026, 11, 20))
+    later_listing = paper(2, featured_on=date(2026, 11, 22), upvotes=9)
+    items: list[Paper | Rejection] = [paper(1), featured, v2, paper(1), later_listing, paper(3)]
+    one = ingest(engine, ListSource(items), clock=clock, options=IngestOptions(batch_size=10))
+    other = make_engine(new_database(tmp_path / "other"))
+    many = ingest(other, ListSource(items), clock=clock, options=IngestOptions(batch_size=1))
+    assert _stored_papers(engine) == _stored_papers(other), (
+        _stored_papers(engine),
+        _stored_papers(other),
+    )
+    assert ("2611.00001", 2, "Paper number 1, revised", None) in _stored_papers(engine)
+    assert (one.new, one.updated, one.unchanged, one.rejected) == (3, 2, 1, 0), one
+    assert (one.new, one.updated, one.unchanged) == (many.new, many.updated, many.unchanged)
+    other.dispose()
 
 
 def test_a_failed_run_keeps_its_checkpoint_and_a_rerun_resumes(

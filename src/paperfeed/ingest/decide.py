@@ -199,63 +199,80 @@ def _match(paper: Paper, matches: Matches) -> tuple[StoredPaper | None, str | No
     return None, None
 
 
+@dataclass
+class _Slot:
+    """One paper of a batch: the stored paper it updates (None: a new one), and the
+    paper as the batch's records for it have merged it so far."""
+
+    position: int
+    stored: StoredPaper | None
+    paper: Paper
+
+
+def _keys(paper: Paper) -> list[str]:
+    keys = []
+    if paper.arxiv_id:
+        keys.append(f"arxiv:{paper.arxiv_id}")
+    if paper.doi:
+        keys.append(f"doi:{paper.doi.lower()}")
+    if not paper.arxiv_id:
+        keys.append(f"title:{paper.title_key}")
+    return keys
+
+
 def plan_batch(
     batch: list[tuple[int, Paper]], matches: Matches, limits: Limits, now: datetime
 ) -> Plan:
     """Decide, for each (position, paper) of a batch, whether it is new, an update,
     unchanged, a merge into a paper known under another key, or rejected.
 
-    The same paper twice in one batch (by arXiv id, DOI or, without an id, by
-    title) is rejected the second time, naming the first.
+    The same paper twice in one batch (by arXiv id, DOI or, without an id, by title)
+    is merged into the first, exactly as if it came in the next batch: a newer version
+    wins, counts and listings follow :func:`merge`, so the result does not depend on
+    where the batches begin and end.
     """
     plan = Plan()
-    seen: dict[str, int] = {}
-    claimed: dict[int, int] = {}  # stored paper id -> position that claimed it
+    slots: list[_Slot] = []
+    seen: dict[str, int] = {}  # key -> slot
+    claimed: dict[int, int] = {}  # stored paper id -> slot
     for position, incoming in batch:
         reason = validate(incoming, limits, now)
         if reason is not None:
             plan.rejections.append(Rejection(position, reason, incoming.key))
             continue
         incoming = incoming.with_arxiv_links()
-        keys = []
-        if incoming.arxiv_id:
-            keys.append(f"arxiv:{incoming.arxiv_id}")
-        if incoming.doi:
-            keys.append(f"doi:{incoming.doi.lower()}")
-        if not incoming.arxiv_id:
-            keys.append(f"title:{incoming.title_key}")
-        first = next((seen[k] for k in keys if k in seen), None)
-        if first is not None:
-            plan.rejections.append(
-                Rejection(position, f"duplicate of record #{first} in the same batch", incoming.key)
-            )
-            continue
-        stored, rule = _match(incoming, matches)
-        if stored is not None and stored.id in claimed:
-            plan.rejections.append(
-                Rejection(
-                    position,
-                    f"same paper as record #{claimed[stored.id]} in the same batch",
-                    incoming.key,
-                )
-            )
-            continue
+        keys = _keys(incoming)
+        index = next((seen[k] for k in keys if k in seen), None)
+        stored: StoredPaper | None = None
+        rule: str | None = None
+        if index is None:
+            stored, rule = _match(incoming, matches)
+            index = claimed.get(stored.id) if stored is not None else None
+        if index is None:
+            index = len(slots)
+            slots.append(_Slot(position, stored, stored.paper if stored else incoming))
+            if stored is None:  # a new paper
+                for key in keys:
+                    seen[key] = index
+                continue
+            claimed[stored.id] = index
+        slot = slots[index]
         for key in keys:
-            seen[key] = position
-        if stored is None:
-            plan.inserts.append(incoming)
-            continue
-        claimed[stored.id] = position
-        merged = merge(stored.paper, incoming)
+            seen.setdefault(key, index)
+        merged = merge(slot.paper, incoming)
         if rule is not None:
+            into = f"paper {slot.stored.id}" if slot.stored else f"record #{slot.position}"
             plan.merges.append(
-                f"#{position} ({incoming.key}) merged into paper {stored.id} "
-                f"({stored.paper.key}) by {rule}"
+                f"#{position} ({incoming.key}) merged into {into} ({slot.paper.key}) by {rule}"
             )
-        if merged != stored.paper:
-            plan.updates.append((stored.id, merged))
-            if rule is None:
-                plan.updated += 1
-        elif rule is None:
+        elif merged != slot.paper:
+            plan.updated += 1
+        else:
             plan.unchanged += 1
+        slot.paper = merged
+    for slot in slots:
+        if slot.stored is None:
+            plan.inserts.append(slot.paper)
+        elif slot.paper != slot.stored.paper:
+            plan.updates.append((slot.stored.id, slot.paper))
     return plan
