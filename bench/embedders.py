@@ -2,7 +2,7 @@
 
     python bench/embedders.py [--embedders minilm,static] [--limit N] [--json]
 
-Protocol (docs/stack.md): the 660 unique papers of the seed pages (shipped in the package);
+Protocol (the one the embedders were chosen by, before the first release): the 660 unique papers of the seed pages (shipped in the package);
 each paper's title (as :func:`query_text`) is a query and its own abstract the one
 relevant document among all 660 abstracts, ranked by cosine similarity.
 

