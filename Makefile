@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
-# the database of test-fast and test-browser: sqlite or postgresql
+# the database of test-browser: sqlite or postgresql
 DATABASE ?= sqlite
 PYTEST := $(BIN)/python -m pytest -n 2 --durations=15
 # The lock `make run` installs: runtime (SQLite only) or postgres (with the PostgreSQL driver).
@@ -44,9 +44,14 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	@status=0; \
-	$(PYTEST) --database=sqlite || status=1; \
-	$(PYTEST) --database=postgresql || status=1; \
+	@status=0; times=""; \
+	for database in sqlite postgresql; do \
+		start=$$(date +%s); \
+		$(PYTEST) --database=$$database || status=1; \
+		took=$$(( $$(date +%s) - start )); \
+		times="$$times  $$database pass: $$((took / 60)) min $$((took % 60)) s\n"; \
+	done; \
+	printf "suite time per pass:\n$$times"; \
 	exit $$status
 
 ## test-postgres: install with dev extras, then only the PostgreSQL pass of the suite
@@ -55,9 +60,10 @@ test-postgres: $(VENV)/.installed-dev
 	bash scripts/ensure_wrk.sh
 	$(PYTEST) --database=postgresql
 
-## test-fast: the suite without lint and type checks, on DATABASE (sqlite or postgresql)
+## test-fast: the inner loop, under a minute: SQLite only, no lint; tests marked slow (child
+## processes, much data, MiniLM), browser or quality (external data) are left out
 test-fast: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -n 2 -x -q --database=$(DATABASE)
+	$(BIN)/python -m pytest -n 2 -q --database=sqlite -m "not slow and not browser and not quality"
 
 ## test-browser: only the browser tests (headless Debian chromium driven by Playwright)
 test-browser: $(VENV)/.installed-dev

@@ -40,6 +40,9 @@ from paperfeed.store.engine import make_engine
 from paperfeed.store.tables.papers import papers
 from tests_support import NewDatabase, seed_hf
 
+# Generated requests against every operation: minutes, so outside `make test-fast`.
+pytestmark = pytest.mark.slow
+
 NOW = datetime(2026, 6, 13, 16, 0, tzinfo=UTC)  # the day after the fixture's daily list
 
 #: Every operation of /openapi.json (pages are left out of the schema on purpose).

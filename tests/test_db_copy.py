@@ -360,6 +360,7 @@ def test_a_copy_killed_mid_table_resumes_without_duplicates(  # type: ignore[no-
     assert json.loads(done.stdout)["start"] == "done" and done.exit_code == 0
 
 
+@pytest.mark.slow  # a child process, killed
 def test_a_copy_to_sqlite_killed_mid_way_resumes(  # type: ignore[no-untyped-def]
     run, source_url: str, tmp_path: Path
 ) -> None:
@@ -572,6 +573,7 @@ def test_ctrl_c_inside_the_driver_is_not_lost(  # type: ignore[no-untyped-def]
     assert _digests(source_url) == _digests(postgres_url)
 
 
+@pytest.mark.slow  # a child process, interrupted
 def test_ctrl_c_stops_a_copy_to_sqlite_and_a_rerun_resumes(  # type: ignore[no-untyped-def]
     run, source_url: str, tmp_path: Path
 ) -> None:

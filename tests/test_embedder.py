@@ -63,7 +63,15 @@ TRICKY_TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module", params=sorted(EMBEDDERS))
+# MiniLM embeds tens of texts a second on two cores: its cases are `slow`, the static model's
+# stay in the fast loop.
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(key, marks=pytest.mark.slow) if key == "minilm" else key
+        for key in sorted(EMBEDDERS)
+    ],
+)
 def embedder(request: pytest.FixtureRequest) -> Embedder:
     return load_embedder(str(request.param))
 
@@ -143,6 +151,7 @@ def test_title_is_nearer_its_own_abstract(embedder: Embedder, papers: list[Sampl
     assert share >= SANITY_FLOOR[key_of(embedder)], share
 
 
+@pytest.mark.slow
 def test_minilm_agrees_with_the_original_model(minilm: Embedder, papers: list[SampleRow]) -> None:
     rows = [papers[i] for i in REFERENCE_ROWS]
     queries = minilm.embed([query_text(p.title) for p in rows])

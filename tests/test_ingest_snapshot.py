@@ -287,6 +287,7 @@ def test_missing_truncated_and_corrupt_files_are_source_errors(tmp_path: Path) -
         list(SnapshotSource(corrupt).records(None))
 
 
+@pytest.mark.slow  # writes and streams a large file
 def test_a_large_gzip_file_is_streamed_in_constant_memory(tmp_path: Path) -> None:
     lines = fixture_lines()
     path = tmp_path / "big.json.gz"

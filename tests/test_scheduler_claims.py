@@ -11,6 +11,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from paperfeed.clock import FrozenClock
@@ -130,6 +131,7 @@ def test_the_loop_records_outcomes_and_skips_what_another_ran(engine: Engine) ->
     assert taken.outcome == "fetched 3"
 
 
+@pytest.mark.slow  # two scheduler processes
 def test_two_scheduler_processes_ingest_a_due_job_once(
     db_url: str, replay_server: ReplayServer, tmp_path: Path
 ) -> None:
