@@ -9,7 +9,7 @@ import importlib.util
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -17,13 +17,15 @@ from types import ModuleType
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from paperfeed.clock import FrozenClock
 from paperfeed.errors import InvalidInputError
 from paperfeed.index.bundled_vectors import bundled, embed_texts
 from paperfeed.index.embedder import load_embedder, paper_text
+from paperfeed.index.semantic import SemanticIndex
 from paperfeed.ingest.demo import DemoSource, demo_lines
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.ingest.sample import SampleSource, load_sample_rows
@@ -31,6 +33,8 @@ from paperfeed.ingest.source import Source
 from paperfeed.models import Paper, normalise_title
 from paperfeed.rank.lists import trending_list
 from paperfeed.rank.trending import TrendingRule
+from paperfeed.store import papers as store
+from paperfeed.store.tables.papers import paper_embeddings
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = date(2026, 6, 12)
@@ -249,3 +253,34 @@ def test_the_demo_trends_as_of_its_latest_list(engine: Engine, clock: FrozenCloc
         latest_when_stale=True,
     )
     assert fresh.as_of is None and fresh.papers[0].paper.arxiv_id == "2608.19880"
+
+
+def test_the_demo_is_embedded_from_its_shipped_vectors(
+    engine: Engine, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest(engine, DemoSource(), clock=clock)
+    index = SemanticIndex(engine, embedder="minilm", exact_max=10**9, cache_dir=None)
+    embedder = index.embedder
+    model_runs: list[int] = []
+    real_embed = embedder.embed
+
+    def counted(texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        model_runs.append(len(texts))
+        return real_embed(texts)
+
+    monkeypatch.setattr(embedder, "embed", counted)
+    with engine.connect() as conn:
+        ids = store.all_ids(conn)
+        top = store.get_by_arxiv_id(conn, "2608.19880")
+    assert index.embed_papers(ids) == 1_371
+    assert sum(model_runs) == 0  # every vector came from the package
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(func.count()).where(paper_embeddings.c.model == embedder.name)
+        ).scalar_one()
+    assert stored == 1_371
+    # Search by meaning works on them: a description of the paper finds it first.
+    assert top is not None
+    hits = index.search("awakening static worlds into environments for agent learning", 3)
+    assert hits[0].paper_id == top.id
+    assert sum(model_runs) == 1  # the query
