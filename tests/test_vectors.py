@@ -371,6 +371,37 @@ def test_hnsw_cache_is_reused_repaired_and_rebuilt(
     assert exact.kind == "exact" and exact.origin is None
 
 
+def test_cached_graph_is_mapped_until_changed(tmp_path: Path) -> None:
+    """A graph from the cache is the read-only mapping of its file (shared by the workers
+    that map it); the first change copies it into the process and leaves the file alone."""
+    matrix = structured(600)
+    ids = np.arange(1, 601, dtype=np.int64)
+    built = hnsw.Graph.build(DIM, ids, matrix)
+    cache = hnsw.GraphCache(tmp_path, "m", DIM, hnsw.DEFAULT_PARAMS)
+    cache.save(built, ids, hnsw.row_hashes(matrix))
+    (graph_file,) = tmp_path.glob("*.usearch")
+    saved = graph_file.read_bytes()
+
+    loaded = cache.load()
+    assert loaded is not None
+    graph, cached_ids, _ = loaded
+    assert graph.mapped and not built.mapped
+    assert cached_ids.tolist() == ids.tolist() and len(graph) == 600
+    q = structured(1, seed=5)[0]
+    assert graph.search(q, 10).tolist() == built.search(q, 10).tolist()
+
+    extra = structured(1, seed=9)
+    graph.add(np.array([1000]), extra)
+    assert not graph.mapped and len(graph) == 601
+    assert graph.search(extra[0], 1).tolist() == [1000]
+    graph.remove(np.array([1]))
+    assert len(graph) == 600
+    assert graph_file.read_bytes() == saved
+
+    again = cache.load()
+    assert again is not None and again[0].mapped and len(again[0]) == 600
+
+
 # --- refresh -----------------------------------------------------------------------------------
 
 
