@@ -126,7 +126,8 @@ def test_atom_reads_back_with_feedparser() -> None:
         "text/html": "https://arxiv.org/abs/2606.13677",
         "application/pdf": "https://arxiv.org/pdf/2606.13677",
     }
-    assert [a.name for a in first.authors] == ["Ada Lovelace", "Erwin Schrödinger", "Zed Zero"]
+    # One author element naming everyone: readers show an entry's last author only.
+    assert first.author == "Ada Lovelace, Erwin Schrödinger, Zed Zero"
     assert [t.term for t in first.tags] == ["stat.ML", "cs.LG"]
     assert first.summary == "We show $a < b$ & <b>bold</b> claims.\n\nSecond paragraph."
     assert first.summary_detail.type == "text/plain"
@@ -155,7 +156,8 @@ def test_rss_reads_back_with_feedparser() -> None:
         "https://arxiv.org/abs/2606.13677",
         "https://arxiv.org/pdf/2606.13677",
     }
-    assert [a.name for a in first.authors] == ["Ada Lovelace", "Erwin Schrödinger", "Zed Zero"]
+    # One author element naming everyone: readers show an entry's last author only.
+    assert first.author == "Ada Lovelace, Erwin Schrödinger, Zed Zero"
     assert [t.term for t in first.tags] == ["stat.ML", "cs.LG"]
     # The description is HTML by convention: the abstract arrives as escaped text.
     assert html.unescape(first.summary) == (
@@ -214,7 +216,7 @@ def test_rss_has_rss2_required_elements() -> None:
         when = parsedate_to_datetime(item.findtext("pubDate") or "")
         assert when.tzinfo is not None
     creators = [c.text for c in items[0].findall(f"{DC}creator")]
-    assert creators == ["Ada Lovelace", "Erwin Schrödinger", "Zed Zero"]
+    assert creators == ["Ada Lovelace, Erwin Schrödinger, Zed Zero"]
     assert items[1].findall(f"{DC}creator") == []
 
 

@@ -6,7 +6,17 @@ the conditional-request headers.
 
 Every string that reaches the XML goes through :func:`_clean`, which drops the
 characters XML 1.0 forbids, and then through ElementTree, which escapes the
-rest, so a hostile title cannot break the document or inject markup.
+rest, so a hostile title cannot break the document or inject markup. RSS readers take
+every ``<description>`` (the channel's too) as HTML, so those are HTML-escaped first.
+
+An entry names all its authors in one ``author`` (Atom) / ``dc:creator`` (RSS), comma
+separated: feedparser, and the readers built on it (``reader``, most desktop ones), show
+one author per entry, the last element given, so one element per author lost all but
+the last.
+
+A list made by a member (a collection) passes :class:`Added` per paper: its entries then
+carry when the paper was added, and the member's note, and the validators move when a
+paper is added or removed (:func:`last_modified`'s ``floor``).
 """
 
 from __future__ import annotations
@@ -15,7 +25,7 @@ import hashlib
 import html
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -51,6 +61,28 @@ class FeedMeta:
     author: str = "paperfeed"
 
 
+@dataclass(frozen=True)
+class Added:
+    """A paper's place in a member's list: when it was added, by whom, with what note."""
+
+    at: datetime
+    by: str
+    note: str = ""
+
+
+def _summary(abstract: str, added: Added | None) -> str:
+    """The entry's text: the member's note first (a collection), then the abstract."""
+    if added is None or not added.note.strip():
+        return abstract
+    note = f"Note from {added.by}: {added.note.strip()}"
+    return f"{note}\n\n{abstract}" if abstract else note
+
+
+def authors_line(authors: Sequence[str]) -> str:
+    """All the authors in one line, as readers show them."""
+    return ", ".join(name.strip() for name in authors if name.strip())
+
+
 def paper_url(base_url: str, stored: StoredPaper) -> str:
     """The paper's page on the hub: ``/papers/<arxiv id>``, or ``/papers/id/<id>`` without one."""
     base = base_url.rstrip("/")
@@ -83,7 +115,12 @@ def entry_updated(stored: StoredPaper) -> datetime:
     return max(known) if known else _utc(stored.first_seen_at)
 
 
-def feed_etag(kind: str, papers: Sequence[StoredPaper], extra: str = "") -> str:
+def feed_etag(
+    kind: str,
+    papers: Sequence[StoredPaper],
+    extra: str = "",
+    added: Mapping[int, Added] | None = None,
+) -> str:
     """A strong, quoted ETag for one rendering of ``papers``.
 
     Built from ``kind`` (``"atom"``/``"rss"``), ``extra`` (whatever else shapes
@@ -94,16 +131,31 @@ def feed_etag(kind: str, papers: Sequence[StoredPaper], extra: str = "") -> str:
     digest = hashlib.sha256(f"{kind}\x1f{extra}".encode())
     for stored in papers:
         digest.update(f"\x1e{stored.id}\x1f{_utc(stored.changed_at).isoformat()}".encode())
+        if added is not None and stored.id in added:
+            entry = added[stored.id]
+            digest.update(f"\x1f{_utc(entry.at).isoformat()}\x1f{entry.note}".encode())
     return f'"{digest.hexdigest()[:32]}"'
 
 
-def last_modified(papers: Sequence[StoredPaper], now: datetime) -> datetime:
-    """``Last-Modified`` for the list: the newest ``changed_at`` (``now`` when empty), in UTC.
+def last_modified(
+    papers: Sequence[StoredPaper],
+    now: datetime,
+    *,
+    added: Mapping[int, Added] | None = None,
+    floor: datetime | None = None,
+) -> datetime:
+    """``Last-Modified`` for the list: the newest ``changed_at`` or time a paper was
+    ``added`` (``now`` when empty), never before ``floor`` (when the list itself last
+    changed: a paper taken out), in UTC.
 
     Truncated to whole seconds because HTTP dates carry no fractions; otherwise
     an ``If-Modified-Since`` echoed back would always look older.
     """
-    newest = max((_utc(s.changed_at) for s in papers), default=_utc(now))
+    times = [_utc(s.changed_at) for s in papers]
+    times += [_utc(a.at) for a in (added or {}).values()]
+    if floor is not None:
+        times.append(_utc(floor))
+    newest = max(times, default=_utc(now))
     return newest.replace(microsecond=0)
 
 
@@ -133,7 +185,12 @@ def not_modified(
 
 
 def render_atom(
-    meta: FeedMeta, papers: Sequence[StoredPaper], *, base_url: str, now: datetime
+    meta: FeedMeta,
+    papers: Sequence[StoredPaper],
+    *,
+    base_url: str,
+    now: datetime,
+    added: Mapping[int, Added] | None = None,
 ) -> bytes:
     """An Atom 1.0 document (UTF-8, with an XML declaration) listing ``papers`` in order.
 
@@ -145,33 +202,40 @@ def render_atom(
     _sub(feed, "title", meta.title, type="text")
     if meta.subtitle:
         _sub(feed, "subtitle", meta.subtitle, type="text")
-    _sub(feed, "updated", _rfc3339(_feed_updated(meta, papers, now)))
+    _sub(feed, "updated", _rfc3339(_feed_updated(meta, papers, now, added)))
     _sub(feed, "link", rel="self", type="application/atom+xml", href=meta.self_url)
     _sub(feed, "link", rel="alternate", type="text/html", href=meta.page_url)
     _sub(_sub(feed, "author"), "name", meta.author)
     _sub(feed, "generator", "paperfeed")
     for stored in papers:
         paper = stored.paper.with_arxiv_links()
+        put = (added or {}).get(stored.id)
         entry = _sub(feed, "entry")
         _sub(entry, "id", entry_id(base_url, stored))
         _sub(entry, "title", _one_line(paper.title), type="text")
-        _sub(entry, "updated", _rfc3339(entry_updated(stored)))
-        _sub(entry, "published", _rfc3339(_published(stored)))
+        _sub(entry, "updated", _rfc3339(put.at if put else entry_updated(stored)))
+        _sub(entry, "published", _rfc3339(put.at if put else _published(stored)))
         href = paper_url(base_url, stored)
         _sub(entry, "link", rel="alternate", type="text/html", href=href)
         for title, mime, url in _related(paper.abs_url, paper.pdf_url):
             _sub(entry, "link", rel="related", type=mime, title=title, href=url)
-        for name in paper.authors:
-            _sub(_sub(entry, "author"), "name", name)
+        if authors_line(paper.authors):
+            _sub(_sub(entry, "author"), "name", authors_line(paper.authors))
         for term in _categories(stored):
             _sub(entry, "category", term=term)
-        if paper.abstract:
-            _sub(entry, "summary", paper.abstract, type="text")
+        summary = _summary(paper.abstract, put)
+        if summary:
+            _sub(entry, "summary", summary, type="text")
     return _serialise(feed)
 
 
 def render_rss(
-    meta: FeedMeta, papers: Sequence[StoredPaper], *, base_url: str, now: datetime
+    meta: FeedMeta,
+    papers: Sequence[StoredPaper],
+    *,
+    base_url: str,
+    now: datetime,
+    added: Mapping[int, Added] | None = None,
 ) -> bytes:
     """An RSS 2.0 document (UTF-8, with an XML declaration) listing ``papers`` in order.
 
@@ -183,23 +247,25 @@ def render_rss(
     channel = _sub(rss, "channel")
     _sub(channel, "title", meta.title)
     _sub(channel, "link", meta.page_url)
-    _sub(channel, "description", meta.subtitle or meta.title)
+    _sub(channel, "description", html.escape(_clean(meta.subtitle or meta.title), quote=False))
     _sub(channel, "atom:link", rel="self", type="application/rss+xml", href=meta.self_url)
-    _sub(channel, "lastBuildDate", _rfc822(_feed_updated(meta, papers, now)))
+    _sub(channel, "lastBuildDate", _rfc822(_feed_updated(meta, papers, now, added)))
     _sub(channel, "generator", "paperfeed")
     for stored in papers:
         paper = stored.paper.with_arxiv_links()
+        put = (added or {}).get(stored.id)
         item = _sub(channel, "item")
         _sub(item, "title", _one_line(paper.title))
         _sub(item, "link", paper_url(base_url, stored))
-        if paper.abstract:
-            _sub(item, "description", html.escape(_clean(paper.abstract), quote=False))
-        for name in paper.authors:
-            _sub(item, "dc:creator", name)
+        summary = _summary(paper.abstract, put)
+        if summary:
+            _sub(item, "description", html.escape(_clean(summary), quote=False))
+        if authors_line(paper.authors):
+            _sub(item, "dc:creator", authors_line(paper.authors))
         for term in _categories(stored):
             _sub(item, "category", term)
         _sub(item, "guid", entry_id(base_url, stored), isPermaLink="false")
-        _sub(item, "pubDate", _rfc822(entry_updated(stored)))
+        _sub(item, "pubDate", _rfc822(put.at if put else entry_updated(stored)))
         for title, mime, url in _related(paper.abs_url, paper.pdf_url):
             _sub(item, "atom:link", rel="related", type=mime, title=title, href=url)
     return _serialise(rss)
@@ -255,10 +321,16 @@ def _published(stored: StoredPaper) -> datetime:
     return min(first, entry_updated(stored))
 
 
-def _feed_updated(meta: FeedMeta, papers: Sequence[StoredPaper], now: datetime) -> datetime:
+def _feed_updated(
+    meta: FeedMeta,
+    papers: Sequence[StoredPaper],
+    now: datetime,
+    added: Mapping[int, Added] | None = None,
+) -> datetime:
     if meta.updated is not None:
         return _utc(meta.updated)
-    return max((entry_updated(s) for s in papers), default=_utc(now))
+    times = [_utc(added[s.id].at) if added and s.id in added else entry_updated(s) for s in papers]
+    return max(times, default=_utc(now))
 
 
 def _utc(value: datetime) -> datetime:
@@ -286,7 +358,9 @@ def _opaque(tag: str) -> str:
 
 
 __all__ = [
+    "Added",
     "FeedMeta",
+    "authors_line",
     "entry_id",
     "entry_updated",
     "feed_etag",

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from paperfeed.deliver.community.collections import MAX_TEXT, MAX_TITLE, Shown
-from paperfeed.deliver.render.feeds import FeedMeta
+from paperfeed.deliver.render.feeds import Added, FeedMeta
 from paperfeed.deliver.render.papers import paper_json
 from paperfeed.deliver.routes.feeds import FEED_RESPONSES, _respond
 from paperfeed.deliver.web.deps import (
@@ -129,7 +129,8 @@ def collection_feed(
     fmt: Annotated[str, PathParam(description="atom or rss")],
     collections: CollectionsDep,
 ) -> Response:
-    """The papers of a public collection, most recently added first."""
+    """The papers of a public collection, most recently added first; each entry dated
+    when it was added, with the member's note."""
     hub: Hub = hub_of(request)
     shown = collections.show(None, collection_id)
     c = shown.collection
@@ -142,7 +143,12 @@ def collection_feed(
         author=c.username,
     )
     papers = [stored for stored, _ in shown.entries]
-    return _respond(request, hub, fmt, meta, papers, f"collection:{c.id}:{c.updated_at}")
+    added = {
+        stored.id: Added(item.added_at, c.username, item.note) for stored, item in shown.entries
+    }
+    return _respond(
+        request, hub, fmt, meta, papers, f"collection:{c.id}", added=added, changed=c.updated_at
+    )
 
 
 # -- API ------------------------------------------------------------------------------------

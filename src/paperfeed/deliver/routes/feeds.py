@@ -3,7 +3,8 @@ with ETag / Last-Modified answered by 304 when nothing changed."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -12,6 +13,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from paperfeed.deliver.render.feeds import (
+    Added,
     FeedMeta,
     feed_etag,
     last_modified,
@@ -53,11 +55,16 @@ def _respond(
     meta: FeedMeta,
     papers: Sequence[StoredPaper],
     key: str,
+    *,
+    added: Mapping[int, Added] | None = None,
+    changed: datetime | None = None,
 ) -> Response:
+    """The feed, or 304. ``added``: a member's list (when each paper was added, the
+    note); ``changed``: when the list itself last changed (a paper taken out)."""
     if fmt not in _TYPES:
         raise InvalidInputError("feeds come as .atom or .rss")
-    etag = feed_etag(f"{key}:{fmt}", papers, extra=hub.settings.base_url)
-    modified = last_modified(papers, hub.now())
+    etag = feed_etag(f"{key}:{fmt}", papers, extra=hub.settings.base_url, added=added)
+    modified = last_modified(papers, hub.now(), added=added, floor=changed)
     headers = {
         "ETag": etag,
         "Last-Modified": modified.strftime("%a, %d %b %Y %H:%M:%S GMT"),
@@ -71,7 +78,9 @@ def _respond(
     ):
         return Response(status_code=304, headers=headers)
     render = render_atom if fmt == "atom" else render_rss
-    body = render(meta, papers, base_url=hub.settings.base_url.rstrip("/"), now=hub.now())
+    body = render(
+        meta, papers, base_url=hub.settings.base_url.rstrip("/"), now=hub.now(), added=added
+    )
     return Response(body, media_type=_TYPES[fmt], headers=headers)
 
 
