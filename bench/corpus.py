@@ -221,6 +221,19 @@ class Synthesizer:
         matrix = np.concatenate(parts) if parts else np.empty((0, dim), dtype=np.float32)
         return titles, abstracts, matrix
 
+    def vectors_only(self, start: int, count: int) -> np.ndarray:
+        """The vectors of :meth:`batch` without its texts (the same draws, much faster)."""
+        parts = [self.vectors[start : min(start + count, self.n_real)]]
+        first = max(start, self.n_real)
+        for block in range(first // BLOCK, (start + count - 1) // BLOCK + 1):
+            if first >= start + count:
+                break
+            lo, hi = max(first, block * BLOCK), min(start + count, (block + 1) * BLOCK)
+            rng = np.random.default_rng([self.seed, block])
+            vectors = self.synthetic_vectors(rng, BLOCK)[0]
+            parts.append(vectors[lo - block * BLOCK : hi - block * BLOCK])
+        return np.concatenate(parts)
+
     def synthetic_vectors(self, rng: np.random.Generator, count: int) -> tuple[np.ndarray, ...]:
         """(vectors, first parents, second parents, third parents or -1, weights (count, 3))."""
         a = rng.integers(0, self.parents, count)
@@ -259,14 +272,150 @@ class Synthesizer:
         return titles, abstracts, vectors
 
 
+def _exact_top(matrix: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, similarities) of each query's k nearest rows, best first."""
+    sims = queries @ matrix.T
+    part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1)
+    best = np.take_along_axis(part, order, axis=1)
+    return best, np.take_along_axis(sims, best, axis=1)
+
+
+def profile(matrix: np.ndarray, queries: dict[str, np.ndarray], seed: int = 3) -> dict[str, float]:
+    """Neighbourhood shape: median similarity of the 1st and 10th nearest neighbour of
+    500 of the corpus's own papers (itself left out) and of each query set, and the
+    mean similarity of two random papers."""
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(len(matrix), min(500, len(matrix)), replace=False)
+    _, sims = _exact_top(matrix, matrix[sample], 11)
+    out = {
+        "paper_nn1": float(np.median(sims[:, 1])),
+        "paper_nn10": float(np.median(sims[:, 10])),
+        "random_pair": float(np.mean(np.sum(matrix[sample] * matrix[rng.permutation(sample)], 1))),
+    }
+    for name, q in queries.items():
+        _, sims = _exact_top(matrix, q, 10)
+        out[f"{name}_nn1"] = float(np.median(sims[:, 0]))
+        out[f"{name}_nn10"] = float(np.median(sims[:, 9]))
+    return out
+
+
+def _recall(found: Sequence[set[int]], truth: np.ndarray) -> float:
+    return float(
+        np.mean([len(f & set(t.tolist())) / 10 for f, t in zip(found, truth, strict=True)])
+    )
+
+
+def hnsw_recall(
+    matrix: np.ndarray, queries: dict[str, np.ndarray], efs: Sequence[int], m: int, ef_add: int
+) -> dict[str, dict[int, float]]:
+    """recall@10 of a bare HNSW graph (M=m, efConstruction=ef_add, asked for 10) against
+    exact search, per query set and search expansion ``ef``: sensitive settings, where
+    the corpus's structure shows."""
+    from paperfeed.index.hnsw import Graph, HnswParams
+
+    ids = np.arange(len(matrix), dtype=np.int64)
+    graph = Graph.build(matrix.shape[1], ids, matrix, HnswParams(m, ef_add, max(efs)))
+    out: dict[str, dict[int, float]] = {}
+    for name, q in queries.items():
+        truth, _ = _exact_top(matrix, q, 10)
+        out[name] = {}
+        for ef in efs:
+            graph._index.expansion_search = ef  # one graph, several search widths
+            found = [set(graph.search(v, 10).tolist()) for v in q]
+            out[name][ef] = _recall(found, truth)
+    return out
+
+
+def product_recall(matrix: np.ndarray, queries: dict[str, np.ndarray]) -> dict[str, float]:
+    """recall@10 of the product's index as search uses it (default graph, k=100 re-scored)."""
+    from paperfeed.index.vectors import VectorIndex
+
+    index = VectorIndex.from_matrix("bench", np.arange(len(matrix)), matrix, exact_max=0)
+    out = {}
+    for name, q in queries.items():
+        truth, _ = _exact_top(matrix, q, 10)
+        found = [{pid for pid, _ in index.search(v, 100)[:10]} for v in q]
+        out[name] = _recall(found, truth)
+    return out
+
+
+def validate(args: argparse.Namespace) -> dict[str, object]:
+    """Real 10 k against synthetic 10 k (and random 10 k): neighbourhoods and HNSW recall."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from paperfeed.index.embedder import load_embedder, query_text
+    from paperfeed.index.query import parse_query
+    from search_speed_inputs import make_queries, seed_papers
+
+    papers = real_papers(args.data)
+    vectors, _ = real_vectors(papers, args.workdir, args.embedder)
+    n, held = args.size, args.held
+    parents = len(papers) - held
+    if parents < n:
+        raise SystemExit(f"--size {n} needs {n + held} real papers; there are {len(papers)}")
+    texts = [parse_query(q).semantic_text for q in make_queries(seed_papers(), args.queries)]
+    model = load_embedder(args.embedder)
+    queries = {
+        "text_query": model.embed([query_text(t) for t in texts]),
+        "held_out_paper": vectors[parents:],
+    }
+    rng = np.random.default_rng(5)
+    noise = rng.standard_normal((n, vectors.shape[1])).astype(np.float32)
+    corpora = {
+        "real": vectors[:n],
+        "random": noise / np.linalg.norm(noise, axis=1, keepdims=True),
+    }
+    for sigma in args.noise:
+        synth = Synthesizer(papers[:parents], vectors[:parents], noise=sigma)
+        corpora[f"synthetic sigma={sigma:g}"] = synth.batch(parents, n)[2]
+    report: dict[str, object] = {"size": n, "held_out": held, "text_queries": len(texts)}
+    for name, matrix in corpora.items():
+        row: dict[str, object] = {"profile": profile(matrix, queries)}
+        if not args.profile_only:
+            row["hnsw_m8"] = hnsw_recall(matrix, queries, (10, 16, 32, 64), 8, 32)
+            row["product"] = product_recall(matrix, queries)
+        report[name] = row
+        sys.stderr.write(f"[corpus] {name}: {json.dumps(row)}\n")
+    return report
+
+
+def estimate(args: argparse.Namespace) -> dict[str, object]:
+    """Seconds to synthesize 20 k papers (texts and vectors), and that rate at 1 M."""
+    papers = real_papers(args.data)
+    vectors, _ = real_vectors(papers, args.workdir, args.embedder)
+    started = time.perf_counter()
+    synth = Synthesizer(papers, vectors)
+    setup_s = time.perf_counter() - started
+    started = time.perf_counter()
+    synth.batch(len(papers), 20_000)
+    seconds = time.perf_counter() - started
+    return {"setup_s": setup_s, "per_20k_s": seconds, "per_1m_s": seconds * 50}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("action", choices=("embed",))
-    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("action", choices=("embed", "validate", "estimate"))
+    parser.add_argument("--workdir", type=Path, required=True, help="the real vectors' cache")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--embedder", default="minilm")
+    parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--held", type=int, default=300, help="real papers kept as queries")
+    parser.add_argument("--queries", type=int, default=200, help="text queries")
+    parser.add_argument(
+        "--noise",
+        type=lambda s: [float(x) for x in s.split(",")],
+        default=[NOISE],
+        help="sigma values to compare (validate)",
+    )
+    parser.add_argument("--profile-only", action="store_true")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
+    if args.action == "validate":
+        print(json.dumps(validate(args), indent=1))
+        return
+    if args.action == "estimate":
+        print(json.dumps(estimate(args)))
+        return
     papers = real_papers(args.data)
     counts: dict[str, int] = {}
     for p in papers:
@@ -275,7 +424,7 @@ def main() -> None:
     vectors, name = real_vectors(papers, args.workdir, args.embedder)
     print(
         json.dumps(
-            {"papers": len(papers), "sources": counts, "model": name, "shape": vectors.shape}
+            {"papers": len(papers), "sources": counts, "model": name, "dim": vectors.shape[1]}
         )
     )
 

@@ -17,6 +17,11 @@ embeddings (on uniformly random vectors every ANN index collapses; don't judge
 recall on them). Queries are fresh draws from the same distribution; recall@10
 is the share of the exact top 10 found, averaged over queries.
 
+``--vectors realistic --real-cache DIR`` uses bench/corpus.py's corpus instead: the first N
+papers of its realistic corpus (real papers with the model's vectors, then mixtures of
+them), and as queries ``--queries`` search queries of bench/search_speed.py embedded by
+the model (what users send). ``--k 100`` asks for 100 as search() does (recall still @10).
+
 Columns: build time (graph or copy), query latency p50/p95 on one thread, recall@10,
 peak RSS of the process (it includes the generator's own copy of the matrix, as
 ``from_matrix`` copies), and the RSS once that copy is dropped, which is what a
@@ -89,10 +94,30 @@ def floor_search(matrix: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
     return top[np.argsort(-scores[top])]
 
 
-def child(method: str, n: int, queries: int, params: HnswParams) -> dict[str, object]:
+def realistic(n: int, queries: int, cache: Path, embedder: str) -> tuple[np.ndarray, np.ndarray]:
+    """bench/corpus.py's first n vectors, and search queries embedded by the model."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from corpus import Synthesizer, real_papers, real_vectors
+    from paperfeed.index.embedder import load_embedder, query_text
+    from paperfeed.index.query import parse_query
+    from search_speed_inputs import make_queries, seed_papers
+
+    papers = real_papers()
+    vectors, _ = real_vectors(papers, cache, embedder)
+    matrix = Synthesizer(papers, vectors).vectors_only(0, n)
+    texts = [parse_query(q).semantic_text for q in make_queries(seed_papers(), queries)]
+    return matrix, load_embedder(embedder).embed([query_text(t) for t in texts])
+
+
+def child(
+    method: str, n: int, queries: int, params: HnswParams, args: argparse.Namespace
+) -> dict[str, object]:
     """Run one method at one size; return its row."""
-    matrix = structured(n, seed=1)
-    qs = structured(queries, seed=2)
+    if args.vectors == "realistic":
+        matrix, qs = realistic(n, queries, Path(args.real_cache), args.embedder)
+    else:
+        matrix, qs = structured(n, seed=1), structured(queries, seed=2)
+    k = args.k
     truth = [set(floor_search(matrix, q, K).tolist()) for q in qs]
     ids = np.arange(n, dtype=np.int64)
     started = time.perf_counter()
@@ -107,8 +132,8 @@ def child(method: str, n: int, queries: int, params: HnswParams) -> dict[str, ob
 
     def run(q: np.ndarray) -> list[int]:
         if index is None:
-            return [int(i) for i in floor_search(matrix, q, K)]
-        return [pid for pid, _ in index.search(q, K)]
+            return [int(i) for i in floor_search(matrix, q, k)][:K]
+        return [pid for pid, _ in index.search(q, k)][:K]
 
     for q in qs[: min(20, queries)]:  # warm-up
         run(q)
@@ -150,13 +175,17 @@ def main() -> None:
         type=int,
         help="OPENBLAS_NUM_THREADS for the measured processes (default: OpenBLAS's own, all cores)",
     )
+    parser.add_argument("--vectors", choices=("structured", "realistic"), default="structured")
+    parser.add_argument("--real-cache", help="bench/corpus.py's real vectors (--vectors realistic)")
+    parser.add_argument("--embedder", default="minilm")
+    parser.add_argument("--k", type=int, default=K, help="neighbours asked for (recall is @10)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     params = parse_params(args.hnsw)
 
     if args.child:
-        row = child(args.child[0], int(args.child[1]), args.queries, params)
+        row = child(args.child[0], int(args.child[1]), args.queries, params, args)
         sys.stdout.write(json.dumps(row) + "\n")
         return
 
@@ -164,7 +193,10 @@ def main() -> None:
     for n in (int(s) for s in args.sizes.split(",")):
         for method in args.methods.split(","):
             command = [sys.executable, __file__, "--child", method, str(n)]
-            command += ["--queries", str(args.queries)]
+            command += ["--queries", str(args.queries), "--k", str(args.k)]
+            command += ["--vectors", args.vectors, "--embedder", args.embedder]
+            if args.real_cache:
+                command += ["--real-cache", args.real_cache]
             if args.hnsw:
                 command += ["--hnsw", args.hnsw]
             env = dict(os.environ)
@@ -177,8 +209,10 @@ def main() -> None:
     if args.json:
         report = {
             "dim": DIM,
-            "k": K,
+            "recall_at": K,
             "queries": args.queries,
+            "vectors": args.vectors,
+            "k": args.k,
             "blas_threads": args.blas_threads,
             "hnsw": vars_of(params),
         }
