@@ -269,9 +269,12 @@ def ingest_snapshot(
 def ingest_hf_daily(
     ctx: Context, file: Path | None, day: str | None, as_json: bool, embed: bool | None
 ) -> None:
-    """From Hugging Face daily papers: a saved /api/daily_papers JSON file, or --date D live.
+    """From Hugging Face daily papers: a saved JSON file or archive, or --date D live.
 
-    Example: paperfeed ingest hf-daily --date 2026-11-20
+    FILE is an /api/daily_papers answer (a JSON array) or an archive of many days, one item a
+    line (JSON lines, plain or gzip). Each paper is featured on the day HF listed it.
+
+    Example: paperfeed ingest hf-daily --date 2026-08-21
     """
     if (file is None) == (day is None):
         raise InvalidInputError("give either a FILE or --date YYYY-MM-DD")
