@@ -248,3 +248,36 @@ def test_a_nul_character_in_any_text_field_rejects_the_record_on_both_databases(
         "NUL character in abstract",
     ]
     assert count(engine) == 1
+
+
+HOSTILE_LINKS = {
+    "code_url": "javascript:alert(1)",
+    "project_url": " JaVaScRiPt:alert(2)",
+    "abs_url": "data:text/html,<script>alert(3)</script>",
+    "pdf_url": "vbscript:msgbox(4)",
+    "thumbnail_url": "java\tscript:alert(5)",
+}
+
+
+def test_links_other_than_http_are_refused_at_the_ingest_edge(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    """Regression: javascript: links from upstream were stored and rendered as href."""
+    items: list[Paper | Rejection] = [
+        paper(1, **HOSTILE_LINKS),
+        paper(2, code_url="https://github.com/o/r", project_url="http://example.org/p"),
+    ]
+    report = ingest(engine, ListSource(items), clock=clock)
+    assert (report.new, report.rejected) == (2, 0)
+    with engine.connect() as conn:
+        bad = store.get_by_arxiv_id(conn, "2611.00001")
+        good = store.get_by_arxiv_id(conn, "2611.00002")
+    assert bad is not None and good is not None
+    assert (bad.paper.code_url, bad.paper.project_url, bad.paper.thumbnail_url) == (None,) * 3
+    # The arXiv links come from the id instead.
+    assert bad.paper.abs_url == "https://arxiv.org/abs/2611.00001"
+    assert bad.paper.pdf_url == "https://arxiv.org/pdf/2611.00001"
+    assert (good.paper.code_url, good.paper.project_url) == (
+        "https://github.com/o/r",
+        "http://example.org/p",
+    )

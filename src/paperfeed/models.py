@@ -156,6 +156,22 @@ class Paper:
         """A human-readable handle: the arXiv id, else the DOI, else the title."""
         return self.arxiv_id or self.doi or self.title[:80]
 
+    def with_web_links(self) -> Paper:
+        """This paper with every link that is not http(s) (``javascript:``, ``data:``,
+        ``vbscript:``, ...) set to None: see :func:`web_link`."""
+        links = (self.abs_url, self.pdf_url, self.code_url, self.project_url, self.thumbnail_url)
+        abs_url, pdf_url, code_url, project_url, thumbnail_url = map(web_link, links)
+        if (abs_url, pdf_url, code_url, project_url, thumbnail_url) == links:
+            return self
+        return replace(
+            self,
+            abs_url=abs_url,
+            pdf_url=pdf_url,
+            code_url=code_url,
+            project_url=project_url,
+            thumbnail_url=thumbnail_url,
+        )
+
     def with_arxiv_links(self) -> Paper:
         """Fill the abs / PDF links from the arXiv id where a source gave none."""
         if not self.arxiv_id or (self.abs_url and self.pdf_url):
@@ -165,6 +181,22 @@ class Paper:
             abs_url=self.abs_url or f"https://arxiv.org/abs/{self.arxiv_id}",
             pdf_url=self.pdf_url or f"https://arxiv.org/pdf/{self.arxiv_id}",
         )
+
+
+_WEB_LINK = re.compile(r"https?://[^\x00-\x20\x7f]+", re.IGNORECASE)
+
+
+def web_link(url: str | None) -> str | None:
+    """``url`` (trimmed) when it is an http or https link, else None.
+
+    Links come from upstream (arXiv, RSS, Hugging Face); only http(s) ones may become an
+    ``href``: ``javascript:``, ``data:`` and ``vbscript:`` links, however spelt, run code
+    in the reader's browser. Ingestion drops them and reading a stored paper does too.
+    """
+    if url is None:
+        return None
+    url = url.strip()
+    return url if _WEB_LINK.fullmatch(url) else None
 
 
 @dataclass(frozen=True, slots=True)

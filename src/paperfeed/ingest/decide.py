@@ -240,7 +240,8 @@ def plan_batch(
         if reason is not None:
             plan.rejections.append(Rejection(position, reason, incoming.key))
             continue
-        incoming = incoming.with_arxiv_links()
+        # Only http(s) links are kept, for every source, here (see models.web_link).
+        incoming = incoming.with_web_links().with_arxiv_links()
         keys = _keys(incoming)
         index = next((seen[k] for k in keys if k in seen), None)
         stored: StoredPaper | None = None

@@ -145,7 +145,7 @@ def _to_paper(
         upvotes=row.upvotes,
         source=row.source,
         **{name: getattr(row, name) for name in HF_FIELDS},
-    )
+    ).with_web_links()  # a link stored before ingestion refused other schemes is not shown
 
 
 def read_papers(conn: Connection, ids: Sequence[int]) -> dict[int, StoredPaper]:
