@@ -150,6 +150,20 @@ def _ingest(ctx: Context, args: str) -> str:
     return f"paperfeed ingest {args}: exit 0"
 
 
+def _thumbnails(ctx: Context) -> str:
+    """``paperfeed thumbnails fetch`` for the scheduler: the report's line."""
+    from paperfeed.ingest.thumbnails import thumbnail_job
+
+    job = thumbnail_job(ctx.settings, ctx.engine())
+    try:
+        report = job.run(ctx.settings.thumbnails_per_run)
+    finally:
+        job.arxiv.close()
+        job.images.close()
+    click.echo(report.summary())
+    return report.summary()
+
+
 @click.command("schedule")
 @click.option(
     "--interval", type=float, default=60.0, show_default=True, help="Seconds between checks."
@@ -181,6 +195,8 @@ def schedule(click_ctx: click.Context, interval: float, once: bool) -> None:
     def run_job(job: Job) -> str:
         if job.kind == "ingest":
             return _ingest(ctx, job.args)
+        if job.kind == "thumbnails":
+            return _thumbnails(ctx)
         assert job.edition is not None
         try:
             report = _sender(ctx).send(job.edition)

@@ -24,8 +24,16 @@ _SYMBOLS = {
 _DOUBLE_STRUCK = {"C": "ℂ", "N": "ℕ", "P": "ℙ", "Q": "ℚ", "R": "ℝ", "Z": "ℤ", "E": "𝔼"}
 _MATHBB = re.compile(r"\\(?:mathbb|bb)\s*\{?\s*([A-Za-z])\s*\}?")
 _SHORT_BB = re.compile(r"\\([CNPQRZE])(?![A-Za-z])")
-_COMMAND = re.compile(r"\\(?:([A-Za-z]+)\s*|([%&_#${}]))")
+_COMMAND = re.compile(r"\\(?:([A-Za-z]+)(\s*)|([%&_#${}]))")
 _SPACES = re.compile(r"\s+")
+
+
+def _symbol(match: re.Match[str]) -> str:
+    """A command's character, keeping one space after it when it stands for one."""
+    if match.group(3):
+        return _SYMBOLS.get(match.group(3), "")
+    symbol = _SYMBOLS.get(match.group(1), "")
+    return symbol + (" " if symbol and match.group(2) else "")
 
 
 def plain(text: str) -> str:
@@ -34,7 +42,7 @@ def plain(text: str) -> str:
     browser tab, link titles)."""
     out = _MATHBB.sub(lambda m: _DOUBLE_STRUCK.get(m.group(1), m.group(1)), text)
     out = _SHORT_BB.sub(lambda m: _DOUBLE_STRUCK[m.group(1)], out)
-    out = _COMMAND.sub(lambda m: _SYMBOLS.get(m.group(1) or m.group(2), ""), out)
+    out = _COMMAND.sub(_symbol, out)
     out = out.replace("$", "").replace("{", "").replace("}", "")
     out = re.sub(r"(?<=\S)_(?=\S)", "", out)
     out = out.replace("~", " ")
