@@ -31,6 +31,7 @@ from paperfeed.clock import FrozenClock
 from paperfeed.config import load_settings
 from paperfeed.models import Paper, StoredPaper
 from paperfeed.store import papers as store
+from paperfeed.store import submissions, users
 from paperfeed.store.engine import make_engine, writing
 from tests_support import FIXTURES, NewDatabase, seed_hf
 
@@ -52,7 +53,7 @@ KEYS: dict[str, Needed] = {
     "discussionId": lambda s, item: s.paper.discussion_id is not None,
     "numComments": lambda s, item: True,
     "submittedOnDailyAt": lambda s, item: s.paper.featured_on is not None,
-    "submittedBy": lambda s, item: s.paper.submitted_by is not None,
+    "submittedBy": lambda s, item: s.paper.submitted_by is not None,  # or a member's
     "submittedOnDailyBy": lambda s, item: s.paper.submitted_by is not None,
     "ai_summary": lambda s, item: s.paper.ai_summary is not None,
     "ai_keywords": lambda s, item: bool(s.paper.keywords),
@@ -109,6 +110,12 @@ class Hub:
         assert answer.status_code == 200, (path, answer.text[:300])
         return answer.json()
 
+    def submitter(self, stored: StoredPaper) -> str | None:
+        """Who put the paper on the list: on Hugging Face, else a member here."""
+        with self.engine.connect() as conn:
+            here = submissions.submitters(conn, [stored.id]).get(stored.id)
+        return stored.paper.submitted_by or here
+
     def stored(self, ident: str) -> StoredPaper:
         with self.engine.connect() as conn:
             found = (
@@ -146,6 +153,11 @@ def hub(new_database: NewDatabase, tmp_path_factory: pytest.TempPathFactory) -> 
     with writing(engine) as conn:
         (number,) = store.insert_papers(conn, [untitled], NOW)
         id_less = store.get_by_id(conn, number)
+        # A member of the hub put it on the list (Hugging Face's submitter of the others).
+        member = users.create_user(
+            conn, email="ada@x.org", username="ada", password_hash="h", role="member", now=NOW
+        )
+        submissions.record(conn, paper_id=number, user_id=member.id, now=NOW)
     assert id_less is not None
     settings = load_settings(database_url=url, frozen_time=NOW, index_dir=str(directory))
     server = uvicorn.Server(
@@ -223,7 +235,7 @@ def _check_info(hub: Hub, info: Any, *, item: bool) -> None:
         joined = p.submitted_on_daily_at or datetime.combine(p.featured_on, time(), UTC)
         assert info.submitted_at == (p.listed_at or joined if item else joined)
     assert info.discussion_id == p.discussion_id
-    assert (info.submitted_by.username if info.submitted_by else None) == p.submitted_by
+    assert (info.submitted_by.username if info.submitted_by else None) == hub.submitter(stored)
     assert info.ai_summary == p.ai_summary
     assert info.ai_keywords == (list(p.keywords) if p.keywords else info.ai_keywords)
     assert (info.organization.name if info.organization else None) == p.organization
@@ -299,6 +311,10 @@ def test_submitter_keeps_that_users_papers(hf: Any, hub: Hub) -> None:
     assert {info.submitted_by.username for info in theirs} == {"RKocielnik"}
     assert _ids(hf.list_daily_papers(date=DAY, submitter="RKocielnik")) == _ids(theirs)
     assert not list(hf.list_daily_papers(date="2026-06-10", submitter="RKocielnik"))
+    # A member who submitted a paper on this hub is its submitter too.
+    ada = list(hf.list_daily_papers(submitter="ada"))
+    assert _ids(ada) == [f"pf{hub.id_less.id}"] and ada[0].submitted_by.username == "ada"
+    assert hf.paper_info(f"pf{hub.id_less.id}").submitted_by.username == "ada"
     kevin = _ids(hf.list_daily_papers(submitter="KevinQHLin"))
     assert kevin == ["2606.11176"]
     assert not list(hf.list_daily_papers(submitter="nobody-at-all"))

@@ -193,7 +193,7 @@ def test_api_pagination_next(client: TestClient) -> None:
         ("/api/daily_papers?date=2026-06-12&week=2026-W24", 400),
         ("/api/daily_papers?limit=0", 400),
         ("/api/daily_papers?sort=random", 400),
-        ("/api/papers/search?q=", 400),
+        ("/api/pf/papers/search?q=", 400),
         ("/api/papers/search?q=x&mode=psychic", 400),
         ("/api/papers/2601.00001", 404),
         ("/api/papers/not-an-id", 404),

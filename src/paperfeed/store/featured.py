@@ -15,11 +15,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, exists, func, select
+from sqlalchemy import ColumnElement, Connection, exists, func, or_, select
 
 from paperfeed.models import StoredPaper
 from paperfeed.store.papers import read_papers
-from paperfeed.store.tables.community import hidden_papers, paper_votes
+from paperfeed.store.tables.community import hidden_papers, paper_votes, submissions, users
 from paperfeed.store.tables.papers import papers
 
 _ORDER_FIELDS = (papers.c.id, papers.c.upvotes, papers.c.featured_on, papers.c.published_at)
@@ -35,8 +35,8 @@ def featured_between(
     order: str = "votes",
     submitter: str | None = None,
 ) -> list[StoredPaper]:
-    """Papers featured on days ``first`` .. ``last`` (inclusive); only those the Hugging
-    Face user ``submitter`` put on the list, when given.
+    """Papers featured on days ``first`` .. ``last`` (inclusive); only those ``submitter``
+    put on the list (a Hugging Face user, or a member who submitted it here), when given.
 
     ``order="votes"``: most votes first (those imported with the paper plus the hub's
     own members'), then newest; ``order="published"``: newest arXiv publication first.
@@ -58,11 +58,7 @@ def featured_between(
     if order == "published":
         ids = list(
             conn.execute(
-                select(papers.c.id)
-                .where(*where)
-                .order_by(*ordering)
-                .limit(limit)
-                .offset(offset)
+                select(papers.c.id).where(*where).order_by(*ordering).limit(limit).offset(offset)
             ).scalars()
         )
     else:
@@ -90,7 +86,13 @@ def _featured_where(first: date, last: date, submitter: str | None) -> list[Colu
     # Papers moderators hid are left out of every list (and so of every feed).
     where = [featured, papers.c.id.not_in(select(hidden_papers.c.paper_id))]
     if submitter is not None:
-        where.append(papers.c.submitted_by == submitter)
+        # Whoever put the paper on the list: on Hugging Face, or a member on this hub.
+        by_member = (
+            select(submissions.c.paper_id)
+            .join(users, users.c.id == submissions.c.user_id)
+            .where(users.c.username == submitter)
+        )
+        where.append(or_(papers.c.submitted_by == submitter, papers.c.id.in_(by_member)))
     return where
 
 

@@ -87,12 +87,18 @@ def _user(name: str | None, fullname: str | None) -> dict[str, object] | None:
 
 
 def paper_json(
-    stored: StoredPaper, *, votes: int | None = None, comments: int = 0
+    stored: StoredPaper,
+    *,
+    votes: int | None = None,
+    comments: int = 0,
+    submitter: str | None = None,
 ) -> dict[str, object]:
     """A paper as ``/api/papers/{id}`` returns it: Hugging Face's paper object (the same
     field names and types; a field the hub does not know is left out, as huggingface.co
     leaves it out), then paperfeed's own arXiv fields. ``votes`` counts the hub's votes
-    too; ``comments`` are the hub's visible comments, added to those imported."""
+    too; ``comments`` are the hub's visible comments, added to those imported;
+    ``submitter`` is the member who submitted it on this hub (a paper imported from
+    Hugging Face names its Hugging Face submitter)."""
     p = stored.paper
     out: dict[str, object] = {
         "id": paper_ident(stored),
@@ -100,7 +106,11 @@ def paper_json(
         "publishedAt": _iso(p.published_at),
         "submittedOnDailyAt": _iso(p.submitted_on_daily_at or p.featured_on),
         "title": p.title,
-        "submittedOnDailyBy": _user(p.submitted_by, p.submitted_by_fullname),
+        "submittedOnDailyBy": (
+            _user(p.submitted_by, p.submitted_by_fullname)
+            if p.submitted_by
+            else _user(submitter, None)
+        ),
         "summary": p.abstract,
         "upvotes": votes if votes is not None else p.upvotes or 0,
         "discussionId": p.discussion_id,
@@ -151,12 +161,16 @@ _LIFTED = ("ai_summary", "ai_keywords", "githubRepo", "githubStars", "projectPag
 
 
 def daily_item(
-    stored: StoredPaper, *, votes: int | None = None, comments: int = 0
+    stored: StoredPaper,
+    *,
+    votes: int | None = None,
+    comments: int = 0,
+    submitter: str | None = None,
 ) -> dict[str, object]:
     """One element of ``/api/daily_papers`` and ``/api/papers/search``, shaped like
     huggingface.co's: the paper object under ``paper``; ``publishedAt`` is when the list
     published it; ``numComments`` counts the imported comments and the hub's."""
-    paper = paper_json(stored, votes=votes, comments=comments)
+    paper = paper_json(stored, votes=votes, comments=comments, submitter=submitter)
     p = stored.paper
     item: dict[str, object] = {
         "paper": paper,

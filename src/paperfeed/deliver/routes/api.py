@@ -14,7 +14,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from paperfeed import __version__
-from paperfeed.deliver.render.papers import paper_json
 from paperfeed.deliver.routes.hf_api import (
     DailyItem,
     DateParam,
@@ -26,7 +25,7 @@ from paperfeed.deliver.routes.hf_api import (
     Sort,
     SubmitterParam,
     WeekParam,
-    counts,
+    community,
     daily_items,
     daily_listing,
     run_search,
@@ -69,11 +68,8 @@ def _next(request: Request, more: bool, page: int) -> str | None:
 
 
 def _scored(hub: HubDep, hits: list[Hit], papers: list[StoredPaper]) -> list[dict[str, Any]]:
-    votes, comments = counts(hub, papers)
-    return [
-        {**paper_json(s, votes=votes[s.id], comments=comments.get(s.id, 0)), "score": h.score}
-        for h, s in zip(hits, papers, strict=True)
-    ]
+    shown = community(hub, papers)
+    return [{**shown.paper(s), "score": h.score} for h, s in zip(hits, papers, strict=True)]
 
 
 @router.get("/pf/daily_papers", response_model=DailyList, responses=ERRORS)
@@ -98,7 +94,7 @@ async def daily_papers(
             hub, date=date, week=week, month=month, submitter=submitter, sort=sort, p=p, limit=limit
         )
         body = {
-            "data": daily_items(listed),
+            "data": daily_items(hub, listed),
             "count": listed.total,
             "next": _next(request, listed.more, p),
         }

@@ -7,6 +7,7 @@ names and types. paperfeed's own envelope of the same lists (``{data, count, nex
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -36,7 +37,7 @@ from paperfeed.rank.lists import (
 from paperfeed.rank.search import Fusion, SearchResult, search
 from paperfeed.rank.trending import combined_votes
 from paperfeed.store import comments as hub_comments
-from paperfeed.store import featured
+from paperfeed.store import featured, submissions
 from paperfeed.store import votes as hub_votes
 
 router = APIRouter(prefix="/api", tags=["Hugging Face API"])
@@ -168,11 +169,43 @@ def _period(
     return day_period(latest or hub.today())
 
 
-def daily_items(listed: ListPage) -> list[dict[str, object]]:
-    return [
-        daily_item(s, votes=listed.votes.get(s.id), comments=listed.comments.get(s.id, 0))
-        for s in listed.papers
-    ]
+@dataclass(frozen=True)
+class Community:
+    """What the hub's members add to papers: votes (imported plus theirs), visible
+    comments, and who submitted each paper here."""
+
+    votes: dict[int, int]
+    comments: dict[int, int]
+    submitters: dict[int, str]
+
+    def item(self, stored: StoredPaper) -> dict[str, object]:
+        return daily_item(stored, **self._of(stored))
+
+    def paper(self, stored: StoredPaper) -> dict[str, object]:
+        return paper_json(stored, **self._of(stored))
+
+    def _of(self, stored: StoredPaper) -> dict[str, Any]:
+        return {
+            "votes": self.votes.get(stored.id),
+            "comments": self.comments.get(stored.id, 0),
+            "submitter": self.submitters.get(stored.id),
+        }
+
+
+def community(hub: Hub, papers: list[StoredPaper], listed: ListPage | None = None) -> Community:
+    """The community's part of ``papers`` (a list page has counted votes and comments)."""
+    ids = [s.id for s in papers]
+    with hub.engine.connect() as conn:
+        by = submissions.submitters(conn, ids)
+        if listed is not None:
+            return Community(listed.votes, listed.comments, by)
+        votes = combined_votes(papers, hub_votes.counts(conn, ids))
+        return Community(votes, hub_comments.counts(conn, ids), by)
+
+
+def daily_items(hub: Hub, listed: ListPage) -> list[dict[str, object]]:
+    shown = community(hub, listed.papers, listed)
+    return [shown.item(s) for s in listed.papers]
 
 
 def run_search(
@@ -206,13 +239,6 @@ def run_search(
         fusion=Fusion.from_settings(hub.settings),
         words=hub.words,
     )
-
-
-def counts(hub: Hub, papers: list[StoredPaper]) -> tuple[dict[int, int], dict[int, int]]:
-    """Votes (imported plus the hub members') and the hub's visible comments per paper."""
-    ids = [s.id for s in papers]
-    with hub.engine.connect() as conn:
-        return combined_votes(papers, hub_votes.counts(conn, ids)), hub_comments.counts(conn, ids)
 
 
 def shown_paper(hub: Hub, paper_id: str) -> StoredPaper:
@@ -255,7 +281,7 @@ async def hf_daily_papers(
         listed = daily_listing(
             hub, date=date, week=week, month=month, submitter=submitter, sort=sort, p=p, limit=limit
         )
-        return orjson.dumps(daily_items(listed)), "application/json"
+        return orjson.dumps(daily_items(hub, listed)), "application/json"
 
     # The default day is the latest up to today, so today is part of the key.
     key = ("hf_daily_papers", str(request.url), hub.today())
@@ -295,7 +321,7 @@ def hf_search_papers(
             p=p,
             limit=limit,
         )
-        return Response(orjson.dumps(daily_items(listed)), media_type="application/json")
+        return Response(orjson.dumps(daily_items(hub, listed)), media_type="application/json")
     result = run_search(
         hub,
         q or "",
@@ -307,10 +333,8 @@ def hf_search_papers(
         p=p,
         limit=limit,
     )
-    votes, comments = counts(hub, result.papers)
-    items = [
-        daily_item(s, votes=votes[s.id], comments=comments.get(s.id, 0)) for s in result.papers
-    ]
+    shown = community(hub, result.papers)
+    items = [shown.item(s) for s in result.papers]
     return Response(orjson.dumps(items), media_type="application/json")
 
 
@@ -319,6 +343,5 @@ def hf_paper(hub: HubDep, paper_id: Annotated[str, PathParam(max_length=64)]) ->
     """One paper by arXiv id (any version suffix is ignored) or ``pfN``, as huggingface.co
     answers ``/api/papers/{id}``, with paperfeed's arXiv fields."""
     stored = shown_paper(hub, paper_id)
-    votes, comments = counts(hub, [stored])
-    body = paper_json(stored, votes=votes[stored.id], comments=comments.get(stored.id, 0))
+    body = community(hub, [stored]).paper(stored)
     return Response(orjson.dumps(body), media_type="application/json")
