@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -514,7 +515,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config_file = os.environ.get("PAPERFEED_CONFIG")
+        config_file = _CONFIG_FILE.get() or os.environ.get("PAPERFEED_CONFIG")
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
@@ -536,18 +537,26 @@ class Settings(BaseSettings):
         return SystemClock()
 
 
+#: The TOML file of the settings being built by :func:`load_settings` (``--config``): read
+#: by :meth:`Settings.settings_customise_sources`, never written to the environment.
+_CONFIG_FILE: ContextVar[str | None] = ContextVar("paperfeed_config_file", default=None)
+
+
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
-    """Build the settings, turning validation errors into one readable :class:`ConfigError`."""
-    previous = os.environ.get("PAPERFEED_CONFIG")
+    """Build the settings, turning validation errors into one readable :class:`ConfigError`.
+
+    ``config_file`` (the CLI's ``--config``) wins over ``PAPERFEED_CONFIG``; it reaches the
+    settings sources through a context variable, so the process environment is left as it
+    was (a thread building other settings meanwhile does not see it)."""
     if config_file is not None:
         path = Path(config_file)
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
-        os.environ["PAPERFEED_CONFIG"] = str(path)
     else:
         env_file = os.environ.get("PAPERFEED_CONFIG")
         if env_file and not Path(env_file).is_file():
             raise ConfigError(f"config file not found: {env_file} (from PAPERFEED_CONFIG)")
+    token = _CONFIG_FILE.set(str(config_file) if config_file is not None else None)
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -559,8 +568,4 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read settings: {exc}") from exc
     finally:
-        if config_file is not None:
-            if previous is None:
-                os.environ.pop("PAPERFEED_CONFIG", None)
-            else:
-                os.environ["PAPERFEED_CONFIG"] = previous
+        _CONFIG_FILE.reset(token)
