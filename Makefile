@@ -78,7 +78,7 @@ lock: | $(BIN)/python
 	$(UV_COMPILE) --extra postgres -c requirements/dev.txt -o requirements/postgres.txt
 	$(UV_COMPILE) -c requirements/dev.txt -o requirements/runtime.txt
 
-## vendor: refresh the front-end files (KaTeX, htmx) from frontend/package-lock.json (needs npm)
+## vendor: refresh the front-end files (KaTeX, htmx, Swagger UI; axe-core for the browser tests) from frontend/package-lock.json (needs npm)
 vendor:
 	bash scripts/vendor_assets.sh
 

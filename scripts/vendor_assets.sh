@@ -8,6 +8,9 @@
 #
 #   katex/katex.min.js  katex/katex.min.css  katex/contrib/auto-render.min.js
 #   katex/fonts/*.woff2 katex/LICENSE        htmx/htmx.min.js  htmx/LICENSE
+#
+# and axe-core (axe.min.js, LICENSE) into tests/browser/vendor/axe-core/ for the browser
+# tests' accessibility checks (never served by the app).
 #   swagger-ui/swagger-ui-bundle.js swagger-ui/swagger-ui.css swagger-ui/LICENSE swagger-ui/NOTICE
 #   (the API page /docs; the source-map comment is cut, the .map files are not shipped)
 #
@@ -52,11 +55,13 @@ fi
 KATEX="$WORK/node_modules/katex"
 HTMX="$WORK/node_modules/htmx.org"
 SWAGGER="$WORK/node_modules/swagger-ui-dist"
+AXE="$WORK/node_modules/axe-core"
 for file in \
     "$KATEX/dist/katex.min.js" "$KATEX/dist/katex.min.css" \
     "$KATEX/dist/contrib/auto-render.min.js" "$KATEX/LICENSE" \
     "$HTMX/dist/htmx.min.js" "$HTMX/LICENSE" \
-    "$SWAGGER/swagger-ui-bundle.js" "$SWAGGER/swagger-ui.css" "$SWAGGER/LICENSE" "$SWAGGER/NOTICE"; do
+    "$SWAGGER/swagger-ui-bundle.js" "$SWAGGER/swagger-ui.css" "$SWAGGER/LICENSE" "$SWAGGER/NOTICE" \
+    "$AXE/axe.min.js" "$AXE/LICENSE"; do
     [[ -f "$file" ]] || die "the installed package lacks ${file#"$WORK/node_modules/"}"
 done
 compgen -G "$KATEX/dist/fonts/*.woff2" >/dev/null || die "katex ships no fonts/*.woff2"
@@ -95,6 +100,13 @@ rm -rf "$VENDOR.old"
 [[ -d "$VENDOR" ]] && mv "$VENDOR" "$VENDOR.old"
 mv "$NEW" "$VENDOR"
 rm -rf "$VENDOR.old"
+
+# axe-core runs only in the browser tests (accessibility checks), so it lives beside them,
+# not in the package the app serves.
+AXE_DIR="$ROOT/tests/browser/vendor/axe-core"
+mkdir -p "$AXE_DIR"
+cp "$AXE/axe.min.js" "$AXE/LICENSE" "$AXE_DIR/"
+say "vendored axe-core $(node -p "require('$AXE/package.json').version") into ${AXE_DIR#"$ROOT/"}"
 
 katex_version="$(node -p "require('$KATEX/package.json').version")"
 htmx_version="$(node -p "require('$HTMX/package.json').version")"

@@ -297,10 +297,14 @@ def test_opening_a_paper_is_a_weak_signal_recorded_once(client: TestClient) -> N
     assert TestClient(client.app).post(f"/papers/id/{pid}/viewed").status_code in (401, 403)
 
 
-def test_not_interested_is_on_every_card_for_members(client: TestClient) -> None:
+def test_not_interested_is_only_on_for_you_cards(client: TestClient) -> None:
+    """#18: a small "Not interested" button on "For you" alone, not on every list."""
     browser, _ = login(client, "ada")
-    pid = topics(client)["speech"][0]
-    assert f'action="/papers/id/{pid}/not-interested"' in browser.get("/").text
+    topics(client)
+    for_you = browser.get("/for-you").text
+    assert 'action="/papers/id/' in for_you and '/not-interested"' in for_you
+    assert 'aria-label="Not interested"' in for_you
+    assert "not-interested" not in browser.get("/").text
     assert "not-interested" not in TestClient(client.app).get("/").text
 
 

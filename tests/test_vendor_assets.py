@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FRONTEND = ROOT / "frontend"
 VENDOR = ROOT / "src" / "paperfeed" / "deliver" / "static" / "vendor"
+AXE = ROOT / "tests" / "browser" / "vendor" / "axe-core"  # the browser tests' only
 
 FILES = [
     "katex/katex.min.js",
@@ -50,7 +51,7 @@ def test_vendored_file_is_present(name: str) -> None:
 
 def test_versions_are_pinned_exactly_and_locked() -> None:
     pinned = _pinned()
-    assert set(pinned) == {"katex", "htmx.org", "swagger-ui-dist"}
+    assert set(pinned) == {"katex", "htmx.org", "swagger-ui-dist", "axe-core"}
     lock = json.loads((FRONTEND / "package-lock.json").read_text())
     for package, version in pinned.items():
         assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{package} {version!r} is not exact"
@@ -72,6 +73,10 @@ def test_vendored_files_are_the_pinned_versions() -> None:
     readme = (VENDOR / "README.md").read_text()
     assert f"| {katex} |" in readme and f"| {htmx} |" in readme, "update the vendor README"
     assert f"| {swagger} |" in readme, "update the vendor README"
+    axe = pinned["axe-core"]
+    assert f"axe v{axe}" in (AXE / "axe.min.js").read_text()[:300]
+    assert (AXE / "LICENSE").is_file()
+    assert f"| {axe} |" in readme, "update the vendor README"
 
 
 def test_every_url_in_katex_css_is_a_vendored_woff2_font() -> None:
