@@ -341,6 +341,19 @@ class Settings(BaseSettings):
         ge=1,
         description="Members may submit papers whose arXiv date is at most this many days old.",
     )
+    submission_limit: int = Field(
+        20,
+        ge=1,
+        description="Papers one member may submit per hour (each attempt counts, so a "
+        "member cannot keep the hub asking arXiv).",
+    )
+    submission_wait_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="How long a submission waits for arXiv before answering 504 (the "
+        "look-up goes on; submitting again a minute later gets its answer). All submissions "
+        "of a server process share one paced arXiv client, so none holds a server thread.",
+    )
     response_cache_mb: int = Field(
         32,
         ge=0,

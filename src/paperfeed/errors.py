@@ -57,6 +57,18 @@ class SourceError(PaperfeedError):
     http_status = 502
 
 
+class UpstreamTimeoutError(SourceError):
+    """A remote source did not answer in the time a waiting person is given."""
+
+    http_status = 504
+
+
+class UpstreamBusyError(SourceError):
+    """Too many requests to a remote source are waiting already; try again later."""
+
+    http_status = 503
+
+
 class StorageError(PaperfeedError):
     """The database is unreachable, locked for too long, or not migrated."""
 
