@@ -9,7 +9,7 @@ phrases and excluded words hold in every mode.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -33,6 +33,12 @@ MODES: tuple[Mode, ...] = ("hybrid", "lexical", "semantic")
 CANDIDATES = 100
 MAX_LIMIT = 100
 MAX_OFFSET = 1000
+#: Below this cosine similarity of the nearest paper (and with no word match), nothing is
+#: close to the query: measured per bundled embedder by bench/no_match_floor.py, halfway
+#: between the best nonsense query and the worst real one (docs/benchmarks.md).
+NO_MATCH_FLOOR = {"minilm-l6-int8": 0.38, "static-minilm-256": 0.45}
+#: The nearest papers shown, labelled as such, when nothing is close.
+NEAREST_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,8 @@ class SearchResult:
     limit: int
     more: bool
     notice: str | None = None
+    #: False when no paper is close to the words (the few nearest are shown, as such).
+    close_match: bool = True
     #: Results over all pages: those ranked (each list gives at least ``CANDIDATES``,
     #: more for deep pages), or every match of a filters-only query up to the deepest page.
     total: int = 0
@@ -95,8 +103,49 @@ def search(
 
     ``words`` is the fast tantivy word index; without it (or while it is not in step
     with the database) FTS5 / tsvector rank the word matches.
+
+    The steps: check the input, take the word hits and the meaning hits (each step takes
+    its own short-lived connection, and none is held while the semantic index checks out
+    one of its own: holding one here deadlocked the pool under load), rank them (one list,
+    or both fused), then drop hidden papers and load the page.
     """
     checked = _check(mode, limit, offset)
+    parsed = _parsed(query)
+    if not parsed.has_text:
+        return _filtered(engine, parsed, checked, limit=limit, offset=offset)
+    wanted = max(CANDIDATES, offset + limit + 1)
+    word_hits = _word_hits(engine, words, parsed, wanted) if checked != "semantic" else []
+    meaning_hits: list[Hit] = []
+    notice = None
+    if checked != "lexical":
+        meaning_hits, notice = _meaning_hits(engine, semantic, words, parsed, wanted, checked)
+    if checked == "lexical":
+        ranked = word_hits
+    elif checked == "semantic":
+        ranked = meaning_hits
+    else:
+        ranked = (fusion or Fusion()).fuse(word_hits, meaning_hits)
+    if checked != "lexical" and not word_hits and _far(semantic, meaning_hits):
+        ranked = meaning_hits[:NEAREST_SHOWN]
+        notice = (
+            "No close match: no paper here is near these words in meaning; the "
+            f"{len(ranked)} nearest follow, and may well be unrelated."
+        )
+        page = _page(engine, parsed, checked, ranked, offset=offset, limit=limit, notice=notice)
+        return replace(page, close_match=False)
+    return _page(engine, parsed, checked, ranked, offset=offset, limit=limit, notice=notice)
+
+
+def _far(semantic: SemanticIndex | None, meaning_hits: list[Hit]) -> bool:
+    """Whether even the nearest paper is below the embedder's measured floor."""
+    if semantic is None or not meaning_hits:
+        return False
+    floor = NO_MATCH_FLOOR.get(semantic.embedder.name)
+    return floor is not None and max(h.score for h in meaning_hits) < floor
+
+
+def _parsed(query: str | Query) -> Query:
+    """The parsed query, or a clear error when it asks for nothing."""
     parsed = parse_query(query) if isinstance(query, str) else query
     if not parsed.has_text and not parsed.has_filters:
         if parsed.excluded:
@@ -104,51 +153,64 @@ def search(
                 "a query needs at least one word to look for: excluded words only narrow a search"
             )
         raise InvalidQueryError("type some words to search for (or a filter such as cat:cs.LG)")
-    if not parsed.has_text:
-        return _filtered(engine, parsed, checked, limit=limit, offset=offset)
-    wanted = max(CANDIDATES, offset + limit + 1)
-    notice = None
-    lexical_hits: list[Hit] = []
-    semantic_hits: list[Hit] = []
-    # Each step takes its own short-lived connection and none is held while the semantic
-    # index checks out one of its own: holding one here deadlocked the pool under load.
-    if checked in ("hybrid", "lexical"):
-        # tantivy's hits already hold every phrase and no excluded word.
-        fast = words.search(parsed, limit=wanted) if words is not None else None
-        if fast is not None:
-            lexical_hits = fast
-        else:
-            with engine.connect() as conn:
-                lexical_hits = lexical.search(conn, parsed, limit=wanted)
-    if checked in ("hybrid", "semantic"):
-        if semantic is None:
-            raise ConfigError("search by meaning is not available here")
-        problem = semantic.mismatch()
-        if problem and checked == "semantic":
-            raise ConfigError(problem)
-        if problem:
-            notice = f"showing word matches only: {problem}"
-        else:
-            with engine.connect() as conn:
-                allowed = _allowed(conn, parsed)
-            found = semantic.search(parsed.semantic_text, wanted, allowed=allowed)
-            candidates = [h.paper_id for h in found]
-            quick = words.constrain(parsed, candidates) if words is not None else None
-            if quick is not None:
-                kept = quick
-            else:
-                with engine.connect() as conn:
-                    kept = lexical.constrain(conn, parsed, candidates)
-            by_id = {h.paper_id: h for h in found}
-            semantic_hits = [by_id[pid] for pid in kept]
-    if checked == "lexical":
-        ranked = lexical_hits
-    elif checked == "semantic":
-        ranked = semantic_hits
-    else:
-        ranked = (fusion or Fusion()).fuse(lexical_hits, semantic_hits)
+    return parsed
+
+
+def _word_hits(engine: Engine, words: WordIndex | None, parsed: Query, wanted: int) -> list[Hit]:
+    """The best ``wanted`` word matches: tantivy's (which already hold every phrase and no
+    excluded word) when it is in step, else the database's."""
+    fast = words.search(parsed, limit=wanted) if words is not None else None
+    if fast is not None:
+        return fast
     with engine.connect() as conn:
-        # Papers hidden by a moderator are never found.
+        return lexical.search(conn, parsed, limit=wanted)
+
+
+def _meaning_hits(
+    engine: Engine,
+    semantic: SemanticIndex | None,
+    words: WordIndex | None,
+    parsed: Query,
+    wanted: int,
+    mode: Mode,
+) -> tuple[list[Hit], str | None]:
+    """The ``wanted`` papers nearest in meaning that pass the filters, phrases and
+    exclusions, and a notice when hybrid search has to do without them (an embedder that
+    does not match the stored vectors; semantic search raises instead)."""
+    if semantic is None:
+        raise ConfigError("search by meaning is not available here")
+    problem = semantic.mismatch()
+    if problem and mode == "semantic":
+        raise ConfigError(problem)
+    if problem:
+        return [], f"showing word matches only: {problem}"
+    with engine.connect() as conn:
+        allowed = _allowed(conn, parsed)
+    found = semantic.search(parsed.semantic_text, wanted, allowed=allowed)
+    candidates = [h.paper_id for h in found]
+    quick = words.constrain(parsed, candidates) if words is not None else None
+    if quick is not None:
+        kept = quick
+    else:
+        with engine.connect() as conn:
+            kept = lexical.constrain(conn, parsed, candidates)
+    by_id = {h.paper_id: h for h in found}
+    return [by_id[pid] for pid in kept], None
+
+
+def _page(
+    engine: Engine,
+    parsed: Query,
+    mode: Mode,
+    ranked: list[Hit],
+    *,
+    offset: int,
+    limit: int,
+    notice: str | None,
+) -> SearchResult:
+    """One page of ``ranked`` with its papers loaded; papers hidden by a moderator are
+    never found."""
+    with engine.connect() as conn:
         hidden = moderation.hidden_among(conn, [h.paper_id for h in ranked])
         if hidden:
             ranked = [h for h in ranked if h.paper_id not in hidden]
@@ -157,7 +219,7 @@ def search(
     page = [h for h in page if h.paper_id in loaded]
     return SearchResult(
         query=parsed,
-        mode=checked,
+        mode=mode,
         hits=page,
         papers=[loaded[h.paper_id] for h in page],
         offset=offset,
