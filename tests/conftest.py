@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -145,6 +146,26 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 # -- plain fixtures --------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _fast_loop_starts_no_process(request: pytest.FixtureRequest) -> Iterator[None]:
+    """In a run that leaves out ``slow`` tests (``make test-fast``), a test that starts a
+    process fails at once, saying to mark it ``slow``: the fast loop stays fast."""
+    markexpr = str(request.config.getoption("markexpr", "") or "")
+    if "not slow" not in markexpr or request.node.get_closest_marker("slow"):
+        yield
+        return
+    original = subprocess.Popen._execute_child  # type: ignore[attr-defined]
+
+    def refuse(self: subprocess.Popen[Any], args: Any, *rest: Any, **kwargs: Any) -> None:
+        pytest.fail(f"{request.node.nodeid} starts a process ({args!r:.80}): mark it slow")
+
+    subprocess.Popen._execute_child = refuse  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        subprocess.Popen._execute_child = original  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)

@@ -62,6 +62,7 @@ def loaded_after(*args: str) -> set[str]:
     return set(json.loads(done.stdout.splitlines()[-1]))
 
 
+@pytest.mark.slow  # a fresh interpreter each
 @pytest.mark.parametrize("args", [[], ["--help"], ["--version"]])
 def test_help_and_version_leave_the_heavy_libraries_out(args: list[str]) -> None:
     loaded = loaded_after(*args)
@@ -69,6 +70,7 @@ def test_help_and_version_leave_the_heavy_libraries_out(args: list[str]) -> None
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
 
 
+@pytest.mark.slow  # a fresh interpreter each
 @pytest.mark.parametrize(
     ("args", "absent"),
     [

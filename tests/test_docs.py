@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 from fastapi.routing import APIRoute
 
 from paperfeed.cli import cli
@@ -77,6 +78,7 @@ def test_every_route_is_documented(db_url: str) -> None:
         assert f"| `{path}` |" in text, path
 
 
+@pytest.mark.slow  # runs lint-imports, as make test does before the suite
 def test_import_layers_point_down() -> None:
     lint = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run(

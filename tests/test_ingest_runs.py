@@ -108,6 +108,7 @@ def test_progress_is_logged_off_a_terminal(run, replay_server, monkeypatch) -> N
     assert any(re.match(r"embedding: 5 of 5 papers \(100%\)", line) for line in lines), lines
 
 
+@pytest.mark.slow  # the command in a child process, to see its stderr whole
 def test_an_upstream_error_prints_once(db_url: str, replay_server: ReplayServer) -> None:
     replay_server.script("/api/daily_papers", Reply(500, b"boom"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}

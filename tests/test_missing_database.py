@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.sqlite_only
+# Each test runs `python -m paperfeed` in a child process: slow.
+pytestmark = [pytest.mark.sqlite_only, pytest.mark.slow]
 
 
 def _paperfeed(cwd: Path, *args: str, url: str | None = None) -> subprocess.CompletedProcess[str]:
