@@ -8,35 +8,32 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from paperfeed import __version__
-from paperfeed.deliver.routes.hf_api import (
-    DailyItem,
+from paperfeed.deliver.routes.hf_api import DailyItem, PaperOut
+from paperfeed.deliver.routes.paper_lists import (
+    QUERY_SYNTAX,
     DateParam,
-    LimitParam,
-    Mode,
-    MonthParam,
-    PageParam,
-    PaperOut,
+    ListParams,
+    SearchParams,
     Sort,
-    SubmitterParam,
-    WeekParam,
+    cached_list,
     community,
     daily_items,
-    daily_listing,
-    run_search,
     shown_paper,
 )
 from paperfeed.deliver.web.deps import HubDep
 from paperfeed.deliver.web.errors import ERRORS, ErrorOut
+from paperfeed.deliver.web.hub import Hub
 from paperfeed.errors import StorageError
 from paperfeed.index.query import parse_query
 from paperfeed.models import Hit, StoredPaper
 from paperfeed.rank.daily import parse_day
+from paperfeed.rank.lists import ListPage
 from paperfeed.rank.search import similar
 from paperfeed.store import health as health_store
 
@@ -67,7 +64,7 @@ def _next(request: Request, more: bool, page: int) -> str | None:
     return str(request.url.include_query_params(p=page + 1))
 
 
-def _scored(hub: HubDep, hits: list[Hit], papers: list[StoredPaper]) -> list[dict[str, Any]]:
+def _scored(hub: Hub, hits: list[Hit], papers: list[StoredPaper]) -> list[dict[str, Any]]:
     shown = community(hub, papers)
     return [{**shown.paper(s), "score": h.score} for h, s in zip(hits, papers, strict=True)]
 
@@ -76,69 +73,36 @@ def _scored(hub: HubDep, hits: list[Hit], papers: list[StoredPaper]) -> list[dic
 async def daily_papers(
     request: Request,
     hub: HubDep,
-    date: DateParam = None,
-    week: WeekParam = None,
-    month: MonthParam = None,
-    submitter: SubmitterParam = None,
+    params: Annotated[ListParams, Depends()],
     sort: Annotated[Sort, Query()] = "votes",
-    p: PageParam = 0,
-    limit: LimitParam = 50,
 ) -> Response:
     """The items of ``/api/daily_papers`` in paperfeed's envelope (default order: votes).
 
     Answers carry an ETag (``If-None-Match`` gets 304) and are cached until the next
     commit to the database, except the trending order, which moves with the clock."""
 
-    def render() -> tuple[bytes, str]:
-        listed = daily_listing(
-            hub, date=date, week=week, month=month, submitter=submitter, sort=sort, p=p, limit=limit
-        )
-        body = {
-            "data": daily_items(hub, listed),
-            "count": listed.total,
-            "next": _next(request, listed.more, p),
+    def envelope(page: ListPage) -> dict[str, object]:
+        return {
+            "data": daily_items(hub, page),
+            "count": page.total,
+            "next": _next(request, page.more, params.p),
         }
-        return orjson.dumps(body), "application/json"
 
-    # The default day is the latest up to today, so today is part of the key.
-    key = ("daily_papers", str(request.url), hub.today())
-    return await hub.responses.respond(request, key, render, cacheable=sort != "trending")
+    return await cached_list(request, hub, params, sort, envelope)
 
 
 @router.get("/pf/papers/search", response_model=PaperList, responses=ERRORS)
 def search_papers(
     request: Request,
     hub: HubDep,
-    q: Annotated[
-        str,
-        Query(
-            max_length=1000,
-            description='words, "phrases", -exclusions, author:, cat:, after:, before:',
-        ),
-    ],
-    mode: Annotated[Mode, Query()] = "hybrid",
-    author: Annotated[str | None, Query(max_length=200)] = None,
-    category: Annotated[str | None, Query(max_length=64)] = None,
-    after: DateParam = None,
-    before: DateParam = None,
-    p: Annotated[int, Query(ge=0, le=50)] = 0,
-    limit: LimitParam = 20,
+    params: Annotated[SearchParams, Depends()],
+    q: Annotated[str, Query(max_length=1000, description=QUERY_SYNTAX)],
 ) -> dict[str, Any]:
     """Hybrid search by words and meaning, with the same filters as the query syntax;
     each paper with its ``score``."""
-    result = run_search(
-        hub,
-        q,
-        mode=mode,
-        author=author,
-        category=category,
-        after=after,
-        before=before,
-        p=p,
-        limit=limit,
-    )
+    result = params.run(hub, q)
     data = _scored(hub, result.hits, result.papers)
-    return {"data": data, "count": result.total, "next": _next(request, result.more, p)}
+    return {"data": data, "count": result.total, "next": _next(request, result.more, params.p)}
 
 
 @router.get("/papers/{paper_id}/similar", response_model=PaperList, responses=ERRORS)
