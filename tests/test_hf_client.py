@@ -331,6 +331,10 @@ def test_search_is_the_hubs_search(hf: Any, hub: Hub) -> None:
         _check_fields(hub, answer, item=True)
     # Without a query, as without a date: the latest day's papers, newest first.
     assert _ids(hf.list_papers(limit=5)) == _ids(hf.list_daily_papers(date=DAY, limit=5))
+    # Nonsense finds nothing; paperfeed's envelope says so and shows the nearest few.
+    assert not list(hf.list_papers(query="xqzv blorpt flimflam"))
+    nearest = hub.json("/api/pf/papers/search", q="xqzv blorpt flimflam")
+    assert nearest["closeMatch"] is False and nearest["notice"] and len(nearest["data"]) <= 5
     # ai_keywords and ai_summary are searched too: phrases in no title or abstract.
     for phrase in ('"autoregressive formulations"', '"self-generated long videos"'):
         assert "2510.02283" in _ids(hf.list_papers(query=phrase)), phrase

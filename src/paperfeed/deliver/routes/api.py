@@ -58,6 +58,13 @@ class PaperList(BaseModel):
     next: str | None = Field(description="the URL of the next page, or null")
 
 
+class SearchList(PaperList):
+    closeMatch: bool = Field(
+        description="false when no paper is close to the words: data holds the nearest few"
+    )
+    notice: str | None = Field(description="why the results are not what was asked, or null")
+
+
 def _next(request: Request, more: bool, page: int) -> str | None:
     if not more:
         return None
@@ -91,7 +98,7 @@ async def daily_papers(
     return await cached_list(request, hub, params, sort, envelope)
 
 
-@router.get("/pf/papers/search", response_model=PaperList, responses=ERRORS)
+@router.get("/pf/papers/search", response_model=SearchList, responses=ERRORS)
 def search_papers(
     request: Request,
     hub: HubDep,
@@ -99,10 +106,17 @@ def search_papers(
     q: Annotated[str, Query(max_length=1000, description=QUERY_SYNTAX)],
 ) -> dict[str, Any]:
     """Hybrid search by words and meaning, with the same filters as the query syntax;
-    each paper with its ``score``."""
+    each paper with its ``score``. When no paper is close to the words, ``closeMatch`` is
+    false and ``data`` holds the nearest few, as the search page shows them."""
     result = params.run(hub, q)
     data = _scored(hub, result.hits, result.papers)
-    return {"data": data, "count": result.total, "next": _next(request, result.more, params.p)}
+    return {
+        "data": data,
+        "count": result.total,
+        "next": _next(request, result.more, params.p),
+        "closeMatch": result.close_match,
+        "notice": result.notice,
+    }
 
 
 @router.get("/papers/{paper_id}/similar", response_model=PaperList, responses=ERRORS)

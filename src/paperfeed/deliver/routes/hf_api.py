@@ -130,15 +130,18 @@ def hf_search_papers(
     ] = None,
 ) -> Any:
     """Search by words and meaning, answered as huggingface.co answers: a bare array of
-    the same items as ``/api/daily_papers``, best first. Without ``q`` (nor a filter),
-    the latest day's papers, newest first, as ``/api/daily_papers`` lists them."""
+    the same items as ``/api/daily_papers``, best first (none when no paper is close to
+    the words). Without ``q`` (nor a filter), the latest day's papers, newest first, as
+    ``/api/daily_papers`` lists them."""
     if not (q or "").strip() and not params.filtered:
         latest = ListParams(p=params.p, limit=params.limit).listing(hub, "publishedAt")
         items = daily_items(hub, latest)
     else:
         result = params.run(hub, q or "")
-        shown = community(hub, result.papers)
-        items = [shown.item(s) for s in result.papers]
+        # Papers merely nearest to a query no paper is close to are no answer to it.
+        found = result.papers if result.close_match else []
+        shown = community(hub, found)
+        items = [shown.item(s) for s in found]
     return Response(orjson.dumps(items), media_type="application/json")
 
 
