@@ -23,7 +23,6 @@ import json
 import multiprocessing
 import random
 import re
-import resource
 import shutil
 import sys
 import tempfile
@@ -36,22 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 import web  # noqa: E402
+from memory import peak_rss_mb  # noqa: E402
 
 DAY = date(2026, 11, 23)  # a Monday: a daily edition goes out
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)  # before its 21:00 New York send time
 STOP = {"a", "an", "the", "of", "for", "and", "in", "on", "with", "to", "via", "from", "by"}
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak RSS. ``VmHWM`` starts afresh at exec, unlike ``ru_maxrss``,
-    which a spawned child inherits from the parent it was forked from."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _sink(port: int, ready: Any, count: Any, stop: Any) -> None:
@@ -167,7 +155,7 @@ def _paperfeed(folder: Path, port: int, out: Any) -> None:
             "messages": report.sent,
             "skipped": report.skipped,
             "unsent": report.unsent,
-            "peak_rss_mb": _peak_rss_mb(),
+            "peak_rss_mb": peak_rss_mb(),
         }
     )
 
@@ -187,7 +175,7 @@ def _floor(folder: Path, port: int, n: int, out: Any) -> None:
         {
             "seconds": seconds,
             "messages": n,
-            "peak_rss_mb": _peak_rss_mb(),
+            "peak_rss_mb": peak_rss_mb(),
         }
     )
 

@@ -2,9 +2,10 @@
 
     python bench/embedders.py [--embedders minilm,static] [--limit N] [--json]
 
-Protocol (the one the embedders were chosen by, before the first release): the 660 unique papers of the seed pages (shipped in the package);
-each paper's title (as :func:`query_text`) is a query and its own abstract the one
-relevant document among all 660 abstracts, ranked by cosine similarity.
+Protocol (the one the embedders were chosen by, before the first release): the 660 unique
+papers of the seed pages (shipped in the package); each paper's title (as
+:func:`query_text`) is a query and its own abstract the one relevant document among all 660
+abstracts, ranked by cosine similarity.
 
 - R@1: the share of titles whose own abstract ranks first;
 - MRR: the mean of 1 / (rank of the own abstract);
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 import data_paths
+from memory import peak_rss_mb
 from paperfeed.index.embedder import EMBEDDERS, load_embedder, query_text
 
 
@@ -70,7 +71,7 @@ def measure(key: str, limit: int | None) -> dict[str, Any]:
         "docs_per_s": round(rounds * len(abstracts) / elapsed, 1),
         "docs_per_cpu_s": round(rounds * len(abstracts) / cpu, 1),
         "load_s": round(load_s, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mb": round(peak_rss_mb()),
     }
 
 

@@ -20,7 +20,6 @@ import argparse
 import gzip
 import json
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import time
 from pathlib import Path
 
 from data_paths import FIXTURES
+from memory import peak_rss_mb
 
 FIXTURE = FIXTURES / "kaggle_arxiv-metadata-oai-snapshot_first200.jsonl"
 BATCH = 1000
@@ -139,7 +139,7 @@ def run_floor(db: Path, snapshot: Path) -> dict[str, float]:
 
 def child(mode: str, db: Path, snapshot: Path) -> None:
     result = run_paperfeed(db, snapshot) if mode == "paperfeed" else run_floor(db, snapshot)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = peak_rss_mb()
     sys.stdout.write(json.dumps(result) + "\n")
 
 

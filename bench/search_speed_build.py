@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from memory import peak_rss_mb
 from search_speed_inputs import (
     BATCH,
     EMBED_CHUNK,
     Corpus,
     file_mb,
-    peak_rss_mb,
     progress,
     seed_papers,
     timed,

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from search_speed_inputs import TOP, WARMUP, K, peak_rss_mb, stats, timed, timing_priority
+from memory import peak_rss_mb
+from search_speed_inputs import TOP, WARMUP, K, stats, timed, timing_priority
 
 
 def child_floor(cfg: dict[str, Any]) -> dict[str, Any]:

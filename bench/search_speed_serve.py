@@ -9,15 +9,14 @@ from typing import Any
 
 import numpy as np
 
+from memory import peak_rss_mb, rss_mb
 from search_speed_inputs import (
     EXACT_MAX,
     LIMIT,
     TOP,
     WARMUP,
     K,
-    peak_rss_mb,
     progress,
-    rss_mb,
     stats,
     timed,
     timing_priority,

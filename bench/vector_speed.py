@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -49,6 +48,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from memory import peak_rss_mb, rss_mb  # noqa: E402
 from paperfeed.index.hnsw import DEFAULT_PARAMS, HnswParams  # noqa: E402
 from paperfeed.index.vectors import VectorIndex  # noqa: E402
 
@@ -74,18 +74,6 @@ def structured(n: int, *, seed: int, dim: int = DIM, chunk: int = 65_536) -> np.
         x /= np.linalg.norm(x, axis=1, keepdims=True)
         out[start : start + m] = x
     return out
-
-
-def rss_mb() -> float:
-    """Current resident set size (Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def floor_search(matrix: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
