@@ -140,7 +140,8 @@ _json_option = click.option("--json", "as_json", is_flag=True, help="Print the r
 _embed_option = click.option(
     "--embed/--no-embed",
     default=None,
-    help="Embed papers for search by meaning as they arrive (default PAPERFEED_EMBED_ON_INGEST).",
+    help="Embed papers for search by meaning as they arrive, then any paper still without a "
+    "vector, as one an interrupted run left (default PAPERFEED_EMBED_ON_INGEST).",
 )
 _restart_option = click.option(
     "--restart", is_flag=True, help="Ignore a saved checkpoint and start the job from the top."
