@@ -51,22 +51,17 @@ BAD_IDS = (
 )
 
 
-@pytest.mark.parametrize("ident", BAD_IDS)
-@pytest.mark.parametrize(
-    "route", ["/api/papers/{}", "/api/papers/{}/similar", "/api/papers/{}/comments"]
-)
-def test_an_id_that_names_no_paper_is_a_404_envelope(
-    client: TestClient, route: str, ident: str
-) -> None:
-    answer = client.get(route.format(ident))
-    assert answer.status_code == 404, answer.text[:200]
-    body = answer.json()
-    assert body["ok"] is False and body["status"] == 404 and body["error"]
-
-
-@pytest.mark.parametrize("ident", BAD_IDS)
-def test_the_paper_page_of_a_bad_id_is_a_404_page(client: TestClient, ident: str) -> None:
-    assert client.get(f"/papers/{ident}").status_code == 404
+def test_an_id_that_names_no_paper_is_a_404(client: TestClient) -> None:
+    """A 404 envelope from every API route that takes an id, a 404 page for the page."""
+    for ident in BAD_IDS:
+        for route in ("/api/papers/{}", "/api/papers/{}/similar", "/api/papers/{}/comments"):
+            answer = client.get(route.format(ident))
+            assert answer.status_code == 404, (route.format(ident), answer.text[:200])
+            body = answer.json()
+            assert body["ok"] is False and body["status"] == 404 and body["error"], body
+        page = client.get(f"/papers/{ident}")
+        assert page.status_code == 404, ident
+        assert page.headers["content-type"].startswith("text/html"), ident
 
 
 def test_every_route_parses_ids_in_one_place(db_url: str) -> None:
