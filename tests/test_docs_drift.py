@@ -94,10 +94,16 @@ def test_a_missing_path_is_reported() -> None:
 
 
 def test_design_decisions_are_newest_last() -> None:
-    """docs/design.md keeps its sections in the order their issues were taken up (a
-    section's latest issue number); a later decision adds a section or a point, and marks
-    what it supersedes, instead of rewriting an earlier one in place."""
+    """docs/design.md is newest last: the sections of before dated headings in the order
+    their issues were taken up, then the dated ones ("## YYYY-MM-DD: ...") by date. A later
+    decision adds a section or a point, and marks what it supersedes, instead of rewriting
+    an earlier one in place."""
     headings = re.findall(r"^## (.+)$", (ROOT / "docs" / "design.md").read_text(), re.MULTILINE)
-    issues = [max(int(n) for n in re.findall(r"#(\d+)", h)) for h in headings]
-    assert all(issues), f"a section names no issue: {headings}"
-    assert issues == sorted(issues), list(zip(headings, issues, strict=True))
+    dated = [h for h in headings if re.match(r"\d{4}-\d{2}-\d{2}: ", h)]
+    undated = headings[: len(headings) - len(dated)]
+    assert headings[len(undated) :] == dated, "a section without a date after dated ones"
+    issues = [max((int(n) for n in re.findall(r"#(\d+)", h)), default=0) for h in undated]
+    assert all(issues), f"a section names no issue: {undated}"
+    assert issues == sorted(issues), list(zip(undated, issues, strict=True))
+    days = [h[:10] for h in dated]
+    assert days == sorted(days), dated
