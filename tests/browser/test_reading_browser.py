@@ -191,6 +191,11 @@ def test_cards_are_rich_and_never_broken(
     )
     assert broken == []
     assert page.locator("article.paper img.thumb").count() >= 1
+    # The top of the first page, at the card's 16:10, not stretched to the img's attributes.
+    ratio = page.locator("article.paper img.thumb").first.evaluate(
+        "i => i.clientWidth / i.clientHeight"
+    )
+    assert 1.5 < ratio < 1.7, ratio
     assert page.locator("article.paper .thumb.typo").count() >= 10
     # Today is the latest day: no link to tomorrow; and no "Not interested" off "For you".
     expect(page.locator('a[rel="next"]')).to_have_count(0)
