@@ -32,17 +32,17 @@ def run(db_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untype
 def test_the_demo_loads_real_daily_lists(run) -> None:  # type: ignore[no-untyped-def]
     result = run("ingest", "sample", "--json")
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)  # progress lines go to stderr
     assert (report["new"], report["rejected"], report["completed"]) == (1_371, 0, True)
-    stats = json.loads(run("stats", "--json").output)
+    stats = json.loads(run("stats", "--json").stdout)
     assert stats["papers"] == 1_371
     assert stats["featured_days"] == 59
     assert stats["first_featured_day"] == "2026-06-01"
     assert stats["last_featured_day"] == "2026-08-21"
     # The README's examples, as written.
-    listed = json.loads(run("papers", "list", "--date", "2026-08-21", "--json").output)
+    listed = json.loads(run("papers", "list", "--date", "2026-08-21", "--json").stdout)
     assert listed["data"][0]["id"] == "2608.19880" and listed["count"] == 17
-    shown = json.loads(run("paper", "show", "2608.19880", "--json").output)
+    shown = json.loads(run("paper", "show", "2608.19880", "--json").stdout)
     assert shown["organization"] == "google" and shown["upvotes"] == 163
     again = run("ingest", "sample", "--if-empty")
     assert "already holds papers" in again.output
@@ -51,9 +51,9 @@ def test_the_demo_loads_real_daily_lists(run) -> None:  # type: ignore[no-untype
 def test_seed_pages_alone_fill_fourteen_days(run) -> None:  # type: ignore[no-untyped-def]
     result = run("ingest", "sample", "--seed-pages", "--json")
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)  # progress lines go to stderr
     assert (report["new"], report["rejected"], report["completed"]) == (660, 0, True)
-    stats = json.loads(run("stats", "--json").output)
+    stats = json.loads(run("stats", "--json").stdout)
     assert stats["papers"] == 660
     assert stats["featured_days"] == 14
     assert stats["last_featured_day"] == "2026-11-23"
