@@ -50,11 +50,18 @@ def _wait(condition, timeout: float = 90) -> None:  # type: ignore[no-untyped-de
     raise AssertionError("timed out waiting")
 
 
+def _received(sock: socket.socket) -> bytes:
+    chunk = sock.recv(65536)
+    if not chunk:
+        raise AssertionError("the server closed the connection before answering")
+    return chunk
+
+
 def _get(sock: socket.socket, path: str = "/healthz") -> bytes:
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
     data = b""
     while b"\r\n\r\n" not in data:
-        data += sock.recv(65536)
+        data += _received(sock)
     head, _, body = data.partition(b"\r\n\r\n")
     length = int(
         next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[
@@ -62,7 +69,7 @@ def _get(sock: socket.socket, path: str = "/healthz") -> bytes:
         ]
     )
     while len(body) < length:
-        body += sock.recv(65536)
+        body += _received(sock)
     assert head.startswith(b"HTTP/1.1 200"), head
     return body
 
@@ -100,21 +107,25 @@ def test_workers_each_listen_and_share_the_connections(
     process, port = server
     workers = _workers(process.pid, port)
     assert len(workers) == 2 and len(tcp_sockets(port, "0A")) == 2  # a socket each
-    connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
+    connections: list[socket.socket] = []
     try:
         owners = []
-        for conn in connections:
-            _get(conn)
-            # Which worker answered, looked up at once: on a busy machine the first answers
-            # can be older than uvicorn's 5 s keep-alive by the time the last one comes.
-            owners.append(_owner(process.pid, port, conn.getsockname()[1]))
+        for _ in range(32):
+            # Each connection asks at once and is traced to its worker at once: uvicorn
+            # closes a connection idle for 5 s, which on a busy machine (two test runs on
+            # two cores) the first of 32 opened together outlive.
+            connections.append(socket.create_connection(("127.0.0.1", port), timeout=30))
+            _get(connections[-1])
+            owners.append(_owner(process.pid, port, connections[-1].getsockname()[1]))
         per_worker = Counter(owners)
         assert None not in per_worker and len(per_worker) == 2, per_worker  # both answer
         # Nagle is off: keep-alive answers (headers and body written apart) do not wait
         # for the client's delayed ACK, ~40 ms each.
+        connections.append(socket.create_connection(("127.0.0.1", port), timeout=30))
+        _get(connections[-1])
         started = time.perf_counter()
         for _ in range(20):
-            _get(connections[0])
+            _get(connections[-1])
         assert (time.perf_counter() - started) / 20 < 0.02
     finally:
         for conn in connections:
@@ -132,7 +143,7 @@ def test_a_dead_worker_is_replaced_and_a_stop_is_clean(
     )
     survivors = set(_workers(process.pid, port))
     assert max(first) in survivors and min(first) not in survivors
-    with socket.create_connection(("127.0.0.1", port)) as conn:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
         assert b'"ok":true' in _get(conn)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
