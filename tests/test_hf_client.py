@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import os
 import textwrap
 import threading
@@ -269,6 +270,44 @@ def test_daily_papers_of_a_day_are_the_lists_papers(hf: Any, hub: Hub) -> None:
         _check_fields(hub, answer, item=True)
     assert any(info.github_stars for info in infos) and any(info.organization for info in infos)
     assert all(info.ai_summary and info.ai_keywords for info in infos)
+
+
+def test_items_are_huggingface_cos_items(hub: Hub) -> None:
+    """Each item of the recorded huggingface.co answer comes back with the same values,
+    in the same formats, for every field the hub keeps."""
+    recorded = json.loads((FIXTURES / "hf_daily_papers_api.json").read_text())
+    served = {item["paper"]["id"]: item for item in hub.json("/api/daily_papers", date=DAY)}
+    assert set(served) == {item["paper"]["id"] for item in recorded}
+    kept = ("title", "publishedAt", "numComments", "thumbnail")
+    kept_in_paper = (
+        "id", "publishedAt", "submittedOnDailyAt", "title", "upvotes",
+        "discussionId", "ai_summary", "ai_summary_model", "ai_keywords", "githubRepo",
+        "githubStars", "projectPage",
+    )  # fmt: skip
+    for item in recorded:
+        ours = served[item["paper"]["id"]]
+        assert {k: ours.get(k) for k in kept} == {k: item.get(k) for k in kept}
+        theirs = item["paper"]
+        assert {k: ours["paper"].get(k) for k in kept_in_paper} == {
+            k: theirs.get(k) for k in kept_in_paper
+        }
+        for text in (ours["summary"], ours["paper"]["summary"]):  # whitespace made plain
+            assert text == " ".join(theirs["summary"].split())
+        assert [a["name"] for a in ours["paper"]["authors"]] == [
+            a["name"] for a in theirs["authors"]
+        ]
+        for mine, recorded_user in (
+            (ours["submittedBy"], item["submittedBy"]),
+            (ours["paper"]["submittedOnDailyBy"], theirs["submittedOnDailyBy"]),
+        ):
+            assert mine["name"] == recorded_user["name"]
+            assert mine["fullname"] == recorded_user["fullname"]
+        for organization in (item.get("organization"), theirs.get("organization")):
+            if organization:
+                assert ours["organization"] == ours["paper"]["organization"]
+                assert {k: ours["organization"][k] for k in ("name", "fullname")} == {
+                    k: organization[k] for k in ("name", "fullname")
+                }
 
 
 @pytest.mark.parametrize("sort", ["trending", "publishedAt", "votes"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from markupsafe import Markup, escape
 
@@ -65,11 +65,14 @@ def bibtex(stored: StoredPaper) -> str:
 
 
 def _iso(value: datetime | date | None) -> str | None:
+    """A time as huggingface.co writes it: UTC, to the millisecond (``...T20:00:00.000Z``);
+    a day is its midnight."""
     if value is None:
         return None
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    return f"{value.isoformat()}T00:00:00.000Z"
+    if not isinstance(value, datetime):
+        return f"{value.isoformat()}T00:00:00.000Z"
+    utc = value.astimezone(UTC) if value.tzinfo else value
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
 
 
 def paper_ident(stored: StoredPaper) -> str:
