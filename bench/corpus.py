@@ -49,7 +49,7 @@ SAMPLE = ROOT / "src" / "paperfeed" / "ingest" / "data" / "sample_papers.jsonl.g
 EMBED_CHUNK = 512  # texts embedded (and saved) per step: a killed run resumes from there
 BLOCK = 1000  # synthetic papers drawn together (from one seeded generator)
 NEIGHBOURS = 32  # the second parent is among the first parent's nearest real papers
-NOISE = 0.55  # sigma of the Gaussian noise, relative to a unit vector (calibrated)
+NOISE = 0.35  # sigma of the Gaussian noise, relative to a unit vector (calibrated)
 THIRD_PARENT = 1 / 3  # share of synthetic papers with a third, unrelated parent
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 
