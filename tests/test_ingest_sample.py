@@ -284,3 +284,39 @@ def test_the_demo_is_embedded_from_its_shipped_vectors(
     hits = index.search("awakening static worlds into environments for agent learning", 3)
     assert hits[0].paper_id == top.id
     assert sum(model_runs) == 1  # the query
+
+
+def test_the_demo_hub_shows_real_lists(db_url: str, tmp_path: Path, clock: FrozenClock) -> None:
+    from fastapi.testclient import TestClient
+
+    from paperfeed.config import load_settings
+    from paperfeed.deliver.app import create_app
+    from paperfeed.store.engine import make_engine
+
+    engine = make_engine(db_url)
+    ingest(engine, DemoSource(), clock=clock)
+    index = SemanticIndex(engine, embedder="minilm", exact_max=10**9, cache_dir=None)
+    with engine.connect() as conn:
+        index.embed_papers(store.all_ids(conn))  # from the shipped vectors, as `make run` does
+    engine.dispose()
+    settings = load_settings(
+        database_url=db_url,
+        frozen_time=datetime(2026, 12, 7, 9, tzinfo=UTC),
+        index_dir=str(tmp_path),
+    )
+    with TestClient(create_app(settings)) as client:
+        home = client.get("/")
+        assert home.status_code == 200
+        assert "2026-08-21" in home.text and "EnvHarness" in home.text
+        trending = client.get("/trending")
+        assert "up to the latest list" in trending.text
+        assert trending.text.index("2608.19880") < trending.text.index("2608.18580")
+        for path in ("/papers/week/2026-W34", "/papers/month/2026-07"):
+            page = client.get(path)
+            assert page.status_code == 200 and page.text.count('class="paper"') == 50, path
+        paper = client.get("/papers/2608.19880")
+        assert "https://github.com/google-research/envharness" in paper.text
+        assert "Chengsong Huang" in paper.text and "Environment Harness" in paper.text
+        assert "dynamically reshape static environments via programmable plugins" in paper.text
+        found = client.get("/search", params={"q": "static worlds agent learning"})
+        assert found.status_code == 200 and "2608.19880" in found.text
