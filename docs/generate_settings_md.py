@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -31,8 +32,11 @@ arxiv_delay_seconds = 3.0
 def render() -> str:
     rows = []
     for name, field in Settings.model_fields.items():
-        default = field.default
-        shown = "unset" if default is None else f"`{default}`"
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, list):
+            shown = f"`{json.dumps(default)}`"
+        else:
+            shown = "unset" if default is None else f"`{default}`"
         help_text = (field.description or "").replace("|", "\\|")
         rows.append(f"| `PAPERFEED_{name.upper()}` | {shown} | {help_text} |")
     return INTRO + "\n".join(rows) + "\n"

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings, load_settings
+from paperfeed.deliver import security
 from paperfeed.deliver.digests.content import DigestContent
 from paperfeed.deliver.digests.send import DigestSender
 from paperfeed.deliver.digests.subscriptions import Subscriptions
@@ -107,7 +108,7 @@ def digest_settings(db_url: str, port: int, tmp_path: Any, **extra: Any) -> Sett
 def sender_for(
     settings: Settings, engine: Engine, clock: FrozenClock, **options: Any
 ) -> DigestSender:
-    subs = Subscriptions(settings, engine, clock, settings.secret_key.get_secret_value().encode())  # type: ignore[union-attr]
+    subs = Subscriptions(settings, engine, clock, security.load_secret(settings))
     return DigestSender(settings, engine, clock, subs, DigestContent(settings, engine), **options)
 
 

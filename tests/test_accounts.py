@@ -27,10 +27,10 @@ from community_support import (
     smtp,
     token_for,
 )
-from paperfeed.deliver import rate_limit, security
+from paperfeed.deliver import rate_limit
 from paperfeed.deliver.community import permissions
 from paperfeed.deliver.community.passwords import hash_password, verify_password
-from paperfeed.errors import ForbiddenError, InvalidInputError, UnauthorizedError
+from paperfeed.errors import ForbiddenError, UnauthorizedError
 from paperfeed.store.users import Member
 
 __all__ = ["app_client", "inbox", "smtp"]  # fixtures
@@ -367,21 +367,6 @@ def test_rate_limit_decision() -> None:
     assert rate_limit.retry_after([NOW - timedelta(minutes=11)] * 5, NOW, rule) == 0
 
 
-def test_signed_links() -> None:
-    secret = b"s" * 32
-    token = security.sign(secret, "verify", {"u": 1}, NOW + timedelta(hours=1))
-    assert security.unsign(secret, "verify", token, NOW)["u"] == 1
-    with pytest.raises(InvalidInputError, match="expired"):
-        security.unsign(secret, "verify", token, NOW + timedelta(hours=2))
-    with pytest.raises(InvalidInputError, match="not valid"):
-        security.unsign(secret, "reset", token, NOW)
-    with pytest.raises(InvalidInputError, match="not valid"):
-        security.unsign(b"t" * 32, "verify", token, NOW)
-    body, mac = token.split(".")
-    with pytest.raises(InvalidInputError, match="not valid"):
-        security.unsign(secret, "verify", body[:-2] + "xx." + mac, NOW)
-
-
 def test_passwords_are_argon2id() -> None:
     hashed = hash_password("a long enough password")
     assert hashed.startswith("$argon2id$")
@@ -410,12 +395,3 @@ def test_permissions() -> None:
         permissions.require(None, "vote")
     with pytest.raises(ForbiddenError):
         permissions.require(_member(), "hide")
-
-
-def test_generated_secret_is_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from paperfeed.config import load_settings
-
-    settings = load_settings(secret_file=str(tmp_path / "s" / "secret.key"))
-    first = security.load_secret(settings)
-    assert security.load_secret(settings) == first and len(first) >= 32
-    assert (tmp_path / "s" / "secret.key").stat().st_mode & 0o777 == 0o600

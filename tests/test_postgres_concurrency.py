@@ -38,6 +38,7 @@ from sqlalchemy import Engine
 
 from digest_support import MONDAY, NOW, SECRET, Sink, add_papers
 from paperfeed.config import load_settings
+from paperfeed.deliver import security
 from paperfeed.deliver.community.accounts import Accounts
 from paperfeed.deliver.community.passwords import hash_password
 from paperfeed.store import deliveries, subscriptions, users, votes
@@ -162,7 +163,7 @@ def _populate(url: str, engine: Engine) -> tuple[dict[str, int], dict[int, int],
     papers = {s.paper.arxiv_id: s.id for s in stored if s is not None and s.paper.arxiv_id}
     imported = {s.id: s.paper.upvotes or 0 for s in stored if s is not None}
     settings = load_settings(database_url=url, secret_key=SECRET, frozen_time=NOW)
-    accounts = Accounts(settings, engine, settings.clock(), SECRET.encode())
+    accounts = Accounts(settings, engine, settings.clock(), security.load_secret(settings))
     hashed = hash_password(PASSWORD)  # once: argon2 is slow on purpose
     tokens = []
     with writing(engine) as conn:

@@ -262,12 +262,21 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         None,
         description="Secret that signs e-mailed links and CSRF tokens (32 characters or more). "
-        "When unset, one is generated once and kept in PAPERFEED_SECRET_FILE.",
+        "When unset, one is generated once and kept in PAPERFEED_SECRET_FILE. To change it "
+        "without voiding the links already mailed, see PAPERFEED_OLD_SECRET_KEYS.",
     )
     secret_file: str = Field(
         "data/secret.key",
         description="Where the generated secret is kept when PAPERFEED_SECRET_KEY is unset "
         "(created with mode 0600).",
+    )
+    old_secret_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Secrets the hub used before (a JSON list in the environment): links "
+        "and forms signed with them still verify, new ones are signed with "
+        "PAPERFEED_SECRET_KEY. To change the secret, move the old one here (a generated "
+        "one is in PAPERFEED_SECRET_FILE) and keep it PAPERFEED_DIGEST_LINK_DAYS, the life "
+        "of a digest's unsubscribe link; drop it at once if it leaked.",
     )
     session_days: int = Field(30, ge=1, description="How long a log-in session lasts (days).")
     password_hash_profile: Literal["standard", "test"] = Field(

@@ -70,7 +70,7 @@ class Accounts:
     settings: Settings
     engine: Engine
     clock: Clock
-    secret: bytes
+    secret: security.Secret
 
     # -- rules ------------------------------------------------------------------------------
 

@@ -127,7 +127,7 @@ class DigestSender:
         self.subs = subs
         self.content = content
         self.mailer = DigestMailer(
-            settings.base_url, settings.mail_from, settings.unsubscribe_mailto, subs.secret
+            settings.base_url, settings.mail_from, settings.unsubscribe_mailto, subs.secret.current
         )
         self.transport = transport or (lambda: SmtpBatch(settings, clock))
         self.envelope_from = parseaddr(settings.mail_from)[1]

@@ -72,7 +72,7 @@ class Subscriptions:
     settings: Settings
     engine: Engine
     clock: Clock
-    secret: bytes
+    secret: security.Secret
 
     # -- links ------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 request by :class:`ViewerMiddleware` into a :class:`Viewer`.
 
 * ``pf_session``: a random token whose SHA-256 names a row of ``user_sessions``.
-* ``pf_csrf``: a random seed; every form carries ``csrf = HMAC(secret, seed)`` and every
+* ``pf_csrf``: a random seed; every form carries its signature (``csrf``) and every
   state-changing form route depends on :func:`csrf_checked` (htmx sends it as the
   ``X-CSRF-Token`` header). Both cookies are HttpOnly and SameSite=Lax, and Secure
   whenever ``PAPERFEED_BASE_URL`` is https.
