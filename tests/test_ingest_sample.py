@@ -32,6 +32,7 @@ from paperfeed.ingest.sample import SampleSource, load_sample_rows
 from paperfeed.ingest.source import Source
 from paperfeed.models import Paper, normalise_title
 from paperfeed.rank.lists import trending_list
+from paperfeed.rank.search import search
 from paperfeed.rank.trending import TrendingRule
 from paperfeed.store import papers as store
 from paperfeed.store.tables.papers import paper_embeddings
@@ -253,6 +254,19 @@ def test_the_demo_trends_as_of_its_latest_list(engine: Engine, clock: FrozenCloc
         latest_when_stale=True,
     )
     assert fresh.as_of is None and fresh.papers[0].paper.arxiv_id == "2608.19880"
+    # README's query-syntax example finds real papers, each holding the phrase.
+    found = search(
+        engine, None, '"world model" -video author:zhang after:2026-07-01', mode="lexical"
+    )
+    with engine.connect() as conn:
+        shown = store.read_papers(conn, [h.paper_id for h in found.hits])
+    assert len(shown) >= 4
+    for stored in shown.values():
+        paper = stored.paper
+        text = f"{paper.title} {paper.abstract} {paper.ai_summary} {paper.keywords}".lower()
+        assert "world model" in text
+        assert any("zhang" in name.lower().split() for name in paper.authors)
+        assert paper.published_at is not None and paper.published_at.date() >= date(2026, 7, 1)
 
 
 def test_the_demo_is_embedded_from_its_shipped_vectors(
