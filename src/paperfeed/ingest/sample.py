@@ -1,4 +1,5 @@
-"""The bundled sample corpus: 660 real papers, so a fresh hub has something to show.
+"""The 660 seed-page papers (``paperfeed ingest sample --seed-pages``), which search
+quality is measured against; the default demo is :mod:`paperfeed.ingest.demo`.
 
 The papers come from five Hugging Face papers pages (``shared/data/seed_pages.jsonl``,
 deduplicated by normalised title, first occurrence kept with its page and rank;
