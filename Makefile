@@ -27,8 +27,8 @@ $(VENV)/.installed-%: requirements/%.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-## run: install (LOCK=postgres for PostgreSQL), migrate ./data/paperfeed.db, load the sample
-## papers if empty, serve on :8000
+## run: install (LOCK=postgres for PostgreSQL), migrate ./data/paperfeed.db, load the demo
+## (three months of real Hugging Face daily lists) if empty, serve on :8000
 run: $(VENV)/.installed-$(LOCK)
 	$(BIN)/paperfeed migrate
 	$(BIN)/paperfeed ingest sample --if-empty
