@@ -92,6 +92,7 @@ def test_every_demo_paper_has_its_shipped_vector() -> None:
     assert np.allclose(norms, 1.0, atol=1e-5)
 
 
+@pytest.mark.slow  # runs the MiniLM model
 def test_shipped_vectors_are_what_the_model_computes() -> None:
     embedder = load_embedder("minilm")
     papers = demo_papers()
@@ -269,6 +270,7 @@ def test_the_demo_trends_as_of_its_latest_list(engine: Engine, clock: FrozenCloc
         assert paper.published_at is not None and paper.published_at.date() >= date(2026, 7, 1)
 
 
+@pytest.mark.slow  # runs the MiniLM model
 def test_the_demo_is_embedded_from_its_shipped_vectors(
     engine: Engine, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -300,6 +302,7 @@ def test_the_demo_is_embedded_from_its_shipped_vectors(
     assert sum(model_runs) == 1  # the query
 
 
+@pytest.mark.slow  # runs the MiniLM model
 def test_the_demo_hub_shows_real_lists(db_url: str, tmp_path: Path, clock: FrozenClock) -> None:
     from fastapi.testclient import TestClient
 
