@@ -42,6 +42,9 @@ TOPICS = {
 @pytest.fixture
 def client(db_url: str, smtp: tuple[Inbox, int], tmp_path: Any) -> Iterator[TestClient]:
     app = create_app(community_settings(db_url, smtp[1], tmp_path, embedder="static"))
+    # A request waits for the corpus features as long as it takes here: under load their
+    # first build may outlast the second a page waits (that fallback is tested apart).
+    app.state.services.recommender.wait_seconds = None
     with TestClient(app) as c:
         ids: dict[str, list[int]] = {t: [] for t in TOPICS}
         n = 0

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, update
 
-from paperfeed.index import recommend_features
+from paperfeed.index import recommend_cache
 from paperfeed.index.embedder import paper_text
-from paperfeed.index.recommend_features import FeatureCache, Features
+from paperfeed.index.recommend_cache import FeatureCache
+from paperfeed.index.recommend_features import Features
 from paperfeed.index.term_view import transform_terms
 from paperfeed.index.vectors import store_vectors
 from paperfeed.ingest.sample import load_sample_rows
@@ -100,7 +101,7 @@ def test_past_the_refit_share_everything_is_fitted_again(
     _add(engine, texts[:550], 0)
     cache = FeatureCache(engine, MODEL)
     assert cache.features().fitted_on == 550
-    monkeypatch.setattr(recommend_features, "REFIT_SHARE", 0.1)
+    monkeypatch.setattr(recommend_cache, "REFIT_SHARE", 0.1)
     _add(engine, texts[550:], 550)  # 110 > 10 % of 550
     refitted = cache.features()
     assert (refitted.fitted_on, refitted.added_since_fit, len(refitted.ids)) == (660, 0, 660)

@@ -36,7 +36,7 @@ from paperfeed.deliver.web.hub import Hub
 from paperfeed.deliver.web.input_checks import refuse_nul, validation_message
 from paperfeed.deliver.web.outbox import MailAfterAnswer
 from paperfeed.deliver.web.response_cache import ResponseCache
-from paperfeed.deliver.web.services import build_services
+from paperfeed.deliver.web.services import Services, build_services
 from paperfeed.deliver.web.sessions import ViewerMiddleware
 from paperfeed.deliver.web.templating import make_templates
 from paperfeed.errors import PaperfeedError, RateLimitedError
@@ -49,7 +49,7 @@ from paperfeed.store.migrate import ensure_migrated
 STATIC = Path(__file__).with_name("static")
 
 
-def _thread_limit(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _lifespan(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """A lifespan that caps the threads running request handlers (and any other blocking
     call the framework hands to a thread) at ``threads`` in this process.
 
@@ -60,11 +60,17 @@ def _thread_limit(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManag
     98, 1 thread 152; with two workers the difference was within the noise
     (docs/benchmarks.md). A few, not one, so that a slow search does not hold up every
     other request of its worker.
+
+    It also starts preparing recommendations in the background (the model's libraries and
+    the corpus features, :meth:`~paperfeed.rank.recommend_feed.Recommender.warm`), so that
+    a member's first "For you" does not wait for them.
     """
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        services: Services = app.state.services
+        services.recommender.warm()
         yield
 
     return lifespan
@@ -90,7 +96,7 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         description="A self-hostable daily-papers hub: daily lists, trending, search by "
         "words and meaning, feeds. Errors: `{ok: false, error, status}`.",
-        lifespan=_thread_limit(settings.server_threads),
+        lifespan=_lifespan(settings.server_threads),
         docs_url=None,
         redoc_url=None,
     )

@@ -1,44 +1,36 @@
 """The corpus the recommendation model ranks: every paper with a vector of the configured
-embedder, its unit embedding and its tf-idf row (:mod:`.term_view`), held in memory.
+embedder, its unit embedding and its tf-idf row (:mod:`.term_view`).
 
-:class:`FeatureCache` rebuilds it when the stored vectors change (the vector journal's
-version and the vector count: two index reads per request): on a 100 k-paper hub that is
-some seconds of loading and fitting after an ingest, then nothing until the next one.
+:func:`build_features` fits the terms and makes every row; :func:`extend_features` brings
+features up to date from the vector journal (new and changed papers get rows in the
+fitted terms, the rest are kept). Where they live between requests, and who makes them:
+:mod:`.recommend_cache` (memory-mapped files under the index folder,
+:mod:`.recommend_files`, shared by the processes of a machine).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, select
 
-from paperfeed.index.embedder import paper_text
-from paperfeed.index.term_view import SMALL_CORPUS, fit_terms, transform_terms
-from paperfeed.index.vector_table import (
-    count_model,
-    load_vectors,
-    read_journal,
-    read_journal_version,
-)
-from paperfeed.store.tables.papers import papers
+from paperfeed.index.term_view import fit_terms, restore_vectorizer, transform_terms
 
 if TYPE_CHECKING:  # scipy takes a second to import: only where rows are made
     from scipy import sparse
 
-#: Share of the fitted papers that may be added or changed before the vocabulary and idf
-#: are fitted again (until then new papers get rows in the fitted terms).
-REFIT_SHARE = 0.2
-
 
 @dataclass(frozen=True)
 class Features:
-    """The corpus as the model sees it: row i is paper ``ids[i]``."""
+    """The corpus as the model sees it: row i is paper ``ids[i]`` (ids ascending).
 
-    ids: np.ndarray  # (n,) int64
+    The arrays may be memory-mapped files (read-only) shared with other processes: nothing
+    here writes into them, and no per-paper Python object is made (a row is found by a
+    binary search of ``ids``)."""
+
+    ids: np.ndarray  # (n,) int64, ascending
     dense: np.ndarray  # (n, d) float32, unit rows
     terms: sparse.csr_matrix | None  # (n, v) l2-normalised tf-idf rows, float32
     vocabulary: Sequence[str] = ()
@@ -46,26 +38,54 @@ class Features:
     #: a model trained on other features must not be used on these.
     key: tuple[int, int] = (0, 0)
     #: The fitted tf-idf vectorizer, the papers it was fitted on, and the rows made with
-    #: it since (papers added or changed after the fit).
+    #: it since (papers added or changed after the fit). Features read from files carry
+    #: the fitted idf instead; :meth:`term_vectorizer` makes the vectorizer from it.
     vectorizer: Any = field(default=None, compare=False, repr=False)
     fitted_on: int = 0
     added_since_fit: int = 0
-    _index: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
+    idf: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._index.update({int(pid): row for row, pid in enumerate(self.ids)})
+        if len(self.ids) > 1 and not bool(np.all(self.ids[1:] > self.ids[:-1])):
+            raise ValueError("feature rows must be in ascending paper id order")
 
     def rows_of(self, paper_ids: Sequence[int]) -> np.ndarray:
         """Rows of these papers (absent papers left out), in the given order."""
-        return np.array([self._index[p] for p in paper_ids if p in self._index], dtype=np.int64)
+        wanted = np.asarray(paper_ids, dtype=np.int64).reshape(-1)
+        if len(self.ids) == 0 or len(wanted) == 0:
+            return np.empty(0, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)
+        rows: np.ndarray = pos[self.ids[pos] == wanted].astype(np.int64)
+        return rows
 
     def row_of(self, paper_id: int) -> int | None:
-        return self._index.get(paper_id)
+        rows = self.rows_of([paper_id])
+        return int(rows[0]) if len(rows) else None
+
+    def idf_values(self) -> np.ndarray | None:
+        """The fitted terms' idf (what :func:`extend_features` needs besides the terms)."""
+        if self.idf is not None:
+            return self.idf
+        if self.vectorizer is None:
+            return None
+        return np.asarray(self.vectorizer.idf_, dtype=np.float64)
+
+    def term_vectorizer(self) -> Any:
+        """The fitted vectorizer, made from the stored terms and idf when read from files."""
+        if self.vectorizer is None and self.idf is not None and self.vocabulary:
+            made = restore_vectorizer(self.fitted_on, self.vocabulary, np.asarray(self.idf))
+            object.__setattr__(self, "vectorizer", made)
+        return self.vectorizer
 
 
 def _unit(dense: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(dense, axis=1, keepdims=True)
-    return (dense / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+    """A float32 copy with unit rows, made a block at a time (no full-size temporaries)."""
+    out = np.array(dense, dtype=np.float32, copy=True)
+    for start in range(0, len(out), 65_536):
+        block = out[start : start + 65_536]
+        norms = np.sqrt(np.einsum("ij,ij->i", block, block))[:, None]
+        block /= np.where(norms > 0, norms, 1.0)
+    return out
 
 
 def _float32_rows(matrix: sparse.spmatrix) -> sparse.csr_matrix:
@@ -79,19 +99,26 @@ def _float32_rows(matrix: sparse.spmatrix) -> sparse.csr_matrix:
     return terms
 
 
+def _ascending(ids: np.ndarray) -> np.ndarray:
+    """The order that sorts ``ids`` (their rows follow it)."""
+    return np.argsort(np.asarray(ids, dtype=np.int64), kind="stable")
+
+
 def build_features(
     ids: np.ndarray, dense: np.ndarray, texts: Sequence[str], key: tuple[int, int] = (0, 0)
 ) -> Features:
     """Features of a corpus given its embeddings and its texts (row-aligned)."""
-    unit = _unit(dense)
+    order = _ascending(ids)
+    ids = np.asarray(ids, dtype=np.int64)[order]
+    unit = _unit(np.asarray(dense)[order])
+    texts = [texts[int(i)] for i in order]
     view = fit_terms(texts)
     if view is None:
-        return Features(np.asarray(ids, dtype=np.int64), unit, None, (), key)
-    terms = _float32_rows(view.matrix)
+        return Features(ids, unit, None, (), key)
     return Features(
-        np.asarray(ids, dtype=np.int64),
+        ids,
         unit,
-        terms,
+        _float32_rows(view.matrix),
         view.vocabulary,
         key,
         vectorizer=view.vectorizer,
@@ -112,92 +139,33 @@ def extend_features(
     id) with the previous fit. Papers of ``ids`` left without a row or text are dropped."""
     from scipy import sparse
 
-    assert previous.terms is not None and previous.vectorizer is not None
-    ids = np.asarray(ids, dtype=np.int64)
-    old_rows = np.array([previous.row_of(int(p)) for p in ids], dtype=object)
-    fresh = np.array(
-        [old is None or int(p) in changed for p, old in zip(ids, old_rows, strict=True)],
-        dtype=bool,
-    )
-    keep = ~fresh | np.array([int(p) in texts for p in ids], dtype=bool)
-    ids, dense, fresh, old_rows = ids[keep], dense[keep], fresh[keep], old_rows[keep]
-    kept = previous.terms[np.asarray(old_rows[~fresh], dtype=np.int64)]
-    made = transform_terms(previous.vectorizer, [texts[int(p)] for p in ids[fresh]])
+    vec = previous.term_vectorizer()
+    assert previous.terms is not None and vec is not None
+    order = _ascending(ids)
+    ids = np.asarray(ids, dtype=np.int64)[order]
+    dense = np.asarray(dense)[order]
+    n_old = len(previous.ids)
+    pos = np.minimum(np.searchsorted(previous.ids, ids), max(n_old - 1, 0))
+    known = previous.ids[pos] == ids if n_old else np.zeros(len(ids), dtype=bool)
+    fresh = ~known | np.isin(ids, np.fromiter(changed, dtype=np.int64, count=len(changed)))
+    with_text = np.isin(ids, np.fromiter(texts, dtype=np.int64, count=len(texts)))
+    keep = ~fresh | with_text
+    ids, dense, fresh, pos = ids[keep], dense[keep], fresh[keep], pos[keep]
+    kept = previous.terms[pos[~fresh]]
+    made = transform_terms(vec, [texts[int(p)] for p in ids[fresh]])
     stacked = sparse.vstack([kept, _float32_rows(made)], format="csr")
     # Back into the order of ids: the kept rows first in ``stacked``, then the made ones.
-    order = np.empty(len(ids), dtype=np.int64)
-    order[~fresh] = np.arange(int((~fresh).sum()))
-    order[fresh] = int((~fresh).sum()) + np.arange(int(fresh.sum()))
+    back = np.empty(len(ids), dtype=np.int64)
+    back[~fresh] = np.arange(int((~fresh).sum()))
+    back[fresh] = int((~fresh).sum()) + np.arange(int(fresh.sum()))
     return Features(
         ids,
         _unit(dense),
-        _float32_rows(stacked[order]),
+        _float32_rows(stacked[back]),
         previous.vocabulary,
         key,
-        vectorizer=previous.vectorizer,
+        vectorizer=vec,
         fitted_on=previous.fitted_on,
         added_since_fit=previous.added_since_fit + int(fresh.sum()),
+        idf=previous.idf,
     )
-
-
-class FeatureCache:
-    """The features of one database and embedder, rebuilt when its vectors change."""
-
-    def __init__(self, engine: Engine, model: str) -> None:
-        self.engine = engine
-        self.model = model
-        self._key: tuple[int, int] | None = None
-        self._features: Features | None = None
-        self._lock = threading.Lock()
-
-    def features(self) -> Features:
-        with self.engine.connect() as conn:
-            key = (read_journal_version(conn, self.model), count_model(conn, self.model))
-        with self._lock:
-            if self._features is None or key != self._key:
-                self._features = self._load(key, self._features)
-                self._key = key
-            return self._features
-
-    def _load(self, key: tuple[int, int], previous: Features | None) -> Features:
-        with self.engine.connect() as conn:
-            ids, matrix = load_vectors(conn, self.model)
-            matrix = matrix[: len(ids)]
-            changed = self._changed_since(conn, previous, len(ids))
-            wanted = [int(i) for i in ids]
-            if changed is not None and previous is not None:
-                wanted = [p for p in wanted if p in changed or previous.row_of(p) is None]
-            text = self._texts(conn, wanted)
-        if changed is not None and previous is not None:
-            return extend_features(previous, ids, matrix, changed, text, key)
-        keep = [row for row, pid in enumerate(ids) if int(pid) in text]
-        kept_ids = ids[keep]
-        return build_features(kept_ids, matrix[keep], [text[int(p)] for p in kept_ids], key)
-
-    def _changed_since(
-        self, conn: Connection, previous: Features | None, papers_now: int
-    ) -> set[int] | None:
-        """Papers whose vectors changed since ``previous`` was made, when it can be brought
-        up to date rather than fitted again (None: fit again)."""
-        if previous is None or previous.vectorizer is None or previous.terms is None:
-            return None
-        if previous.fitted_on < SMALL_CORPUS:  # its vectorizer's settings depend on the size
-            return None
-        changed = read_journal(conn, self.model).changed_after(previous.key[0])
-        if changed is None:
-            return None
-        growth = max(len(changed), papers_now - len(previous.ids))
-        if previous.added_since_fit + growth > REFIT_SHARE * previous.fitted_on:
-            return None
-        return {int(i) for i in changed}
-
-    @staticmethod
-    def _texts(conn: Connection, paper_ids: Sequence[int]) -> dict[int, str]:
-        text: dict[int, str] = {}
-        for start in range(0, len(paper_ids), 1_000):
-            chunk = paper_ids[start : start + 1_000]
-            for pid, title, abstract in conn.execute(
-                select(papers.c.id, papers.c.title, papers.c.abstract).where(papers.c.id.in_(chunk))
-            ):
-                text[int(pid)] = paper_text(title, abstract)
-        return text

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # scikit-learn and scipy take seconds to import: only when fitting
+    import numpy as np
     from scipy import sparse
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -72,6 +73,17 @@ def fit_terms(texts: Sequence[str]) -> TermView | None:
         return None
     matrix = vec.transform(texts)
     return TermView(sparse.csr_matrix(matrix), tuple(vec.get_feature_names_out()), vec)
+
+
+def restore_vectorizer(
+    fitted_on: int, vocabulary: Sequence[str], idf: np.ndarray
+) -> TfidfVectorizer:
+    """The vectorizer fitted on ``fitted_on`` papers, made again from its terms and idf (as
+    the feature files keep them): its rows are the fitted one's."""
+    vec = vectorizer(fitted_on)
+    vec.set_params(vocabulary={term: i for i, term in enumerate(vocabulary)})
+    vec.idf_ = idf
+    return vec
 
 
 def transform_terms(vec: TfidfVectorizer, texts: Sequence[str]) -> sparse.csr_matrix:

@@ -4,16 +4,25 @@ private Atom feed and the digest section.
 It reads the member's signals (store), the corpus features (index), trains the member's
 model or takes it from the cache (keyed by the member's signal version, so any new
 signal retrains it), and lets the pure decisions of :mod:`.recommend` assemble the feed.
+
+Nothing slow happens on a request: :meth:`Recommender.warm` (called when the app starts)
+imports the model's libraries and maps (or makes) the corpus features in the background,
+and a request waits for them at most :attr:`Recommender.wait_seconds`; until they are
+there the feed is the trending list, marked ``preparing``. A member's ranked papers are
+kept with their model, so a later answer with the same signals scores nothing.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -21,7 +30,8 @@ from sqlalchemy import Engine
 
 from paperfeed.errors import InvalidQueryError
 from paperfeed.index.lexical_tantivy import WordIndex
-from paperfeed.index.recommend_features import FeatureCache, Features
+from paperfeed.index.recommend_cache import FeatureCache
+from paperfeed.index.recommend_features import Features
 from paperfeed.index.semantic import SemanticIndex
 from paperfeed.index.vector_table import recorded_model
 from paperfeed.models import StoredPaper
@@ -49,6 +59,13 @@ TOPIC_PAPERS = 10
 #: Members whose trained model is kept per process.
 CACHED_MODELS = 256
 MAX_LIMIT = 100
+#: Seconds a request waits for the corpus features (and the model's libraries) before
+#: answering with the trending list, marked ``preparing``.
+READY_WAIT_SECONDS = 1.0
+
+log = logging.getLogger(__name__)
+#: What a member's model was trained on: their signal version and the corpus key.
+_ModelKey = tuple[str, tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,9 @@ class ForYou:
     #: True when the member has fewer positives than the model needs on their own.
     cold_start: bool
     positives: int
+    #: True while the hub is still preparing its recommendations (the corpus features
+    #: or the model's libraries): the feed is the trending list meanwhile.
+    preparing: bool = False
 
 
 class Recommender:
@@ -80,29 +100,83 @@ class Recommender:
         half_life_days: float,
         semantic: SemanticIndex | None = None,
         words: WordIndex | None = None,
+        index_dir: Path | None = None,
     ) -> None:
         self.engine = engine
+        #: Where the corpus features are shared with the machine's other processes.
+        self.index_dir = index_dir
+        #: How long a request waits for what is being prepared (None: as long as it takes).
+        self.wait_seconds: float | None = READY_WAIT_SECONDS
         self.zone = zone
         self.rule = rule
         self.half_life_days = half_life_days
         self.semantic = semantic
         self.words = words
         self._caches: dict[str, FeatureCache] = {}
-        self._models: OrderedDict[int, tuple[tuple[str, tuple[int, int]], Model | None]] = (
+        self._models: OrderedDict[int, tuple[_ModelKey, Model | None]] = OrderedDict()
+        #: Each member's ranked papers, with the key of the model that ranked them.
+        self._ranked: OrderedDict[int, tuple[_ModelKey, int, list[tuple[int, float]]]] = (
             OrderedDict()
         )
         self._lock = threading.Lock()
+        self._libraries = threading.Event()
+        self._warming: threading.Thread | None = None
         #: Trainings done (tests check that the cache holds until a signal changes).
         self.trainings = 0
 
-    def features(self) -> Features | None:
+    def cache(self) -> FeatureCache | None:
+        """The feature cache of the recorded embedding model (None before any vector)."""
         with self.engine.connect() as conn:
             recorded = recorded_model(conn)
         if recorded is None:
             return None
         with self._lock:
-            cache = self._caches.setdefault(recorded[0], FeatureCache(self.engine, recorded[0]))
-        return cache.features()
+            cache = self._caches.get(recorded[0])
+            if cache is None:
+                cache = FeatureCache(self.engine, recorded[0], self.index_dir)
+                self._caches[recorded[0]] = cache
+        return cache
+
+    def features(self, wait: float | None = None) -> Features | None:
+        """The corpus features: up to date (``wait`` None), or as ready within ``wait``
+        seconds (maybe a few papers behind; None when there are none yet)."""
+        cache = self.cache()
+        if cache is None:
+            return None
+        return cache.features() if wait is None else cache.ready(wait)
+
+    def warm(self) -> None:
+        """Prepare in the background what a first answer needs: the model's libraries
+        (seconds to import) and the corpus features (mapped from the index folder, or
+        made there)."""
+        with self._lock:
+            if self._warming is not None:
+                return
+            self._warming = threading.Thread(target=self._warm, name="recommend-warm", daemon=True)
+            self._warming.start()
+
+    def _warm(self) -> None:
+        try:
+            self._import_libraries()
+            cache = self.cache()
+            if cache is not None:
+                cache.features()
+        except Exception:  # the requests will try again, and say what failed
+            log.exception("could not prepare recommendations")
+
+    def _import_libraries(self) -> None:
+        import scipy.sparse  # noqa: F401
+        import sklearn.linear_model  # noqa: F401
+
+        self._libraries.set()
+
+    def _libraries_ready(self, wait: float | None) -> bool:
+        if not self._libraries.is_set():
+            if wait is None:
+                self._import_libraries()
+            else:
+                self.warm()
+        return self._libraries.wait(wait)
 
     def _topic_papers(self, topics: Sequence[str]) -> list[int]:
         found: list[int] = []
@@ -144,14 +218,44 @@ class Recommender:
                 self._models.popitem(last=False)
         return model
 
+    def ranked_for(
+        self,
+        signals: rec.MemberSignals,
+        version: str,
+        model: Model,
+        features: Features,
+        want: int,
+    ) -> list[tuple[int, float]]:
+        """The model's best ``want`` papers for the member, scored once per model: a later
+        answer with the same signals and corpus takes them from the cache."""
+        key = (version, features.key)
+        with self._lock:
+            cached = self._ranked.get(signals.user_id)
+            if cached is not None and cached[0] == key and cached[1] >= want:
+                self._ranked.move_to_end(signals.user_id)
+                return cached[2][:want]
+        skip = {s.paper_id for s in signals.positives} | {s.paper_id for s in signals.negatives}
+        scored = ranked(model, features, skip=skip, limit=want)
+        with self._lock:
+            self._ranked[signals.user_id] = (key, want, scored)
+            while len(self._ranked) > CACHED_MODELS:
+                self._ranked.popitem(last=False)
+        return scored
+
     def for_you(
         self,
         user_id: int,
         *,
         now: datetime,
         limit: int = 30,
+        patient: bool = False,
     ) -> ForYou:
+        """The member's feed. A request waits at most :attr:`wait_seconds` for what is being
+        prepared (then answers with trending papers, ``preparing``); ``patient`` (the
+        digest) waits as long as it takes."""
         limit = max(1, min(limit, MAX_LIMIT))
+        wait = None if patient else self.wait_seconds
+        deadline = None if wait is None else time.monotonic() + wait
         with self.engine.connect() as conn:
             signals = rec.signals_of(conn, user_id)
             version = rec.signal_version(conn, user_id)
@@ -162,17 +266,20 @@ class Recommender:
         followed = followed_papers(follows, found, now)
         trending = trending_list(self.engine, now=now, zone=self.zone, rule=self.rule, limit=50)
         trending_ids = [s.id for s in trending.papers]
-        features = self.features()
         model: Model | None = None
         scored: list[tuple[int, float]] = []
         paused = signals.settings.paused
-        if features is not None and not paused:
+        preparing = False
+        features: Features | None = None
+        if not paused:
+            features = self.features(_left(deadline))
+            preparing = features is None and self.cache() is not None
+            if features is not None and not self._libraries_ready(_left(deadline)):
+                features, preparing = None, True
+        if features is not None:
             model = self.model_for(signals, version, features, now)
             if model is not None:
-                skip = {s.paper_id for s in signals.positives} | {
-                    s.paper_id for s in signals.negatives
-                }
-                scored = ranked(model, features, skip=skip, limit=limit * 4 + 50)
+                scored = self.ranked_for(signals, version, model, features, limit * 4 + 50)
         if paused:
             followed = {}
         wanted = [pid for pid, _ in scored] + trending_ids + list(followed)
@@ -212,7 +319,12 @@ class Recommender:
             for r in recs
         ]
         positives = len({s.paper_id for s in signals.positives})
-        return ForYou(items, paused, positives < 3, positives)
+        return ForYou(items, paused, positives < 3, positives, preparing)
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds left before ``deadline`` (None: no deadline)."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 def _candidate(stored: StoredPaper) -> CandidatePaper:

@@ -6,6 +6,7 @@ Subscribers without an account, and members who paused personalisation, get none
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -31,7 +32,7 @@ class ForYouSection:
         if subscriber.user_id is None or self.count <= 0:
             return []
         shown = self.recommender.for_you(
-            subscriber.user_id, now=self.schedule.slot(edition), limit=self.count
+            subscriber.user_id, now=self.schedule.slot(edition), limit=self.count, patient=True
         )
         if shown.paused:
             return []
@@ -54,5 +55,6 @@ def for_you_provider(
         half_life_days=settings.recommend_half_life_days,
         semantic=semantic,
         words=words,
+        index_dir=Path(settings.index_dir),
     )
     return ForYouSection(recommender, schedule_of(settings), settings.digest_recommend_count)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from paperfeed.config import Settings
 from paperfeed.deliver import security
@@ -44,5 +45,6 @@ def build_services(settings: Settings, hub: Hub) -> Services:
             half_life_days=settings.recommend_half_life_days,
             semantic=hub.semantic,
             words=hub.words,
+            index_dir=Path(settings.index_dir),
         ),
     )

@@ -1,0 +1,196 @@
+"""The recommendation features on disk, shared by every process of a machine.
+
+One process (``paperfeed index update``, or the first serve worker that finds the files
+missing or behind the vector journal) makes the features and writes them under
+``PAPERFEED_INDEX_DIR``; every process then memory-maps them read-only, so the workers of
+a machine share one copy in the page cache instead of building and holding one each.
+
+Files, for one embedding model (``recommend-<model>-<digest>``)::
+
+    .json                    the manifest: format, model, the token of the current files,
+                             the journal key they were made at, the fit's bookkeeping
+    .<token>.ids.npy         (n,) int64, ascending paper ids
+    .<token>.dense.npy       (n, d) float32 unit embeddings
+    .<token>.data.npy        the tf-idf rows as CSR arrays (float32 values,
+    .<token>.indices.npy      int32 columns, int32/int64 row pointers)
+    .<token>.indptr.npy
+    .<token>.idf.npy         (v,) the fitted idf, and the fitted terms: what rows of papers
+    .<token>.vocab.json       added later are made with
+    .lock                    held (``flock``) by the process writing new files
+
+Files are never written in place: new ones carry a new random token and the manifest is
+replaced atomically last, so a reader maps either the old set or the new one; the old
+files are then deleted (a process still mapping them keeps reading them until it lets
+go: Linux frees an unlinked file's pages only then).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from paperfeed.index.recommend_features import Features
+
+log = logging.getLogger(__name__)
+
+#: Bumped when the files change meaning: older ones are then ignored (and rebuilt).
+FORMAT = 1
+_ARRAYS = ("ids", "dense", "data", "indices", "indptr", "idf")
+#: Leftover files (from a crash) older than this are deleted by the next save.
+_STALE_SECONDS = 86_400
+
+
+class FeatureFiles:
+    """The feature files of one embedding model in ``directory``."""
+
+    def __init__(self, directory: Path, model: str) -> None:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model)[:40]
+        digest = hashlib.sha256(model.encode()).hexdigest()[:8]
+        self.directory = Path(directory)
+        self.model = model
+        self.stem = f"recommend-{slug}-{digest}"
+
+    @property
+    def manifest(self) -> Path:
+        return self.directory / f"{self.stem}.json"
+
+    def _path(self, token: str, part: str) -> Path:
+        suffix = "json" if part == "vocab" else "npy"
+        return self.directory / f"{self.stem}.{token}.{part}.{suffix}"
+
+    def _read_manifest(self) -> dict[str, Any] | None:
+        try:
+            manifest: dict[str, Any] = json.loads(self.manifest.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring the unreadable manifest %s: %s", self.manifest, exc)
+            return None
+        if manifest.get("format") != FORMAT or manifest.get("model") != self.model:
+            return None
+        return manifest
+
+    def stored_key(self) -> tuple[int, int] | None:
+        """The journal key the current files were made at (one small file read), or None."""
+        manifest = self._read_manifest()
+        if manifest is None:
+            return None
+        version, count = manifest.get("key", (None, None))
+        return (int(version), int(count)) if version is not None else None
+
+    def load(self) -> Features | None:
+        """The current features, memory-mapped read-only, or None when absent or unusable."""
+        for _ in range(3):  # a writer may delete the files named by the manifest just read
+            manifest = self._read_manifest()
+            if manifest is None:
+                return None
+            try:
+                return self._open(manifest)
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("ignoring unreadable recommendation features %s: %s", self.stem, exc)
+                return None
+        return None
+
+    def _open(self, manifest: dict[str, Any]) -> Features:
+        token = str(manifest["token"])
+        arrays = {
+            part: np.load(self._path(token, part), mmap_mode="r", allow_pickle=False)
+            for part in _ARRAYS
+            if manifest["parts"].get(part)
+        }
+        terms = None
+        vocabulary: tuple[str, ...] = ()
+        if "data" in arrays:
+            from scipy import sparse
+
+            vocabulary = tuple(json.loads(self._path(token, "vocab").read_text(encoding="utf-8")))
+            shape = (len(arrays["ids"]), len(vocabulary))
+            terms = sparse.csr_matrix(
+                (arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape, copy=False
+            )
+            # Written canonical (sorted, no duplicates): spare scipy a check of every row.
+            terms.has_canonical_format = True
+        key = manifest["key"]
+        return Features(
+            arrays["ids"],
+            arrays["dense"],
+            terms,
+            vocabulary,
+            (int(key[0]), int(key[1])),
+            fitted_on=int(manifest["fitted_on"]),
+            added_since_fit=int(manifest["added_since_fit"]),
+            idf=arrays.get("idf"),
+        )
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Held by the one process of the machine making new files (others wait)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with (self.directory / f"{self.stem}.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def save(self, features: Features) -> None:
+        """Write the features as a new set of files and make them current (see the module)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_hex(6)
+        previous = self._read_manifest()
+        arrays: dict[str, np.ndarray] = {
+            "ids": np.asarray(features.ids, dtype=np.int64),
+            "dense": np.asarray(features.dense, dtype=np.float32),
+        }
+        if features.terms is not None:
+            idf = features.idf_values()
+            terms = features.terms
+            arrays |= {"data": terms.data, "indices": terms.indices, "indptr": terms.indptr}
+            if idf is not None:
+                arrays["idf"] = idf
+            self._path(token, "vocab").write_text(
+                json.dumps(list(features.vocabulary)), encoding="utf-8"
+            )
+        for part, array in arrays.items():
+            with self._path(token, part).open("wb") as out:
+                np.save(out, np.ascontiguousarray(array), allow_pickle=False)
+        manifest = {
+            "format": FORMAT,
+            "model": self.model,
+            "token": token,
+            "key": list(features.key),
+            "rows": len(features.ids),
+            "fitted_on": features.fitted_on,
+            "added_since_fit": features.added_since_fit,
+            "parts": {part: True for part in arrays},
+        }
+        tmp = self.directory / f"{self.stem}.{token}.tmp"
+        tmp.write_text(json.dumps(manifest), encoding="utf-8")
+        os.replace(tmp, self.manifest)
+        self._delete_old(token, None if previous is None else str(previous["token"]))
+
+    def _delete_old(self, current: str, replaced: str | None) -> None:
+        now = time.time()
+        for path in self.directory.glob(f"{self.stem}.*.*"):
+            token = path.name[len(self.stem) + 1 :].split(".", 1)[0]
+            if token == current:
+                continue
+            try:
+                if token == replaced or now - path.stat().st_mtime > _STALE_SECONDS:
+                    path.unlink()
+            except OSError:
+                continue
