@@ -67,6 +67,7 @@ def _cache(client: TestClient) -> ResponseCache:
     return cache
 
 
+@pytest.mark.slow  # a commit from another process
 def test_a_list_is_rendered_once_until_the_next_commit(
     app_and_url: tuple[TestClient, str],
 ) -> None:
