@@ -32,6 +32,7 @@ from paperfeed.config import Settings
 from paperfeed.deliver.routes.site import ROUTERS, install_template_globals
 from paperfeed.deliver.web.answer_headers import HeadAsGet, SecurityHeaders
 from paperfeed.deliver.web.api_docs import install_api_docs
+from paperfeed.deliver.web.forms import FormRefused, with_retry_after
 from paperfeed.deliver.web.hub import Hub
 from paperfeed.deliver.web.input_checks import refuse_nul, validation_message
 from paperfeed.deliver.web.outbox import MailAfterAnswer
@@ -39,7 +40,7 @@ from paperfeed.deliver.web.response_cache import ResponseCache
 from paperfeed.deliver.web.services import Services, build_services
 from paperfeed.deliver.web.sessions import ViewerMiddleware
 from paperfeed.deliver.web.templating import make_templates
-from paperfeed.errors import PaperfeedError, RateLimitedError
+from paperfeed.errors import PaperfeedError
 from paperfeed.index.lexical_tantivy import word_index
 from paperfeed.index.semantic import semantic_index
 from paperfeed.store.changes import change_marker
@@ -127,10 +128,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(PaperfeedError)
     async def on_paperfeed_error(request: Request, exc: PaperfeedError) -> Any:
-        response = error(request, exc.http_status, str(exc))
-        if isinstance(exc, RateLimitedError):
-            response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return with_retry_after(error(request, exc.http_status, str(exc)), exc)
+
+    @app.exception_handler(FormRefused)
+    async def on_form_refused(request: Request, exc: FormRefused) -> Any:
+        return exc.response
 
     @app.exception_handler(PoolTimeoutError)
     async def on_pool_timeout(request: Request, exc: PoolTimeoutError) -> Any:

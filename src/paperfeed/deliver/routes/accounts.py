@@ -3,7 +3,9 @@ tokens. Every POST carries the CSRF token; every GET only shows a form."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,9 +19,10 @@ from paperfeed.deliver.web.deps import (
     render,
     safe_next,
 )
+from paperfeed.deliver.web.forms import form_page, shown_again
 from paperfeed.deliver.web.ids import RowId
 from paperfeed.deliver.web.sessions import SESSION_COOKIE, cookie_header
-from paperfeed.errors import PaperfeedError, RateLimitedError
+from paperfeed.errors import PaperfeedError
 from paperfeed.store import tokens as token_store
 
 router = APIRouter(prefix="/account", include_in_schema=False)
@@ -28,41 +31,6 @@ SENT = (
     "Check your inbox: if the address can be used, a message with a link is on its way. "
     "The link expires; ask again if it does."
 )
-
-
-def _form(
-    request: Request,
-    *,
-    title: str,
-    action: str,
-    fields: list[tuple[str, str, str, str]],
-    button: str,
-    hidden: dict[str, str] | None = None,
-    problem: PaperfeedError | None = None,
-    notice: str | None = None,
-    links: list[tuple[str, str]] | None = None,
-    values: dict[str, str] | None = None,
-) -> Response:
-    status = problem.http_status if problem is not None else 200
-    response = render(
-        request,
-        "account_form.html",
-        {
-            "title": title,
-            "action": action,
-            "fields": fields,
-            "button": button,
-            "hidden": hidden or {},
-            "problem": str(problem) if problem is not None else None,
-            "notice": notice,
-            "links": links or [],
-            "values": values or {},
-        },
-        status,
-    )
-    if isinstance(problem, RateLimitedError):
-        response.headers["Retry-After"] = str(problem.retry_after)
-    return response
 
 
 SIGNUP_FIELDS = [
@@ -84,16 +52,64 @@ NEW_CONFIRMATION_LINKS = [
 NEW_RESET_LINKS = [("/account/forgot", "Ask for a new reset link")]
 
 
+@dataclass(frozen=True)
+class AccountForm:
+    """One account form: shown on its GET, and again with the problem when its POST's
+    service call refuses the input."""
+
+    title: str
+    action: str
+    fields: list[tuple[str, str, str, str]]
+    button: str
+    links: list[tuple[str, str]] = field(default_factory=list)
+
+    def page(
+        self,
+        request: Request,
+        *,
+        hidden: dict[str, str] | None = None,
+        problem: PaperfeedError | None = None,
+        links: list[tuple[str, str]] | None = None,
+        values: dict[str, str] | None = None,
+    ) -> Response:
+        context = {
+            "title": self.title,
+            "action": self.action,
+            "fields": self.fields,
+            "button": self.button,
+            "hidden": hidden or {},
+            "links": self.links if links is None else links,
+            "values": values or {},
+        }
+        return form_page(request, "account_form.html", context, problem)
+
+    def again_on_problem(self, request: Request, **shown: Any) -> AbstractContextManager[None]:
+        """Around a service call: if it refuses, this form again with the problem."""
+        return shown_again(lambda problem: self.page(request, problem=problem, **shown))
+
+
+SIGNUP = AccountForm(
+    "Sign up", "/account/signup", SIGNUP_FIELDS, "Sign up", [("/account/login", "Log in instead")]
+)
+VERIFY = AccountForm("Confirm your e-mail address", "/account/verify", [], "Confirm my address")
+LOGIN = AccountForm("Log in", "/account/login", LOGIN_FIELDS, "Log in", LOGIN_LINKS)
+FORGOT = AccountForm(
+    "Reset your password",
+    "/account/forgot",
+    [("email", "E-mail address", "email", "email")],
+    "Send me a link",
+)
+RESET = AccountForm(
+    "Choose a new password",
+    "/account/reset",
+    [("password", "New password (10 characters or more)", "password", "new-password")],
+    "Set the password",
+)
+
+
 @router.get("/signup", response_class=HTMLResponse)
 def signup_page(request: Request) -> Response:
-    return _form(
-        request,
-        title="Sign up",
-        action="/account/signup",
-        fields=SIGNUP_FIELDS,
-        button="Sign up",
-        links=[("/account/login", "Log in instead")],
-    )
+    return SIGNUP.page(request)
 
 
 @router.post("/signup", response_class=HTMLResponse)
@@ -105,48 +121,20 @@ def signup(
     username: FormStr = "",
     password: FormStr = "",
 ) -> Response:
-    try:
+    with SIGNUP.again_on_problem(request, values={"email": email, "username": username}):
         accounts.sign_up(email=email, username=username, password=password, ip=client_ip(request))
-    except PaperfeedError as exc:
-        return _form(
-            request,
-            title="Sign up",
-            action="/account/signup",
-            fields=SIGNUP_FIELDS,
-            button="Sign up",
-            problem=exc,
-            values={"email": email, "username": username},
-        )
     return render(request, "account_message.html", {"title": "Confirm your address", "text": SENT})
 
 
 @router.get("/verify", response_class=HTMLResponse)
 def verify_page(request: Request, token: str = "") -> Response:
-    return _form(
-        request,
-        title="Confirm your e-mail address",
-        action="/account/verify",
-        fields=[],
-        button="Confirm my address",
-        hidden={"token": token[:2000]},
-    )
+    return VERIFY.page(request, hidden={"token": token[:2000]})
 
 
 @router.post("/verify", response_class=HTMLResponse)
 def verify(request: Request, _: CsrfDep, accounts: AccountsDep, token: FormStr = "") -> Response:
-    try:
+    with VERIFY.again_on_problem(request, hidden={"token": token}, links=NEW_CONFIRMATION_LINKS):
         member = accounts.verify(token)
-    except PaperfeedError as exc:
-        return _form(
-            request,
-            title="Confirm your e-mail address",
-            action="/account/verify",
-            fields=[],
-            button="Confirm my address",
-            hidden={"token": token},
-            problem=exc,
-            links=NEW_CONFIRMATION_LINKS,
-        )
     text = f"Thank you, {member.username}: your address is confirmed. You can log in now."
     return render(
         request,
@@ -157,15 +145,7 @@ def verify(request: Request, _: CsrfDep, accounts: AccountsDep, token: FormStr =
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str = "/") -> Response:
-    return _form(
-        request,
-        title="Log in",
-        action="/account/login",
-        fields=LOGIN_FIELDS,
-        button="Log in",
-        hidden={"next": safe_next(next)},
-        links=LOGIN_LINKS,
-    )
+    return LOGIN.page(request, hidden={"next": safe_next(next)})
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -177,20 +157,9 @@ def login(
     password: FormStr = "",
     next: FormStr = "/",
 ) -> Response:
-    try:
+    typed = {"hidden": {"next": safe_next(next)}, "values": {"email": email}}
+    with LOGIN.again_on_problem(request, **typed):
         token = accounts.log_in(email=email, password=password, ip=client_ip(request))
-    except PaperfeedError as exc:
-        return _form(
-            request,
-            title="Log in",
-            action="/account/login",
-            fields=LOGIN_FIELDS,
-            button="Log in",
-            hidden={"next": safe_next(next)},
-            problem=exc,
-            links=LOGIN_LINKS,
-            values={"email": email},
-        )
     response = RedirectResponse(safe_next(next), status_code=303)
     secure = accounts.settings.base_url.startswith("https://")
     max_age = accounts.settings.session_days * 86400
@@ -212,68 +181,29 @@ def logout(viewer: CsrfDep, accounts: AccountsDep) -> Response:
     return response
 
 
-FORGOT_FIELDS = [("email", "E-mail address", "email", "email")]
-
-
 @router.get("/forgot", response_class=HTMLResponse)
 def forgot_page(request: Request) -> Response:
-    return _form(
-        request,
-        title="Reset your password",
-        action="/account/forgot",
-        fields=FORGOT_FIELDS,
-        button="Send me a link",
-    )
+    return FORGOT.page(request)
 
 
 @router.post("/forgot", response_class=HTMLResponse)
 def forgot(request: Request, _: CsrfDep, accounts: AccountsDep, email: FormStr = "") -> Response:
-    try:
+    with FORGOT.again_on_problem(request, values={"email": email}):
         accounts.request_reset(email=email, ip=client_ip(request))
-    except PaperfeedError as exc:
-        return _form(
-            request,
-            title="Reset your password",
-            action="/account/forgot",
-            fields=FORGOT_FIELDS,
-            button="Send me a link",
-            problem=exc,
-        )
     return render(request, "account_message.html", {"title": "Check your inbox", "text": SENT})
-
-
-RESET_FIELDS = [("password", "New password (10 characters or more)", "password", "new-password")]
 
 
 @router.get("/reset", response_class=HTMLResponse)
 def reset_page(request: Request, token: str = "") -> Response:
-    return _form(
-        request,
-        title="Choose a new password",
-        action="/account/reset",
-        fields=RESET_FIELDS,
-        button="Set the password",
-        hidden={"token": token[:2000]},
-    )
+    return RESET.page(request, hidden={"token": token[:2000]})
 
 
 @router.post("/reset", response_class=HTMLResponse)
 def reset(
     request: Request, _: CsrfDep, accounts: AccountsDep, token: FormStr = "", password: FormStr = ""
 ) -> Response:
-    try:
+    with RESET.again_on_problem(request, hidden={"token": token}, links=NEW_RESET_LINKS):
         accounts.reset(token, password)
-    except PaperfeedError as exc:
-        return _form(
-            request,
-            title="Choose a new password",
-            action="/account/reset",
-            fields=RESET_FIELDS,
-            button="Set the password",
-            hidden={"token": token},
-            problem=exc,
-            links=NEW_RESET_LINKS,
-        )
     return render(
         request,
         "account_message.html",

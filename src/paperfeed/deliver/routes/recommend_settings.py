@@ -5,6 +5,7 @@ the private feed's token. Forms only (they work without JavaScript)."""
 from __future__ import annotations
 
 import secrets
+from contextlib import AbstractContextManager
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, UploadFile
@@ -12,8 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperfeed.deliver.community import permissions
 from paperfeed.deliver.routes.for_you import feed_token_hash
-from paperfeed.deliver.web.deps import AccountsDep, CsrfDep, ViewerDep, render
-from paperfeed.errors import InvalidInputError
+from paperfeed.deliver.web.deps import AccountsDep, CsrfDep, ViewerDep
+from paperfeed.deliver.web.forms import form_page, shown_again
+from paperfeed.errors import InvalidInputError, PaperfeedError
 from paperfeed.rank.recommend_seeds import parse_references
 from paperfeed.store import follows as follows_store
 from paperfeed.store import papers as store
@@ -42,6 +44,7 @@ def _page(
     done: str = "",
     feed_url: str = "",
     author: str = "",
+    problem: PaperfeedError | None = None,
 ) -> Response:
     with accounts.engine.connect() as conn:
         follows = follows_store.follows_of(conn, member.id)
@@ -62,7 +65,14 @@ def _page(
         "feed_url": feed_url,
         "nav": "for-you",
     }
-    return render(request, "recommend_settings.html", context)
+    return form_page(request, "recommend_settings.html", context, problem)
+
+
+def _again_on_problem(
+    request: Request, member: Member, accounts: AccountsDep
+) -> AbstractContextManager[None]:
+    """Around a change: if it is refused, the page again with the problem."""
+    return shown_again(lambda problem: _page(request, member, accounts, problem=problem))
 
 
 @router.get(PATH, response_class=HTMLResponse)
@@ -110,6 +120,7 @@ def _value(value: str) -> str:
 
 @router.post(PATH + "/exclusions")
 def add_exclusion(
+    request: Request,
     viewer: CsrfDep,
     accounts: AccountsDep,
     kind: Annotated[str, Form()],
@@ -117,30 +128,36 @@ def add_exclusion(
     remove: Annotated[str, Form()] = "",
 ) -> Response:
     member = _member(viewer)
-    if kind not in rec.EXCLUSION_KINDS:
-        raise InvalidInputError(f"kind must be one of {', '.join(rec.EXCLUSION_KINDS)}")
-    with writing(accounts.engine) as conn:
-        change = rec.remove_exclusion if remove == "1" else rec.add_exclusion
-        change(conn, user_id=member.id, kind=kind, value=_value(value), now=accounts.clock.now())
+    with _again_on_problem(request, member, accounts):
+        if kind not in rec.EXCLUSION_KINDS:
+            raise InvalidInputError(f"kind must be one of {', '.join(rec.EXCLUSION_KINDS)}")
+        cleaned = _value(value)
+        with writing(accounts.engine) as conn:
+            change = rec.remove_exclusion if remove == "1" else rec.add_exclusion
+            change(conn, user_id=member.id, kind=kind, value=cleaned, now=accounts.clock.now())
     return _back("exclusions")
 
 
 @router.post(PATH + "/topics")
 def change_topic(
+    request: Request,
     viewer: CsrfDep,
     accounts: AccountsDep,
     query: Annotated[str, Form()],
     remove: Annotated[str, Form()] = "",
 ) -> Response:
     member = _member(viewer)
-    with writing(accounts.engine) as conn:
-        change = rec.remove_topic if remove == "1" else rec.add_topic
-        change(conn, user_id=member.id, query=_value(query), now=accounts.clock.now())
+    with _again_on_problem(request, member, accounts):
+        cleaned = _value(query)
+        with writing(accounts.engine) as conn:
+            change = rec.remove_topic if remove == "1" else rec.add_topic
+            change(conn, user_id=member.id, query=cleaned, now=accounts.clock.now())
     return _back("topics")
 
 
 @router.post(PATH + "/seeds")
 async def add_seeds(
+    request: Request,
     viewer: CsrfDep,
     accounts: AccountsDep,
     text: Annotated[str, Form()] = "",
@@ -151,8 +168,9 @@ async def add_seeds(
     content = text
     if file is not None and file.filename:
         raw = await file.read(MAX_UPLOAD + 1)
-        if len(raw) > MAX_UPLOAD:
-            raise InvalidInputError("the file is over 2 MB")
+        with _again_on_problem(request, member, accounts):
+            if len(raw) > MAX_UPLOAD:
+                raise InvalidInputError("the file is over 2 MB")
         content += "\n" + raw.decode("utf-8", errors="replace")
     refs = parse_references(content)
     now = accounts.clock.now()
@@ -200,6 +218,7 @@ def feed_token(
 
 @router.post(PATH + "/authors")
 def follow_author(
+    request: Request,
     viewer: CsrfDep,
     accounts: AccountsDep,
     name: Annotated[str, Form()],
@@ -211,7 +230,7 @@ def follow_author(
     member = _member(viewer)
     pinned_co = " ".join(co_author.split())[:MAX_VALUE]
     pinned_cat = category.strip()[:64]
-    with writing(accounts.engine) as conn:
+    with _again_on_problem(request, member, accounts), writing(accounts.engine) as conn:
         if follows_store.count_follows(conn, member.id) >= follows_store.MAX_FOLLOWS:
             raise InvalidInputError(f"at most {follows_store.MAX_FOLLOWS} follows")
         follows_store.follow(

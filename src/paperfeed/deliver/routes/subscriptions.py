@@ -10,6 +10,7 @@ token in the URL, no cookies). The subscribe forms (home page, ``/digest``, a me
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
@@ -17,9 +18,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 
 from paperfeed.deliver.digests.subscriptions import Subscriptions
-from paperfeed.deliver.web.deps import CsrfDep, ViewerDep, client_ip, render, services_of
+from paperfeed.deliver.web.deps import CsrfDep, ViewerDep, client_ip, services_of
 from paperfeed.deliver.web.errors import ERRORS, ErrorOut
-from paperfeed.errors import PaperfeedError, RateLimitedError
+from paperfeed.deliver.web.forms import form_page, shown_again
+from paperfeed.errors import PaperfeedError
 from paperfeed.store.subscriptions import Subscriber
 
 pages = APIRouter(include_in_schema=False)
@@ -29,6 +31,7 @@ SENT = (
     "Check your inbox: if the address can receive the digest, a message is on its way. "
     "Open its link to confirm; until then nothing else is sent."
 )
+SUBSCRIBE = "Get trending papers in your email inbox"
 
 
 def _subs(request: Request) -> Subscriptions:
@@ -46,17 +49,15 @@ def _page(
     mode: str = "message",
     text: str = "",
     problem: PaperfeedError | None = None,
-    status: int = 200,
     **extra: Any,
 ) -> Response:
-    context = {"title": title, "mode": mode, "text": text, "problem": problem, **extra}
-    if problem is not None:
-        context["problem"] = str(problem)
-        status = problem.http_status
-    response = render(request, "subscription.html", context, status)
-    if isinstance(problem, RateLimitedError):
-        response.headers["Retry-After"] = str(problem.retry_after)
-    return response
+    context = {"title": title, "mode": mode, "text": text, **extra}
+    return form_page(request, "subscription.html", context, problem)
+
+
+def _again_on_problem(request: Request, title: str, **shown: Any) -> AbstractContextManager[None]:
+    """Around a service call: if it refuses, the page again with the problem."""
+    return shown_again(lambda problem: _page(request, title, problem=problem, **shown))
 
 
 # -- subscribing ----------------------------------------------------------------------------
@@ -64,7 +65,7 @@ def _page(
 
 @pages.get("/digest", response_class=HTMLResponse)
 def subscribe_page(request: Request) -> Response:
-    return _page(request, "Get trending papers in your email inbox", mode="subscribe")
+    return _page(request, SUBSCRIBE, mode="subscribe")
 
 
 @pages.post("/digest/subscribe", response_class=HTMLResponse)
@@ -75,18 +76,10 @@ def subscribe(
     frequency: FormStr = "daily",
     searches: FormStr = "",
 ) -> Response:
-    try:
+    values = {"email": email, "frequency": frequency, "searches": searches}
+    with _again_on_problem(request, SUBSCRIBE, mode="subscribe", values=values):
         _subs(request).subscribe(
             email=email, frequency=frequency, searches=_lines(searches), ip=client_ip(request)
-        )
-    except PaperfeedError as exc:
-        values = {"email": email, "frequency": frequency, "searches": searches}
-        return _page(
-            request,
-            "Get trending papers in your email inbox",
-            mode="subscribe",
-            problem=exc,
-            values=values,
         )
     return _page(request, "Confirm your subscription", text=SENT)
 
@@ -138,15 +131,9 @@ def confirm_page(request: Request, token: str = "") -> Response:
 
 @pages.post("/digest/confirm", response_class=HTMLResponse)
 def confirm(request: Request, token: FormStr = "") -> Response:
-    try:
+    new_link = ("/digest", "Subscribe again for a new link")
+    with _again_on_problem(request, "Confirm your subscription", link=new_link):
         sub = _subs(request).confirm(token, client_ip(request))
-    except PaperfeedError as exc:
-        return _page(
-            request,
-            "Confirm your subscription",
-            problem=exc,
-            link=("/digest", "Subscribe again for a new link"),
-        )
     subs = _subs(request)
     manage = subs.manage_token(sub, subs.clock.now())
     text = f"Thank you: {sub.email} will get the {sub.frequency} digest."
@@ -182,10 +169,8 @@ async def unsubscribe(request: Request) -> Response:
     token = str(form.get("token") or request.query_params.get("token") or "")[:2000]
     from starlette.concurrency import run_in_threadpool
 
-    try:
+    with _again_on_problem(request, "Unsubscribe from the digest"):
         sub = await run_in_threadpool(_subs(request).unsubscribe, token, client_ip(request))
-    except PaperfeedError as exc:
-        return _page(request, "Unsubscribe from the digest", problem=exc)
     return _page(
         request,
         "Unsubscribed",
@@ -203,10 +188,8 @@ def _preferences(request: Request, sub: Subscriber, token: str, **extra: Any) ->
 
 @pages.get("/digest/preferences", response_class=HTMLResponse)
 def preferences_page(request: Request, token: str = "") -> Response:
-    try:
+    with _again_on_problem(request, "Digest preferences"):
         sub = _subs(request).preferences(token[:2000])
-    except PaperfeedError as exc:
-        return _page(request, "Digest preferences", problem=exc)
     return _preferences(request, sub, token[:2000])
 
 
@@ -219,7 +202,15 @@ def save_preferences(
     email: FormStr = "",
 ) -> Response:
     subs = _subs(request)
-    try:
+
+    def refused(problem: PaperfeedError) -> Response:
+        try:
+            current = subs.preferences(token)
+        except PaperfeedError:  # the link itself is bad: no form to show again
+            return _page(request, "Digest preferences", problem=problem)
+        return _preferences(request, current, token, problem=problem)
+
+    with shown_again(refused):
         sub, moving = subs.update(
             token,
             frequency=frequency,
@@ -227,12 +218,6 @@ def save_preferences(
             new_email=email,
             ip=client_ip(request),
         )
-    except PaperfeedError as exc:
-        try:
-            current = subs.preferences(token)
-        except PaperfeedError:
-            return _page(request, "Digest preferences", problem=exc)
-        return _preferences(request, current, token, problem=exc)
     notice = "Saved."
     if moving:
         notice += " We have sent a link to the new address: it takes over once confirmed."
@@ -264,17 +249,15 @@ def member_subscribe(
     if viewer.member is None:
         return RedirectResponse("/account/login?next=/account/digest", status_code=303)
     subs = _subs(request)
-    try:
+    member = viewer.member
+
+    def refused(problem: PaperfeedError) -> Response:
+        current = subs.of_member(member)
+        return _page(request, "Your e-mail digest", mode="member", sub=current, problem=problem)
+
+    with shown_again(refused):
         sub = subs.subscribe_member(
-            viewer.member, frequency=frequency, searches=_lines(searches), ip=client_ip(request)
-        )
-    except PaperfeedError as exc:
-        return _page(
-            request,
-            "Your e-mail digest",
-            mode="member",
-            sub=subs.of_member(viewer.member),
-            problem=exc,
+            member, frequency=frequency, searches=_lines(searches), ip=client_ip(request)
         )
     notice = f"Saved: {sub.email} gets the {sub.frequency} digest."
     links = _member_links(subs, sub)
