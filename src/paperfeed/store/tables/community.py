@@ -65,6 +65,8 @@ rate_events = Table(
     Column("at", UTCDateTime(), nullable=False),
     # Events of one key within a window: WHERE bucket = .. AND key = .. AND at > ..
     Index(None, "bucket", "key", "at"),
+    # A bucket's expired events, deleted as new ones come: WHERE bucket = .. AND at <= ..
+    Index(None, "bucket", "at"),
 )
 
 # Moderators' actions, newest last; kept when the target goes.
