@@ -6,6 +6,7 @@ private feed and the digest section."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +26,7 @@ from community_support import (
 )
 from paperfeed.deliver.app import create_app
 from paperfeed.deliver.digests.for_you import ForYouSection
+from paperfeed.index.recommend_cache import FeatureCache
 from paperfeed.rank.editions import Edition, schedule_of
 from paperfeed.store import collections, subscriptions, votes
 from paperfeed.store.engine import writing
@@ -366,3 +368,42 @@ def test_followed_authors_lead_and_names_that_collide_are_pinned(client: TestCli
     lead = [i["paper"]["paper_id"] for i in data if i["source"] == "followed"]
     assert set(lead) == {audio, graphics}  # the 30-day-old one is not new
     assert "new from an author you follow (Lee Wang)" in browser.get("/for-you").text
+
+
+def test_while_the_corpus_is_prepared_the_feed_is_trending_and_says_so(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """A request waits at most wait_seconds for the corpus features: past it the page, the
+    API and the reasons say the papers are trending ones while recommendations are
+    prepared, and the page refreshes itself; once made, the model answers."""
+    browser, user = login(client, "ada")
+    upvote(client, user, topics(client)["speech"][:4])
+    recommender = client.app.state.services.recommender  # type: ignore[attr-defined]
+    # A process that has no features yet, and whose index folder holds none.
+    recommender._caches.clear()
+    recommender.index_dir = tmp_path / "fresh-index"
+    recommender.wait_seconds = 0.2
+    release = threading.Event()
+    original = FeatureCache._load
+
+    def slow_load(self: FeatureCache, key: tuple[int, int], previous: Any) -> Any:
+        assert release.wait(60)
+        return original(self, key, previous)
+
+    monkeypatch.setattr(FeatureCache, "_load", slow_load)
+    try:
+        api = browser.get("/api/me/recommendations").json()
+        assert api["preparing"] and api["data"]
+        assert {i["source"] for i in api["data"]} == {"trending"}
+        assert all("being prepared" in i["reason"]["text"] for i in api["data"])
+        page = browser.get("/for-you").text
+        assert "Your recommendations are being prepared" in page
+        assert '<meta http-equiv="refresh" content="3">' in page
+    finally:
+        release.set()
+    cache = recommender.cache()
+    assert cache is not None and cache.start().wait(60)
+    api = browser.get("/api/me/recommendations").json()
+    assert not api["preparing"]
+    assert "model" in {i["source"] for i in api["data"]}
+    assert "being prepared" not in browser.get("/for-you").text

@@ -4,7 +4,10 @@ papers (or without a journal to follow) everything is fitted again."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,7 +63,8 @@ def _assert_current(features: Features, engine: Engine) -> None:
             )
         }
     assert features.terms is not None
-    expected = transform_terms(features.vectorizer, [stored[int(p)] for p in features.ids])
+    texts = [stored[int(p)] for p in features.ids]
+    expected = transform_terms(features.term_vectorizer(), texts)
     assert abs(features.terms - expected.astype(np.float32)).max() < 1e-6
     assert np.allclose(np.linalg.norm(features.dense, axis=1), 1.0, atol=1e-5)
 
@@ -115,3 +119,82 @@ def test_a_small_hub_is_always_fitted_again(engine: Engine) -> None:
     assert cache.features().fitted_on == 300
     _add(engine, texts[300:310], 300)
     assert (cache.features().fitted_on, cache.features().added_since_fit) == (310, 0)
+
+
+def _file_of(array: np.ndarray) -> str | None:
+    """The file an array is a read-only map of (None: the process's own memory)."""
+    seen: object = array
+    while isinstance(seen, np.ndarray):
+        if isinstance(seen, np.memmap) and seen.filename is not None:
+            return None if array.flags.writeable else str(seen.filename)
+        seen = seen.base
+    return None
+
+
+def test_processes_on_one_index_folder_share_one_set_of_files(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The first process makes the features and writes them; a second one (another serve
+    worker) maps the same files read-only and makes nothing."""
+    ids = _add(engine, _seed_texts()[:600], 0)
+    first = FeatureCache(engine, MODEL, tmp_path)
+    made = first.features()
+    second = FeatureCache(engine, MODEL, tmp_path)
+    mapped = second.features()
+    assert (first.builds, second.builds) == (1, 0)
+    assert made.terms is not None and mapped.terms is not None
+    for part in ("dense", "ids"):
+        assert _file_of(getattr(made, part)) == _file_of(getattr(mapped, part)) is not None
+    for part in ("data", "indices", "indptr"):
+        assert _file_of(getattr(made.terms, part)) == _file_of(getattr(mapped.terms, part))
+        assert _file_of(getattr(mapped.terms, part)) is not None
+    assert mapped.ids.tolist() == sorted(ids) and mapped.key == made.key
+    assert mapped.row_of(ids[5]) == made.row_of(ids[5]) == 5
+    assert mapped.rows_of([ids[3], -1, ids[1]]).tolist() == [3, 1]
+    _assert_current(mapped, engine)  # the idf and terms kept make the same rows
+
+
+def test_files_behind_the_journal_are_brought_up_to_date_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """After an ingest the first process to look extends the files (new papers get rows in
+    the fitted terms) and replaces them; the others map the new files."""
+    texts = _seed_texts()
+    _add(engine, texts[:600], 0)
+    worker_a = FeatureCache(engine, MODEL, tmp_path)
+    before = worker_a.features()
+    added = _add(engine, texts[600:], 600)
+    worker_b = FeatureCache(engine, MODEL, tmp_path)
+    after = worker_b.features()
+    assert worker_b.builds == 1 and after.key != before.key
+    assert (after.fitted_on, after.added_since_fit) == (600, 60)
+    assert set(added) <= set(after.ids.tolist())
+    _assert_current(after, engine)
+    caught_up = worker_a.features()
+    assert worker_a.builds == 1  # its first build only: the new files are mapped
+    assert caught_up.key == after.key and _file_of(caught_up.dense) == _file_of(after.dense)
+    files = {str(p) for p in tmp_path.iterdir() if ".npy" in p.name}
+    assert len(files) == 6 and _file_of(before.dense) not in files  # the old set is deleted
+    assert before.dense[0].shape == after.dense[0].shape  # the old map still reads
+
+
+def test_a_request_never_waits_on_a_build_longer_than_it_is_told(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _add(engine, _seed_texts()[:100], 0)
+    cache = FeatureCache(engine, MODEL, tmp_path)
+    release = threading.Event()
+    original = FeatureCache._load
+
+    def slow(self: FeatureCache, key: tuple[int, int], previous: Features | None) -> Features:
+        assert release.wait(60)
+        return original(self, key, previous)
+
+    monkeypatch.setattr(FeatureCache, "_load", slow)
+    started = time.monotonic()
+    assert cache.ready(0.2) is None
+    assert time.monotonic() - started < 5
+    release.set()
+    assert cache.start().wait(60)
+    ready = cache.ready(0.0)
+    assert ready is not None and len(ready.ids) == 100

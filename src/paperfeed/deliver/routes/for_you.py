@@ -48,12 +48,14 @@ def feed_of(request: Request, member: Member, limit: int | None = None) -> ForYo
     return recommender.for_you(member.id, now=hub.now(), limit=count)
 
 
-def reason_text(item: ForYouItem) -> str:
+def reason_text(item: ForYouItem, preparing: bool = False) -> str:
     """The reason in words (for the feed and the API)."""
     reason = item.recommendation.reason
     if reason.kind == "followed":
         return "New from an author you follow: " + ", ".join(reason.authors)
     if reason.kind == "trending":
+        if preparing:
+            return "Trending now (your recommendations are being prepared)"
         return "Trending now (mixed in for exploration)"
     parts = []
     if item.liked:
@@ -116,6 +118,8 @@ class RecommendationsOut(BaseModel):
     count: int
     paused: bool
     cold_start: bool
+    #: True while the hub prepares its recommendations: the papers are trending ones.
+    preparing: bool
 
 
 @api.get(
@@ -131,14 +135,15 @@ def recommendations_api(
     member = token_member or permissions.require(viewer.member, "read_collection")
     shown = feed_of(request, member, max(1, min(limit, 100)))
     return {
-        "data": [as_json(item) for item in shown.items],
+        "data": [as_json(item, shown.preparing) for item in shown.items],
         "count": len(shown.items),
         "paused": shown.paused,
         "cold_start": shown.cold_start,
+        "preparing": shown.preparing,
     }
 
 
-def as_json(item: ForYouItem) -> dict[str, Any]:
+def as_json(item: ForYouItem, preparing: bool = False) -> dict[str, Any]:
     r = item.recommendation
     return {
         "paper": item.stored.as_dict(),
@@ -146,7 +151,7 @@ def as_json(item: ForYouItem) -> dict[str, Any]:
         "source": r.source,
         "reason": {
             "kind": r.reason.kind,
-            "text": reason_text(item),
+            "text": reason_text(item, preparing),
             "liked": [
                 {
                     "paper_id": s.id,
