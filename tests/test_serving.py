@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -120,13 +121,16 @@ def test_workers_each_listen_and_share_the_connections(
         per_worker = Counter(owners)
         assert None not in per_worker and len(per_worker) == 2, per_worker  # both answer
         # Nagle is off: keep-alive answers (headers and body written apart) do not wait
-        # for the client's delayed ACK, ~40 ms each.
+        # for the client's delayed ACK, ~40 ms each. The median, so that a busy machine's
+        # few slow answers do not count: with Nagle on, every answer waits.
         connections.append(socket.create_connection(("127.0.0.1", port), timeout=30))
         _get(connections[-1])
-        started = time.perf_counter()
-        for _ in range(20):
+        durations = []
+        for _ in range(21):
+            started = time.perf_counter()
             _get(connections[-1])
-        assert (time.perf_counter() - started) / 20 < 0.02
+            durations.append(time.perf_counter() - started)
+        assert statistics.median(durations) < 0.02, durations
     finally:
         for conn in connections:
             conn.close()
