@@ -51,6 +51,9 @@ def test_no_embed_then_update(run) -> None:  # type: ignore[no-untyped-def]
     updated = run("index", "update")
     assert updated.exit_code == 0 and "embedded 30 papers" in updated.output
     assert "word index (tantivy): 0 papers indexed" in updated.output  # already in step
+    # The recommendation features are made here once, for the serve workers to map.
+    assert "recommendation features: 30 papers, brought up to date" in updated.output
+    assert "30 papers, already in step" in run("index", "update").output
     assert json.loads(run("index", "status", "--json").output)["missing_vectors"] == 0
 
 
