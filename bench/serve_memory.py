@@ -92,7 +92,11 @@ def main() -> None:
             cache=True,
         )
         try:
-            web.wait_ready(base, port, processes, args.workers, timeout=600)
+            try:
+                web.wait_ready(base, port, processes, args.workers, timeout=600)
+            except SystemExit:
+                sys.stderr.write(log.read_text(errors="replace")[-3000:])
+                raise
             paths = [
                 f"/api/papers/search?q={quote_plus(queries[i % len(queries)])}"
                 for i in range(args.requests)
