@@ -177,6 +177,7 @@ def schedule(click_ctx: click.Context, interval: float, once: bool) -> None:
     """Run ingestion (PAPERFEED_SCHEDULE_INGEST at PAPERFEED_SCHEDULE_INGEST_TIME) and the
     digests (at PAPERFEED_DIGEST_TIME) on their days, in PAPERFEED_TIMEZONE, until stopped.
     Jobs of the last 6 hours that were missed run at start (they are safe to run twice).
+    Each round also deletes the rate-limit events older than the longest limit's window.
     Several schedulers (on several machines) may share one database: each due job is
     claimed in the job-run ledger and runs on one of them only; a claim not finished after
     PAPERFEED_SCHEDULE_CLAIM_MINUTES counts as crashed and another scheduler takes it over.
@@ -185,7 +186,7 @@ def schedule(click_ctx: click.Context, interval: float, once: bool) -> None:
     Example: paperfeed schedule
     """
     from paperfeed.deliver.digests.send import summary
-    from paperfeed.deliver.scheduler import LedgerClaims, Plan, run_schedule
+    from paperfeed.deliver.scheduler import LedgerClaims, Plan, prune_rate_events, run_schedule
 
     ctx = click_ctx.find_object(Context)
     assert ctx is not None
@@ -209,7 +210,13 @@ def schedule(click_ctx: click.Context, interval: float, once: bool) -> None:
     stale = timedelta(minutes=ctx.settings.schedule_claim_minutes)
     claims = LedgerClaims(ctx.engine(), stale_after=stale)
     jobs = run_schedule(
-        plan, clock, run_job, claims=claims, interval=interval, rounds=1 if once else None
+        plan,
+        clock,
+        run_job,
+        claims=claims,
+        housekeeping=lambda now: prune_rate_events(ctx.engine(), ctx.settings, now),
+        interval=interval,
+        rounds=1 if once else None,
     )
     if once and not jobs:
         next_day = clock.now().astimezone(ctx.settings.zone).date() + timedelta(days=1)

@@ -2,7 +2,9 @@
 
 A rule allows ``limit`` events per sliding ``window``; the event that would exceed it
 is refused until the oldest counted event leaves the window. The times come from the
-``rate_events`` table, so every server process sees the same counts.
+``rate_events`` table, so every server process sees the same counts. They are kept no
+longer than the longest window (:func:`kept_for`): each new event deletes its bucket's
+expired ones, and ``paperfeed schedule`` deletes every expired one each round.
 
 Who "one IP address" is: the peer of the connection, unless the peer is one of the
 proxies of ``PAPERFEED_TRUSTED_PROXIES``; then :func:`forwarded_client` reads
@@ -20,10 +22,20 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
+from paperfeed.config import Settings
 from paperfeed.errors import RateLimitedError
 from paperfeed.store import rate_events
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: The window of the submission limit (PAPERFEED_SUBMISSION_LIMIT an hour); every other
+#: rule counts within PAPERFEED_LOCKOUT_MINUTES.
+SUBMISSION_WINDOW = timedelta(hours=1)
+
+
+def kept_for(settings: Settings) -> timedelta:
+    """How long a rate-limit event is kept: the longest window of any rule. Pure."""
+    return max(timedelta(minutes=settings.lockout_minutes), SUBMISSION_WINDOW)
 
 
 def trusted_networks(setting: str) -> tuple[Network, ...]:
@@ -79,7 +91,13 @@ def check(conn: Connection, rule: Rule, key: str, now: datetime, message: str) -
         raise RateLimitedError(f"{message}; try again in {minutes} minute(s)", wait)
 
 
+def record(conn: Connection, rule: Rule, key: str, now: datetime) -> None:
+    """Count an event of ``key``; the bucket's events that left the window go."""
+    rate_events.record(conn, rule.bucket, key, now)
+    rate_events.prune_bucket(conn, rule.bucket, now - rule.window)
+
+
 def hit(conn: Connection, rule: Rule, key: str, now: datetime, message: str) -> None:
     """Check ``rule`` for ``key``, then count this event."""
     check(conn, rule, key, now, message)
-    rate_events.record(conn, rule.bucket, key, now)
+    record(conn, rule, key, now)

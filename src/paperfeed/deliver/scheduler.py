@@ -13,6 +13,10 @@ before running a due job, a scheduler claims it in the job-run ledger
 outcome is recorded. Every round then looks back over the whole ``catch_up`` window, so a
 job whose scheduler crashed mid-run is taken over by another once its claim is stale
 (PAPERFEED_SCHEDULE_CLAIM_MINUTES).
+
+Each round also does the housekeeping that has no time of its own: it deletes the
+rate-limit events older than the longest window (:func:`prune_rate_events`), so IP and
+e-mail addresses typed into the forms are not kept.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, Protocol
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from paperfeed.clock import Clock
 from paperfeed.config import Settings
+from paperfeed.deliver import rate_limit
 from paperfeed.errors import PaperfeedError
 from paperfeed.rank.editions import DigestSchedule, Edition, parse_time, schedule_of
-from paperfeed.store import job_runs
+from paperfeed.store import job_runs, rate_events
 from paperfeed.store.engine import writing
 
 log = logging.getLogger(__name__)
@@ -160,12 +166,19 @@ class LedgerClaims:
             log.warning("%s: another scheduler took the job over meanwhile", job.describe())
 
 
+def prune_rate_events(engine: Engine, settings: Settings, now: datetime) -> int:
+    """Delete the rate-limit events no rule counts any more; how many went."""
+    with writing(engine) as conn:
+        return rate_events.prune(conn, now - rate_limit.kept_for(settings))
+
+
 def run_schedule(
     plan: Plan,
     clock: Clock,
     run_job: Callable[[Job], object],
     *,
     claims: Claims | None = None,
+    housekeeping: Callable[[datetime], object] | None = None,
     interval: float = 60.0,
     catch_up: timedelta = timedelta(hours=6),
     rounds: int | None = None,
@@ -174,12 +187,18 @@ def run_schedule(
     fails is logged and the schedule goes on. Returns the jobs run (when it returns).
 
     With ``claims``, each job due within the last ``catch_up`` runs only once its claim
-    succeeds (see the module docstring); ``run_job`` may return a one-line outcome."""
+    succeeds (see the module docstring); ``run_job`` may return a one-line outcome.
+    ``housekeeping(now)`` runs at the start of every round (a failure is logged)."""
     done: list[Job] = []
     since = clock.now() - catch_up
     count = 0
     while rounds is None or count < rounds:
         now = clock.now()
+        if housekeeping is not None:
+            try:
+                housekeeping(now)
+            except (PaperfeedError, SQLAlchemyError) as exc:
+                log.error("housekeeping failed: %s", exc)
         window = now - catch_up if claims is not None else since
         for job in due_jobs(plan, window, now):
             if claims is not None and (job in done or not claims.claim(job, now)):

@@ -34,5 +34,12 @@ def clear(conn: Connection, bucket: str, key: str) -> None:
     )
 
 
+def prune_bucket(conn: Connection, bucket: str, before: datetime) -> int:
+    """Delete the events of ``bucket`` at or before ``before``; how many went."""
+    doomed = delete(rate_events).where(rate_events.c.bucket == bucket, rate_events.c.at <= before)
+    return conn.execute(doomed).rowcount
+
+
 def prune(conn: Connection, before: datetime) -> int:
+    """Delete every event at or before ``before``; how many went."""
     return conn.execute(delete(rate_events).where(rate_events.c.at <= before)).rowcount

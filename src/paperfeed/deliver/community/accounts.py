@@ -184,8 +184,8 @@ class Accounts:
         profile = self.settings.password_hash_profile
         if not verify_password(stored_hash, password, profile) or member is None:
             with writing(self.engine) as conn:
-                rate_events.record(conn, failures.bucket, here, now)
-                rate_events.record(conn, everyone.bucket, email, now)
+                rate_limit.record(conn, failures, here, now)
+                rate_limit.record(conn, everyone, email, now)
             raise UnauthorizedError(LOGIN_FAILED)
         if member.suspended:
             raise ForbiddenError("this account is suspended")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -57,7 +56,7 @@ async def _submit(request: Request, member: Member | None, reference: str) -> St
 
 
 def _count_attempt(hub: Hub, member: Member) -> None:
-    rule = rate_limit.Rule("submit", hub.settings.submission_limit, timedelta(hours=1))
+    rule = rate_limit.Rule("submit", hub.settings.submission_limit, rate_limit.SUBMISSION_WINDOW)
     with writing(hub.engine) as conn:
         rate_limit.hit(conn, rule, str(member.id), hub.clock.now(), "too many submissions")
 
