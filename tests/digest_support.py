@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 
@@ -84,6 +86,14 @@ class Sink:
     def received(self) -> Counter[str]:
         with self.lock:
             return Counter(str(m["To"]) for m in self.messages)
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    """A :class:`Sink` on a free port for the test, stopped after it."""
+    server = Sink().start()
+    yield server
+    server.stop()
 
 
 def digest_settings(db_url: str, port: int, tmp_path: Any, **extra: Any) -> Settings:

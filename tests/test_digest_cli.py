@@ -4,7 +4,6 @@ the scheduler's pure decision of what is due."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -14,13 +13,15 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
-from digest_support import SECRET, Sink, add_papers, add_subscriber
+from digest_support import SECRET, Sink, add_papers, add_subscriber, sink
 from paperfeed.cli import cli
 from paperfeed.clock import FrozenClock
 from paperfeed.deliver.scheduler import Job, Plan, due_jobs, run_schedule
 from paperfeed.rank.editions import DigestSchedule
 from paperfeed.store.engine import make_engine
 from ports import free_port
+
+__all__ = ["sink"]  # fixtures
 
 EASTERN = ZoneInfo("America/New_York")
 PLAN = Plan(DigestSchedule(EASTERN), time(20, 30), ("rss cs.LG",))
@@ -58,13 +59,6 @@ def test_the_loop_runs_each_job_once_and_survives_a_failing_one() -> None:
     done = run_schedule(PLAN, clock, run_job, interval=600, catch_up=timedelta(0), rounds=12)
     assert [j.kind for j in done] == ["ingest", "digest"] == [j.kind for j in ran]
     assert clock.slept == [600] * 11
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    server = Sink().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from digest_support import (
     add_subscriber,
     digest_settings,
     sender_for,
+    sink,
 )
 from paperfeed.clock import FrozenClock
 from paperfeed.deliver.app import create_app
@@ -31,14 +32,9 @@ from paperfeed.rank.editions import Edition
 from paperfeed.store import deliveries, subscriptions
 from paperfeed.store.engine import make_engine
 
+__all__ = ["sink"]  # fixtures
+
 TITLES = ["Diffusion models for video", "Training-free adaptation of vision models", "Graphs"]
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    server = Sink().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -21,18 +21,14 @@ from digest_support import (
     add_subscriber,
     digest_settings,
     sender_for,
+    sink,
 )
 from paperfeed.cli import cli
 from paperfeed.clock import FrozenClock
 from paperfeed.store import deliveries, subscriptions
 from paperfeed.store.engine import make_engine, writing
 
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    server = Sink().start()
-    yield server
-    server.stop()
+__all__ = ["sink"]  # fixtures
 
 
 @pytest.fixture
