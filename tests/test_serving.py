@@ -21,6 +21,9 @@ from paperfeed.deliver.serving import listen_sockets
 from ports import children, serve_process, socket_inodes, tcp_sockets
 
 pytestmark = pytest.mark.slow
+#: How long a request may wait for its answer: a worker's first answer loads much of the app,
+#: which with two test runs on two cores has taken over 30 s.
+ANSWER_S = 180
 
 
 def _workers(supervisor: int, port: int) -> dict[int, set[int]]:
@@ -115,7 +118,7 @@ def test_workers_each_listen_and_share_the_connections(
             # Each connection asks at once and is traced to its worker at once: uvicorn
             # closes a connection idle for 5 s, which on a busy machine (two test runs on
             # two cores) the first of 32 opened together outlive.
-            connections.append(socket.create_connection(("127.0.0.1", port), timeout=30))
+            connections.append(socket.create_connection(("127.0.0.1", port), timeout=ANSWER_S))
             _get(connections[-1])
             owners.append(_owner(process.pid, port, connections[-1].getsockname()[1]))
         per_worker = Counter(owners)
@@ -123,7 +126,7 @@ def test_workers_each_listen_and_share_the_connections(
         # Nagle is off: keep-alive answers (headers and body written apart) do not wait
         # for the client's delayed ACK, ~40 ms each. The median, so that a busy machine's
         # few slow answers do not count: with Nagle on, every answer waits.
-        connections.append(socket.create_connection(("127.0.0.1", port), timeout=30))
+        connections.append(socket.create_connection(("127.0.0.1", port), timeout=ANSWER_S))
         _get(connections[-1])
         durations = []
         for _ in range(21):
@@ -147,7 +150,7 @@ def test_a_dead_worker_is_replaced_and_a_stop_is_clean(
     )
     survivors = set(_workers(process.pid, port))
     assert max(first) in survivors and min(first) not in survivors
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+    with socket.create_connection(("127.0.0.1", port), timeout=ANSWER_S) as conn:
         assert b'"ok":true' in _get(conn)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
