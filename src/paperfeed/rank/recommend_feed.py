@@ -19,7 +19,7 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -242,6 +242,31 @@ class Recommender:
                 self._ranked.popitem(last=False)
         return scored
 
+    def _candidates(
+        self,
+        scored: Sequence[tuple[int, float]],
+        trending_ids: Sequence[int],
+        followed: Mapping[int, tuple[str, ...]],
+        signals: rec.MemberSignals,
+        limit: int,
+    ) -> dict[int, StoredPaper]:
+        """The papers the feed may be made of, loaded (hidden ones left out). Without
+        exclusions only the best ``limit`` model papers (and a margin) can be shown, so
+        only those are read, unless hidden or followed ones leave too few."""
+        ranked_ids = [pid for pid, _ in scored]
+        few = ranked_ids[: 2 * limit + 10] if signals.exclusions.empty else ranked_ids
+
+        def load(model_ids: list[int]) -> dict[int, StoredPaper]:
+            wanted = list(dict.fromkeys([*model_ids, *trending_ids, *followed]))
+            with self.engine.connect() as conn:
+                hidden = moderation.hidden_among(conn, wanted)
+                return store.read_papers(conn, [p for p in wanted if p not in hidden])
+
+        loaded = load(few)
+        if len(few) < len(ranked_ids) and sum(p in loaded for p in few) - len(followed) <= limit:
+            loaded = load(ranked_ids)
+        return loaded
+
     def for_you(
         self,
         user_id: int,
@@ -282,10 +307,7 @@ class Recommender:
                 scored = self.ranked_for(signals, version, model, features, limit * 4 + 50)
         if paused:
             followed = {}
-        wanted = [pid for pid, _ in scored] + trending_ids + list(followed)
-        with self.engine.connect() as conn:
-            hidden = moderation.hidden_among(conn, wanted)
-            loaded = store.read_papers(conn, [p for p in dict.fromkeys(wanted) if p not in hidden])
+        loaded = self._candidates(scored, trending_ids, followed, signals, limit)
         candidates = {pid: _candidate(s) for pid, s in loaded.items()}
         if paused:
             # Paused: nothing personal; the trending list, still without excluded papers.
