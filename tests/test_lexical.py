@@ -3,8 +3,6 @@ title weighted highest, the query syntax honoured."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from sqlalchemy import Engine, delete
 
@@ -16,7 +14,7 @@ from paperfeed.ingest.pipeline import ingest
 from paperfeed.store import papers as store
 from paperfeed.store.engine import writing
 from paperfeed.store.tables.papers import papers
-from tests_support import FIXTURES
+from tests_support import FIXTURES, edit_paper
 
 
 @pytest.fixture
@@ -76,30 +74,17 @@ def test_hugging_face_keywords_and_summary_are_searchable(hf: Engine) -> None:
 
 
 def test_updates_and_deletes_follow_the_papers(hf: Engine) -> None:
-    with hf.connect() as conn:
-        stored = store.get_by_arxiv_id(conn, "2606.13392")
-    assert stored is not None
-    with writing(hf) as conn:
-        store.update_papers(
-            conn,
-            [
-                (
-                    stored.id,
-                    replace(
-                        stored.paper,
-                        title="Dense Kernels",
-                        abstract="Nothing more.",
-                        keywords=("kernels",),
-                        ai_summary="Kernels, densely.",
-                    ),
-                )
-            ],
-            stored.changed_at,
-        )
-        lexical.sync(conn, [stored.id])
+    stored_id = edit_paper(
+        hf,
+        "2606.13392",
+        title="Dense Kernels",
+        abstract="Nothing more.",
+        keywords=("kernels",),
+        ai_summary="Kernels, densely.",
+    )
     assert "2606.13392" not in ids(hf, "minimax")
     with writing(hf) as conn:
-        conn.execute(delete(papers).where(papers.c.id == stored.id))
+        conn.execute(delete(papers).where(papers.c.id == stored_id))
     assert "2606.13392" not in ids(hf, "dense kernels")
     with hf.connect() as conn:
         assert lexical.count_indexed(conn) == 29

@@ -4,7 +4,6 @@ through inserts, version updates, rebuilds, restarts, crashes and a busy writer.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from paperfeed.models import Paper
 from paperfeed.store import papers as store
 from paperfeed.store.engine import writing
 from paperfeed.store.tables.papers import papers
-from tests_support import FIXTURES, ListSource
+from tests_support import FIXTURES, ListSource, edit_paper
 
 
 @pytest.fixture
@@ -117,31 +116,18 @@ def test_new_changed_and_deleted_papers_are_followed(
         clock=clock,
     )
     assert found(words, "protein folding") == ["2611.00001"]  # caught up in the search
-    with hf.connect() as conn:
-        stored = store.get_by_arxiv_id(conn, "2606.13392")
-    assert stored is not None
-    with writing(hf) as conn:
-        store.update_papers(
-            conn,
-            [
-                (
-                    stored.id,
-                    replace(
-                        stored.paper,
-                        title="Dense Kernels",
-                        abstract="Nothing more.",
-                        keywords=("kernels",),
-                        ai_summary=None,
-                    ),
-                )
-            ],
-            stored.changed_at,
-        )
-        lexical.sync(conn, [stored.id])
+    stored_id = edit_paper(
+        hf,
+        "2606.13392",
+        title="Dense Kernels",
+        abstract="Nothing more.",
+        keywords=("kernels",),
+        ai_summary=None,
+    )
     assert "2606.13392" not in found(words, "minimax")
     assert found(words, "dense kernels")[0] == "2606.13392"
     with writing(hf) as conn:  # straight from the table: no journal entry
-        conn.execute(delete(papers).where(papers.c.id == stored.id))
+        conn.execute(delete(papers).where(papers.c.id == stored_id))
     assert "2606.13392" not in found(words, "dense kernels")
     with writing(hf) as conn:
         lexical.rebuild(conn)

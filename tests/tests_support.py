@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
 
 from paperfeed.errors import SourceError
 from paperfeed.models import Paper, Parsed, Rejection
@@ -17,6 +20,25 @@ FIXTURES = ROOT / "tests" / "fixtures"
 #: ``new_database(directory) -> url`` (a conftest fixture): a fresh migrated database of the
 #: pass's kind; on SQLite a file in ``directory``.
 NewDatabase = Callable[[Path], str]
+
+
+def edit_paper(engine: Engine, arxiv_id: str, **changes: Any) -> int:
+    """Change a stored paper's fields as ingestion does (its word index synced); its id."""
+    from dataclasses import replace
+
+    from paperfeed.index import lexical
+    from paperfeed.store import papers as store
+    from paperfeed.store.engine import writing
+
+    with engine.connect() as conn:
+        stored = store.get_by_arxiv_id(conn, arxiv_id)
+    assert stored is not None, arxiv_id
+    with writing(engine) as conn:
+        store.update_papers(
+            conn, [(stored.id, replace(stored.paper, **changes))], stored.changed_at
+        )
+        lexical.sync(conn, [stored.id])
+    return stored.id
 
 
 def hf_vectors():  # type: ignore[no-untyped-def]
