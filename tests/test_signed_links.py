@@ -124,6 +124,10 @@ def test_old_keys_come_from_the_settings(tmp_path: Any, monkeypatch: pytest.Monk
     assert security.load_secret(load_settings(secret_key="c" * 32)).previous == ()
 
 
+def test_the_keys_stay_out_of_logs_and_tracebacks() -> None:
+    assert "o" * 8 not in repr(ROTATED) and "n" * 8 not in str(ROTATED)
+
+
 def test_generated_secret_is_kept(tmp_path: Any) -> None:
     settings = load_settings(secret_file=str(tmp_path / "s" / "secret.key"))
     first = security.load_secret(settings)

@@ -16,7 +16,7 @@ import hmac
 import json
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -32,8 +32,8 @@ MIN_SECRET_CHARS = 32
 class Secret:
     """The hub's signing keys: ``current`` signs; it and every key in ``previous`` verify."""
 
-    current: bytes
-    previous: tuple[bytes, ...] = ()
+    current: bytes = field(repr=False)
+    previous: tuple[bytes, ...] = field(default=(), repr=False)
 
     @property
     def keys(self) -> list[bytes]:
