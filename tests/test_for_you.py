@@ -375,7 +375,7 @@ def test_while_the_corpus_is_prepared_the_feed_is_trending_and_says_so(
 ) -> None:
     """A request waits at most wait_seconds for the corpus features: past it the page, the
     API and the reasons say the papers are trending ones while recommendations are
-    prepared, and the page refreshes itself; once made, the model answers."""
+    prepared, and the page's list asks again until then; once made, the model answers."""
     browser, user = login(client, "ada")
     upvote(client, user, topics(client)["speech"][:4])
     recommender = client.app.state.services.recommender  # type: ignore[attr-defined]
@@ -398,12 +398,12 @@ def test_while_the_corpus_is_prepared_the_feed_is_trending_and_says_so(
         assert all("being prepared" in i["reason"]["text"] for i in api["data"])
         page = browser.get("/for-you").text
         assert "Your recommendations are being prepared" in page
-        assert '<meta http-equiv="refresh" content="3">' in page
+        assert 'hx-get="/for-you" hx-trigger="load delay:3s"' in page  # it asks again
     finally:
         release.set()
-    cache = recommender.cache()
-    assert cache is not None and cache.start().wait(60)
+    assert recommender.prepared(60)
     api = browser.get("/api/me/recommendations").json()
     assert not api["preparing"]
     assert "model" in {i["source"] for i in api["data"]}
-    assert "being prepared" not in browser.get("/for-you").text
+    page = browser.get("/for-you").text
+    assert "being prepared" not in page and 'hx-trigger="load delay:3s"' not in page

@@ -164,6 +164,16 @@ class Recommender:
         except Exception:  # the requests will try again, and say what failed
             log.exception("could not prepare recommendations")
 
+    def prepared(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for what :meth:`warm` prepares (the model's
+        libraries, and corpus features to answer with); whether it is all there."""
+        deadline = time.monotonic() + timeout
+        self.warm()
+        if not self._libraries.wait(timeout):
+            return False
+        cache = self.cache()
+        return cache is None or cache.ready(_left(deadline) or 0.0) is not None
+
     def _import_libraries(self) -> None:
         import scipy.sparse  # noqa: F401
         import sklearn.linear_model  # noqa: F401
