@@ -39,7 +39,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["paper_id"], ["papers.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("paper_id", name="pk_paper_thumbnails"),
     )
-    op.create_index("ix_paper_thumbnails_status_retry_after", "paper_thumbnails", ["status", "retry_after"])
+    op.create_index(
+        "ix_paper_thumbnails_status_retry_after", "paper_thumbnails", ["status", "retry_after"]
+    )
 
 
 def downgrade() -> None:
