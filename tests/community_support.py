@@ -201,6 +201,17 @@ class _Elements(HTMLParser):
 ACTIVE_TAGS = {"script", "img", "iframe", "svg", "object", "embed", "style", "math", "video"}
 
 
+def _own_markup(tag: str, values: dict[str, str | None]) -> bool:
+    """The pages' own inert elements: decorative icons (``<svg aria-hidden="true">`` with
+    shapes only) and thumbnails the hub serves itself. Handlers and script URLs on them are
+    still reported below."""
+    if tag == "svg":
+        return values.get("aria-hidden") == "true"
+    if tag == "img":
+        return (values.get("src") or "").startswith("/thumbnails/")
+    return False
+
+
 def active_markup(html: str, *, allowed_scripts: set[str] | None = None) -> list[str]:
     """What in ``html`` could run script: script-capable elements, ``on*`` handlers and
     ``javascript:`` URLs. ``allowed_scripts``: the page's own ``<script src>`` values."""
@@ -211,7 +222,7 @@ def active_markup(html: str, *, allowed_scripts: set[str] | None = None) -> list
         values = dict(attrs)
         if tag == "script" and allowed_scripts is not None and values.get("src") in allowed_scripts:
             continue
-        if tag in ACTIVE_TAGS:
+        if tag in ACTIVE_TAGS and not _own_markup(tag, values):
             problems.append(f"<{tag} {values}>")
         for name, value in attrs:
             if name.startswith("on"):
