@@ -15,8 +15,10 @@ does, in each mode:
 
 - ``private``: no index folder; each worker makes its own features (what every worker
   did before the features were shared);
-- ``shared``: one index folder; the features are made once (``paperfeed index update``
-  does it ahead; here the first worker to look) and both workers map the files.
+- ``shared``: one index folder, emptied first; the first worker to look makes the
+  features and writes them, the other waits for the files and maps them;
+- ``mapped``: the files a ``shared`` run left (as ``paperfeed index update`` makes them
+  ahead of the workers): both workers map them.
 
 Each prints the seconds until its features were ready, every member's first answer
 (training the member's model and scoring the corpus) and later one (cached), and its PSS
@@ -159,9 +161,7 @@ def worker(url: str, index_dir: str | None, members: list[int], barrier: Any, ou
     rec.wait_seconds = None  # measure the answers, not the fallback
     barrier.wait()
     started = time.perf_counter()
-    rec.warm()
-    assert rec._warming is not None
-    rec._warming.join()
+    assert rec.prepared(3600)
     ready = time.perf_counter() - started
     first, later = [], []
     for member in members:
@@ -279,7 +279,7 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=5)
     parser.add_argument("--demo", type=Path, help="a database made by paperfeed ingest sample")
     parser.add_argument("--synthetic", type=int, help="time the ranking alone at this size")
-    parser.add_argument("--modes", default="private,shared")
+    parser.add_argument("--modes", default="private,shared,mapped")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -296,10 +296,13 @@ def main() -> None:
     report: dict[str, Any] = {"papers": args.size}
     for mode in args.modes.split(","):
         folder = None
-        if mode == "shared":
+        if mode in ("shared", "mapped"):
             folder = args.workdir / f"index-{args.size}"
+        if mode == "shared":
             for old in folder.glob("recommend-*"):
                 old.unlink()
+        elif mode == "mapped" and not any(folder.glob("recommend-*.json")):
+            parser.error("mode mapped needs the files of a shared run first")
         report[mode] = summary(run_mode(url, str(folder) if folder else None, members))
         print(json.dumps({mode: report[mode]}), file=sys.stderr)
     print(json.dumps(report, indent=1))
