@@ -57,6 +57,7 @@ OPERATIONS = (
     "GET /feeds/trending.{fmt}",
     "GET /feeds/category/{category}.{fmt}",
     "GET /feeds/search.{fmt}",
+    "GET /feeds/authors/{name}.{fmt}",
     "GET /healthz",
     "POST /api/papers/{paper_id}/upvote",
     "POST /api/papers/submit",
