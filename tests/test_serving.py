@@ -134,22 +134,23 @@ def test_workers_each_listen_and_share_the_connections(
     assert len(workers) == 2 and len(tcp_sockets(port, "0A")) == 2  # a socket each
     connections: list[socket.socket] = []
     try:
-        ends = []
+        ends, nagle_off = [], []
         for _ in range(32):
             # Each connection asks at once and is traced to its worker at once: uvicorn
             # closes a connection idle for 5 s, which on a busy machine (two test runs on
             # two cores) the first of 32 opened together outlive.
             connections.append(socket.create_connection(("127.0.0.1", port), timeout=ANSWER_S))
             _get(connections[-1])
-            ends.append(_server_end(process.pid, port, connections[-1].getsockname()[1]))
-        assert None not in ends, ends
-        per_worker = Counter(pid for pid, _ in ends)  # type: ignore[misc]
+            end = _server_end(process.pid, port, connections[-1].getsockname()[1])
+            assert end is not None, f"no worker holds connection {len(ends) + 1}"
+            ends.append(end)
+            # Nagle is off on the server's end: a keep-alive answer (headers and body
+            # written apart) does not wait for the client's delayed ACK, ~40 ms each.
+            # Asked of the socket itself: a timing would also measure how busy the machine is.
+            nagle_off.append(_nodelay(*end))
+        per_worker = Counter(pid for pid, _ in ends)
         assert len(per_worker) == 2, per_worker  # both answer
-        # Nagle is off on the server's end of every connection: a keep-alive answer
-        # (headers and body written apart) does not wait for the client's delayed ACK,
-        # ~40 ms each. Asked of the sockets themselves: a timing would also measure how
-        # busy the machine is.
-        assert all(_nodelay(pid, inode) for pid, inode in ends)  # type: ignore[misc]
+        assert all(nagle_off), nagle_off
     finally:
         for conn in connections:
             conn.close()
