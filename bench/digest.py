@@ -2,9 +2,10 @@
 
     python bench/digest.py [--subscribers 10000] [--json]
 
-1. Builds a fresh migrated SQLite file holding the bundled sample corpus (660 papers,
-   featured over the last 14 days, first seen today) and N confirmed subscribers, each
-   with a distinct saved search (two or three words drawn from the sample titles).
+1. Builds a fresh migrated SQLite file holding the 660 seed-page papers (``ingest sample
+   --seed-pages``, featured over the last 14 days, first seen today) and N confirmed
+   subscribers, each with a distinct saved search (two or three words drawn from the
+   sample titles).
 2. Starts an SMTP sink (aiosmtpd, counting messages) in its own process on 127.0.0.1.
 3. Runs, each in a fresh subprocess:
    - paperfeed: ``paperfeed digest send`` for a daily edition, in process: plan the
@@ -93,7 +94,7 @@ def build(folder: Path, subscribers: int, seed: int = 11) -> None:
     settings = _settings(folder, 25)
     engine = make_engine(settings.database_url)
     migrate(engine)
-    ingest(engine, sample_source(settings), clock=FrozenClock(NOW))
+    ingest(engine, sample_source(settings, seed_pages=True), clock=FrozenClock(NOW))
     words_index = word_index(engine, settings)
     if words_index is not None:
         words_index.background = False

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,8 +47,14 @@ class Inbox:
         with self.lock:
             return [m for m in self.messages if m["To"] == address]
 
-    def last_link(self, address: str) -> str:
+    def last_link(self, address: str, wait: float = 10.0) -> str:
+        """The first link of the newest mail to ``address``, waiting up to ``wait`` seconds
+        for one: account mail goes out after the answer (web/outbox)."""
+        deadline = time.monotonic() + wait
         found = self.to(address)
+        while not found and time.monotonic() < deadline:
+            time.sleep(0.05)
+            found = self.to(address)
         assert found, f"no mail to {address}"
         body = found[-1].get_body(("plain",))
         assert body is not None

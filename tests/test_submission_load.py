@@ -124,7 +124,9 @@ def test_healthz_stays_fast_while_four_slow_submissions_are_in_flight(
     health = httpx.get(f"{base}/healthz", timeout=30)
     took = time.monotonic() - started
     assert health.status_code == 200
-    assert took < 1.0, f"/healthz took {took:.2f} s while submissions waited on arXiv"
+    # Held threads would keep /healthz waiting for the stand-in's 3 s; a free server answers
+    # at once (the bound leaves room for a busy machine running two test workers).
+    assert took < 2.0, f"/healthz took {took:.2f} s while submissions waited on arXiv"
     for sender in senders:
         sender.join()
     # Each waited 1 s, then was told to come back; the look-ups went on, one at a time.
