@@ -119,3 +119,30 @@ def test_eval_retrieval_on_a_beir_subset(run, tmp_path: Path, external_data) -> 
         assert 0.0 < mode["ndcg@10"] <= 1.0
     # On a few hundred documents, the judged document is usually found by words.
     assert scores["lexical"]["recall@100"] > 0.8
+
+
+def test_ingest_keeps_recommendation_features_in_step_once_kept(  # type: ignore[no-untyped-def]
+    run, db_url: str, tmp_path: Path
+) -> None:
+    from paperfeed.index.recommend_files import FeatureFiles
+    from paperfeed.index.vector_table import count_model, read_journal_version, recorded_model
+    from paperfeed.store.engine import make_engine
+
+    def kept() -> tuple[tuple[int, int] | None, tuple[int, int]]:
+        engine = make_engine(db_url, create=False)
+        with engine.connect() as conn:
+            recorded = recorded_model(conn)
+            assert recorded is not None
+            key = (read_journal_version(conn, recorded[0]), count_model(conn, recorded[0]))
+        engine.dispose()
+        return FeatureFiles(tmp_path / "index", recorded[0]).stored_key(), key
+
+    run("ingest", "hf-daily", str(FIXTURES / "hf_daily_papers_api.json"), "--embed")
+    assert kept()[0] is None  # a hub that never asked for them makes none
+    assert "30 papers, brought up to date" in run("index", "update").output
+    stored, now = kept()
+    assert stored == now and now[1] == 30
+    more = run("ingest", "hf-daily", str(FIXTURES / "hf_daily_excerpt.jsonl"), "--embed")
+    assert more.exit_code == 0, more.output
+    stored, now = kept()
+    assert stored == now and now[1] > 30  # the new papers have rows: workers only map

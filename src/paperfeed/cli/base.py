@@ -150,6 +150,24 @@ class Context:
 
             return step(advance)
 
+    def refresh_recommendations(self, *, only_kept: bool) -> tuple[int, bool] | None:
+        """Bring the recommendation features in the index folder in step with the vectors,
+        so that the serve workers map them instead of making them: (papers they hold,
+        whether anything was made), or None without vectors, or with ``only_kept`` when
+        this folder keeps none yet (a hub that never served "For you" pays nothing)."""
+        from paperfeed.index.recommend_cache import FeatureCache
+        from paperfeed.index.vector_table import recorded_model
+
+        with self.engine().connect() as conn:
+            recorded = recorded_model(conn)
+        if recorded is None:
+            return None
+        cache = FeatureCache(self.engine(), recorded[0], Path(self.settings.index_dir))
+        if only_kept and cache.files is not None and cache.files.stored_key() is None:
+            return None
+        features = cache.features()
+        return len(features.ids), cache.builds > 0
+
     def engine(self, *, migrated: bool = True) -> Engine:
         from paperfeed.store.engine import EngineOptions, make_engine
         from paperfeed.store.migrate import ensure_migrated

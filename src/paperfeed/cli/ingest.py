@@ -60,6 +60,7 @@ def run_ingest(
         embedding.catch_up()
         embedding.close()
     ctx.refresh_words()
+    ctx.refresh_recommendations(only_kept=True)  # the workers then map them, not make them
     _print_report(report, as_json)
     if not report.completed:
         _say_how_to_resume(ctx, source)

@@ -215,16 +215,10 @@ def index_update(ctx: Context) -> None:
 def _report_recommendations(ctx: Context) -> None:
     """Bring the recommendation features in the index folder in step, so that the serve
     workers map them instead of making them."""
-    from paperfeed.index.recommend_cache import FeatureCache
-
-    with ctx.engine().connect() as conn:
-        recorded = vectors.recorded_model(conn)
-    if recorded is None:
-        return
-    cache = FeatureCache(ctx.engine(), recorded[0], Path(ctx.settings.index_dir))
-    features = cache.features()
-    state = "brought up to date" if cache.builds else "already in step"
-    click.echo(f"recommendation features: {len(features.ids):,} papers, {state}")
+    kept = ctx.refresh_recommendations(only_kept=False)
+    if kept is not None:
+        state = "brought up to date" if kept[1] else "already in step"
+        click.echo(f"recommendation features: {kept[0]:,} papers, {state}")
 
 
 def _report_words(ctx: Context) -> None:
