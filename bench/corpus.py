@@ -43,7 +43,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
 SAMPLE = ROOT / "src" / "paperfeed" / "ingest" / "data" / "sample_papers.jsonl.gz"
 
 EMBED_CHUNK = 512  # texts embedded (and saved) per step: a killed run resumes from there
@@ -65,12 +64,17 @@ def _clean(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def real_papers(data: Path = DATA) -> list[RealPaper]:
+def real_papers(data: Path | None = None) -> list[RealPaper]:
     """Every real paper at hand, deduplicated by lower-cased title, shuffled (seed 2026).
 
-    The HF archive and SciFact are read from ``data`` when present (the seed pages ship
-    with the package); a missing source is skipped with a note on stderr.
+    The HF archive and SciFact are read from ``data`` (default PAPERFEED_EXTERNAL_DATA_DIR)
+    when present (the seed pages ship with the package); a missing source is skipped with
+    a note on stderr.
     """
+    if data is None:
+        from data_paths import external_data_dir
+
+        data = external_data_dir()
     found: list[RealPaper] = []
     archive = data / "hf_daily_archive" / "hf_daily_archive.jsonl.gz"
     if archive.exists():
@@ -396,7 +400,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("action", choices=("embed", "validate", "estimate"))
     parser.add_argument("--workdir", type=Path, required=True, help="the real vectors' cache")
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument(
+        "--data", type=Path, default=None, help="default: PAPERFEED_EXTERNAL_DATA_DIR"
+    )
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--held", type=int, default=300, help="real papers kept as queries")
