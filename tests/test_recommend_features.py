@@ -198,3 +198,18 @@ def test_a_request_never_waits_on_a_build_longer_than_it_is_told(
     assert cache.start().wait(60)
     ready = cache.ready(0.0)
     assert ready is not None and len(ready.ids) == 100
+
+
+@pytest.mark.slow
+def test_a_serving_process_has_a_child_fit_a_large_corpus(engine: Engine, tmp_path: Path) -> None:
+    """A full fit past ``in_child_over`` papers runs in a child process (it would hold the
+    serving process's interpreter lock for minutes); the serving process maps its files."""
+    ids = _add(engine, _seed_texts()[:120], 0)
+    cache = FeatureCache(engine, MODEL, tmp_path)
+    cache.in_child_over = 100
+    features = cache.features()
+    assert cache.builds == 0  # made by the child, mapped here
+    assert features.ids.tolist() == sorted(ids) and _file_of(features.dense) is not None
+    _assert_current(features, engine)
+    _add(engine, _seed_texts()[120:125], 120)  # under SMALL_CORPUS: fitted again, in a child
+    assert len(cache.features().ids) == 125 and cache.builds == 0

@@ -46,6 +46,11 @@ log = logging.getLogger(__name__)
 #: Share of the fitted papers that may be added or changed before the vocabulary and idf
 #: are fitted again (until then new papers get rows in the fitted terms).
 REFIT_SHARE = 0.2
+#: Above this many papers a serving process has a child process fit the features
+#: (:mod:`.recommend_build`): minutes of tokenising would hold its interpreter lock.
+CHILD_OVER = 20_000
+#: Seconds a child may take to fit them (then the process fits them itself).
+CHILD_SECONDS = 3_600.0
 
 
 class FeatureCache:
@@ -64,6 +69,9 @@ class FeatureCache:
         #: Features this process made (fitted or extended) rather than mapped: tests
         #: check that a second process on the same folder makes none.
         self.builds = 0
+        #: Past this many papers a full fit goes to a child process (None: never; the
+        #: CLI and the child itself fit in their own process).
+        self.in_child_over: int | None = None
 
     def current_key(self) -> tuple[int, int]:
         with self.engine.connect() as conn:
@@ -121,6 +129,10 @@ class FeatureCache:
             mapped = self.files.load()
             if mapped is not None:
                 return mapped
+        if self._fit_in_child(key, previous):
+            mapped = self.files.load()
+            if mapped is not None and mapped.key == key:
+                return mapped
         with self.files.lock():
             # Another process may have written them while this one waited for the lock.
             mapped = self.files.load()
@@ -130,6 +142,21 @@ class FeatureCache:
             made = self._load(key, base)
             self.files.save(made)
             return self.files.load() or made
+
+    def _fit_in_child(self, key: tuple[int, int], previous: Features | None) -> bool:
+        """Whether a child process brought the files to ``key`` (tried only for a full
+        fit of a large corpus, where no up-to-date files exist to extend)."""
+        if self.files is None or self.in_child_over is None or key[1] <= self.in_child_over:
+            return False
+        base = self.files.load() or previous
+        if base is not None:
+            with self.engine.connect() as conn:
+                if self._changed_since(conn, base, key[1]) is not None:
+                    return False  # an extension: seconds, fine in this process
+        from paperfeed.index.recommend_build import build_in_child
+
+        assert self.files is not None
+        return build_in_child(self.engine, self.model, self.files.directory, CHILD_SECONDS)
 
     def _load(self, key: tuple[int, int], previous: Features | None) -> Features:
         self.builds += 1

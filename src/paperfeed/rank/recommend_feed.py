@@ -30,7 +30,7 @@ from sqlalchemy import Engine
 
 from paperfeed.errors import InvalidQueryError
 from paperfeed.index.lexical_tantivy import WordIndex
-from paperfeed.index.recommend_cache import FeatureCache
+from paperfeed.index.recommend_cache import CHILD_OVER, FeatureCache
 from paperfeed.index.recommend_features import Features
 from paperfeed.index.semantic import SemanticIndex
 from paperfeed.index.vector_table import recorded_model
@@ -134,6 +134,7 @@ class Recommender:
             cache = self._caches.get(recorded[0])
             if cache is None:
                 cache = FeatureCache(self.engine, recorded[0], self.index_dir)
+                cache.in_child_over = CHILD_OVER  # a serving process: fit large ones apart
                 self._caches[recorded[0]] = cache
         return cache
 
