@@ -124,7 +124,7 @@ def test_eval_retrieval_on_a_beir_subset(run, tmp_path: Path, external_data) -> 
 def test_ingest_keeps_recommendation_features_in_step_once_kept(  # type: ignore[no-untyped-def]
     run, db_url: str, tmp_path: Path
 ) -> None:
-    from paperfeed.index.recommend_files import FeatureFiles
+    from paperfeed.index.recommend_cache import FeatureCache
     from paperfeed.index.vector_table import count_model, read_journal_version, recorded_model
     from paperfeed.store.engine import make_engine
 
@@ -134,8 +134,11 @@ def test_ingest_keeps_recommendation_features_in_step_once_kept(  # type: ignore
             recorded = recorded_model(conn)
             assert recorded is not None
             key = (read_journal_version(conn, recorded[0]), count_model(conn, recorded[0]))
+        files = FeatureCache(engine, recorded[0], tmp_path / "index").files()
+        assert files is not None
+        stored = files.stored_key()
         engine.dispose()
-        return FeatureFiles(tmp_path / "index", recorded[0]).stored_key(), key
+        return stored, key
 
     run("ingest", "hf-daily", str(FIXTURES / "hf_daily_papers_api.json"), "--embed")
     assert kept()[0] is None  # a hub that never asked for them makes none

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, update
 
-from paperfeed.index import recommend_cache
+from paperfeed.index import lexical_tantivy, recommend_cache
 from paperfeed.index.embedder import paper_text
 from paperfeed.index.recommend_cache import FeatureCache
 from paperfeed.index.recommend_features import Features
@@ -23,7 +23,7 @@ from paperfeed.ingest.sample import load_sample_rows
 from paperfeed.models import Paper
 from paperfeed.store.engine import writing
 from paperfeed.store.papers import insert_papers
-from paperfeed.store.tables.papers import papers
+from paperfeed.store.tables.papers import index_state, papers
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 MODEL = "m"
@@ -213,3 +213,25 @@ def test_a_serving_process_has_a_child_fit_a_large_corpus(engine: Engine, tmp_pa
     _assert_current(features, engine)
     _add(engine, _seed_texts()[120:125], 120)  # under SMALL_CORPUS: fitted again, in a child
     assert len(cache.features().ids) == 125 and cache.builds == 0
+
+
+def test_another_database_on_the_same_folder_never_gets_these_features(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The files are named by the database's random identity (the word index's): another
+    database with the same papers count and journal version makes its own."""
+    assert recommend_cache.IDENTITY == lexical_tantivy.IDENTITY
+    _add(engine, _seed_texts()[:50], 0)
+    first = FeatureCache(engine, MODEL, tmp_path)
+    first.features()
+    with writing(engine) as conn:  # as if this were another database
+        conn.execute(
+            update(index_state)
+            .where(index_state.c.name == recommend_cache.IDENTITY)
+            .values(value="another-database")
+        )
+    other = FeatureCache(engine, MODEL, tmp_path)
+    other.features()
+    assert other.builds == 1
+    files = [other.files(), first.files()]
+    assert files[0] is not None and files[1] is not None and files[0].stem != files[1].stem

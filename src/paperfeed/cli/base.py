@@ -163,7 +163,8 @@ class Context:
         if recorded is None:
             return None
         cache = FeatureCache(self.engine(), recorded[0], Path(self.settings.index_dir))
-        if only_kept and cache.files is not None and cache.files.stored_key() is None:
+        files = cache.files()
+        if only_kept and files is not None and files.stored_key() is None:
             return None
         features = cache.features()
         return len(features.ids), cache.builds > 0

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,6 +29,7 @@ import numpy as np
 from sqlalchemy import Connection, Engine, select
 
 from paperfeed.index.embedder import paper_text
+from paperfeed.index.journal import insert_if_absent, read_state
 from paperfeed.index.recommend_features import Features, build_features, extend_features
 from paperfeed.index.recommend_files import FeatureFiles
 from paperfeed.index.term_view import SMALL_CORPUS
@@ -39,9 +41,14 @@ from paperfeed.index.vector_table import (
     read_journal_version,
     stored_ids,
 )
+from paperfeed.store.engine import writing
 from paperfeed.store.tables.papers import papers
 
 log = logging.getLogger(__name__)
+
+#: The ``index_state`` row holding the database's random identity: the word index's
+#: (:data:`paperfeed.index.lexical_tantivy.IDENTITY`), which names its folder the same way.
+IDENTITY = "lexical:identity"
 
 #: Share of the fitted papers that may be added or changed before the vocabulary and idf
 #: are fitted again (until then new papers get rows in the fitted terms).
@@ -60,7 +67,8 @@ class FeatureCache:
     def __init__(self, engine: Engine, model: str, directory: Path | None = None) -> None:
         self.engine = engine
         self.model = model
-        self.files = FeatureFiles(directory, model) if directory is not None else None
+        self.directory = directory
+        self._files: FeatureFiles | None = None
         self._features: Features | None = None
         self._lock = threading.Lock()  # one update at a time in this process
         self._start_lock = threading.Lock()
@@ -72,6 +80,22 @@ class FeatureCache:
         #: Past this many papers a full fit goes to a child process (None: never; the
         #: CLI and the child itself fit in their own process).
         self.in_child_over: int | None = None
+
+    def files(self) -> FeatureFiles | None:
+        """The files of this database and model in the folder (None without a folder).
+        Their names carry the database's random identity: a folder that serves another
+        database (a copy, a test) never hands one database's features to the other."""
+        if self.directory is None:
+            return None
+        if self._files is None:
+            with self.engine.connect() as conn:
+                found = read_state(conn, IDENTITY)
+            if not isinstance(found, str):
+                with writing(self.engine) as conn:
+                    insert_if_absent(conn, IDENTITY, uuid.uuid4().hex)
+                    found = read_state(conn, IDENTITY)
+            self._files = FeatureFiles(self.directory, self.model, str(found))
+        return self._files
 
     def current_key(self) -> tuple[int, int]:
         with self.engine.connect() as conn:
@@ -123,40 +147,41 @@ class FeatureCache:
     # --- making them ---------------------------------------------------------------------------
 
     def _bring_up_to(self, key: tuple[int, int], previous: Features | None) -> Features:
-        if self.files is None:
+        files = self.files()
+        if files is None:
             return self._load(key, previous)
-        if self.files.stored_key() == key:
-            mapped = self.files.load()
+        if files.stored_key() == key:
+            mapped = files.load()
             if mapped is not None:
                 return mapped
         if self._fit_in_child(key, previous):
-            mapped = self.files.load()
+            mapped = files.load()
             if mapped is not None and mapped.key == key:
                 return mapped
-        with self.files.lock():
+        with files.lock():
             # Another process may have written them while this one waited for the lock.
-            mapped = self.files.load()
+            mapped = files.load()
             if mapped is not None and mapped.key == key:
                 return mapped
             base = mapped if mapped is not None else previous
             made = self._load(key, base)
-            self.files.save(made)
-            return self.files.load() or made
+            files.save(made)
+            return files.load() or made
 
     def _fit_in_child(self, key: tuple[int, int], previous: Features | None) -> bool:
         """Whether a child process brought the files to ``key`` (tried only for a full
         fit of a large corpus, where no up-to-date files exist to extend)."""
-        if self.files is None or self.in_child_over is None or key[1] <= self.in_child_over:
+        files = self.files()
+        if files is None or self.in_child_over is None or key[1] <= self.in_child_over:
             return False
-        base = self.files.load() or previous
+        base = files.load() or previous
         if base is not None:
             with self.engine.connect() as conn:
                 if self._changed_since(conn, base, key[1]) is not None:
                     return False  # an extension: seconds, fine in this process
         from paperfeed.index.recommend_build import build_in_child
 
-        assert self.files is not None
-        return build_in_child(self.engine, self.model, self.files.directory, CHILD_SECONDS)
+        return build_in_child(self.engine, self.model, files.directory, CHILD_SECONDS)
 
     def _load(self, key: tuple[int, int], previous: Features | None) -> Features:
         self.builds += 1

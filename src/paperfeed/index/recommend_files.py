@@ -5,7 +5,8 @@ missing or behind the vector journal) makes the features and writes them under
 ``PAPERFEED_INDEX_DIR``; every process then memory-maps them read-only, so the workers of
 a machine share one copy in the page cache instead of building and holding one each.
 
-Files, for one embedding model (``recommend-<model>-<digest>``)::
+Files, for one database (its random identity, as the word index's folder is named) and
+embedding model (``recommend-<database>-<model>-<digest>``)::
 
     .json                    the manifest: format, model, the token of the current files,
                              the journal key they were made at, the fit's bookkeeping
@@ -55,12 +56,13 @@ _STALE_SECONDS = 86_400
 class FeatureFiles:
     """The feature files of one embedding model in ``directory``."""
 
-    def __init__(self, directory: Path, model: str) -> None:
+    def __init__(self, directory: Path, model: str, database: str = "") -> None:
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model)[:40]
-        digest = hashlib.sha256(model.encode()).hexdigest()[:8]
+        digest = hashlib.sha256(f"{database}\n{model}".encode()).hexdigest()[:8]
         self.directory = Path(directory)
         self.model = model
-        self.stem = f"recommend-{slug}-{digest}"
+        self.database = database
+        self.stem = f"recommend-{database[:16] or 'db'}-{slug}-{digest}"
 
     @property
     def manifest(self) -> Path:
@@ -78,7 +80,8 @@ class FeatureFiles:
         except (OSError, ValueError) as exc:
             log.warning("ignoring the unreadable manifest %s: %s", self.manifest, exc)
             return None
-        if manifest.get("format") != FORMAT or manifest.get("model") != self.model:
+        found = (manifest.get("format"), manifest.get("model"), manifest.get("database", ""))
+        if found != (FORMAT, self.model, self.database):
             return None
         return manifest
 
@@ -171,6 +174,7 @@ class FeatureFiles:
         manifest = {
             "format": FORMAT,
             "model": self.model,
+            "database": self.database,
             "token": token,
             "key": list(features.key),
             "rows": len(features.ids),
