@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
@@ -32,6 +32,7 @@ class SocialCache:
     engine: Engine
     member: Member | None
     known: dict[int, Social]
+    hidden: dict[int, bool] = field(default_factory=dict)
 
     def load(self, papers: Sequence[StoredPaper]) -> None:
         wanted = [s for s in papers if s.id not in self.known]
@@ -102,9 +103,11 @@ def my_collections() -> list[Collection]:
 
 
 def is_hidden(stored: StoredPaper) -> bool:
-    """Whether moderators hid this paper (the paper page asks)."""
+    """Whether moderators hid this paper (the paper page asks; one query a page)."""
     cache = _cache.get()
     if cache is None:
         return False
-    with cache.engine.connect() as conn:
-        return bool(moderation.hidden_among(conn, [stored.id]))
+    if stored.id not in cache.hidden:
+        with cache.engine.connect() as conn:
+            cache.hidden[stored.id] = bool(moderation.hidden_among(conn, [stored.id]))
+    return cache.hidden[stored.id]
