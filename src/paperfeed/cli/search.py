@@ -199,7 +199,9 @@ def _embed_with_bar(ctx: Context, ids: list[int]) -> int:
 @pass_context
 @edge
 def index_update(ctx: Context) -> None:
-    """Embed the papers that have no vector yet (after `ingest --no-embed`, say).
+    """Embed the papers that have no vector yet (after `ingest --no-embed`, say), and bring
+    the word index and the recommendation features of this machine in step. Run it on a new
+    machine before it takes traffic.
 
     Example: paperfeed index update
     """
