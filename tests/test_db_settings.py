@@ -84,7 +84,8 @@ def test_a_slow_request_and_a_full_pool_are_503_envelopes(
         assert client.get("/api/daily_papers").status_code == 200
         with locker.connect() as conn:  # the papers' table is locked: reads wait on it
             conn.execute(text("LOCK TABLE papers IN ACCESS EXCLUSIVE MODE"))
-            slow = client.get("/api/daily_papers")
+            # A day not asked before, so no cached answer stands in for the database.
+            slow = client.get("/api/daily_papers", params={"date": "2026-11-19"})
             conn.rollback()
         assert slow.status_code == 503, slow.text
         assert slow.json() == {
