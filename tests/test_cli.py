@@ -44,6 +44,10 @@ def test_the_demo_loads_real_daily_lists(run) -> None:  # type: ignore[no-untype
     assert listed["data"][0]["id"] == "2608.19880" and listed["count"] == 17
     shown = json.loads(run("paper", "show", "2608.19880", "--json").stdout)
     assert shown["organization"] == "google" and shown["upvotes"] == 163
+    text = run("paper", "show", "2608.19880").stdout
+    assert "Organization: Google" in text and "Submitted by: taesiri" in text
+    assert "Summary (written by a language model, from Hugging Face): EnvHarness" in text
+    assert "Categories:" not in text, "HF papers carry no categories: no empty line for them"
     again = run("ingest", "sample", "--if-empty")
     assert "already holds papers" in again.output
 

@@ -102,7 +102,8 @@ def paper_show(ctx: Context, arxiv_id: str, as_json: bool) -> None:
     click.echo(f"{p.title}\n")
     click.echo(f"arXiv:{p.arxiv_id}v{p.version}" if p.version else f"arXiv:{p.arxiv_id}")
     click.echo("Authors: " + ", ".join(p.authors))
-    click.echo("Categories: " + " ".join(p.categories))
+    if p.categories:
+        click.echo("Categories: " + " ".join(p.categories))
     if p.published_at:
         click.echo(f"Published: {p.published_at.isoformat()}")
     for v in p.versions:
@@ -115,11 +116,17 @@ def paper_show(ctx: Context, arxiv_id: str, as_json: bool) -> None:
         ("Abstract page", p.abs_url),
         ("PDF", p.pdf_url),
         ("Code", p.code_url),
+        ("GitHub stars", p.github_stars),
         ("Project", p.project_url),
+        ("Organization", p.organization_fullname or p.organization),
+        ("Submitted by", p.submitted_by),
+        ("Keywords", ", ".join(p.keywords)),
         ("Featured on", p.featured_on),
     ):
         if value:
             click.echo(f"{label}: {value}")
+    if p.ai_summary:
+        click.echo(f"\nSummary (written by a language model, from Hugging Face): {p.ai_summary}")
     click.echo(f"\n{p.abstract}")
 
 
