@@ -11,9 +11,19 @@ from paperfeed.store.tables import (
     community,
     digests,
     jobs,
+    machines,
     papers,
     recommendations,
     thumbnails,
 )
 
-__all__ = ["base", "community", "digests", "jobs", "papers", "recommendations", "thumbnails"]
+__all__ = [
+    "base",
+    "community",
+    "digests",
+    "jobs",
+    "machines",
+    "papers",
+    "recommendations",
+    "thumbnails",
+]
