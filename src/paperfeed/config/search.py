@@ -54,6 +54,39 @@ class SearchSettings(BaseModel):
         "is not in step; on PostgreSQL each machine keeps its own folder, in step through the "
         "change journal in the database).",
     )
+    machine_id: str = Field(
+        "",
+        max_length=128,
+        description="This machine's name in `paperfeed index status` (each machine records "
+        "there how far its indexes are behind). Empty: the host name plus a digest of "
+        "PAPERFEED_INDEX_DIR, stable across restarts.",
+    )
+    index_snapshot_dir: str = Field(
+        "",
+        description="A folder every machine of the hub can read (NFS, say) where `paperfeed "
+        "index publish` writes snapshots of this machine's index files (word index, HNSW "
+        "graph, recommendation features) and where a joining machine restores them from, "
+        "then replays the change journal. Empty: snapshots go into the database when "
+        "PAPERFEED_INDEX_SNAPSHOT_DATABASE is on, else nowhere.",
+    )
+    index_snapshot_database: bool = Field(
+        False,
+        description="Publish index snapshots into the database itself (chunked, for hubs "
+        "with no shared folder; see docs/design.md for the cost) when "
+        "PAPERFEED_INDEX_SNAPSHOT_DIR is empty.",
+    )
+    index_snapshot_keep: int = Field(
+        2,
+        ge=1,
+        description="Complete snapshots kept; `paperfeed index publish` deletes older ones.",
+    )
+    index_snapshot_hours: float = Field(
+        24.0,
+        ge=0,
+        description="The scheduler publishes a snapshot of the index files this often "
+        "(hours) when a snapshot store is set (one machine does it, claimed through the "
+        "job ledger); 0 never.",
+    )
     search_fusion: Literal["normalised", "rrf"] = Field(
         "normalised",
         description="How hybrid search fuses the word and meaning lists: `normalised` "
