@@ -12,7 +12,8 @@ from paperfeed.clock import FrozenClock
 from paperfeed.config import load_settings
 from paperfeed.errors import InvalidInputError, SourceError
 from paperfeed.ingest.http import Fetcher
-from paperfeed.ingest.oai import OaiSource, parse_page, parse_records
+from paperfeed.ingest.oai import OaiSource
+from paperfeed.ingest.oai_records import parse_page, parse_records
 from paperfeed.ingest.source import Source
 from paperfeed.models import Paper, Rejection, Version
 from replay_server import ReplayServer, Reply, replay_server_fixture  # noqa: F401
