@@ -7,7 +7,7 @@ in ``PAPERFEED_EXTERNAL_DATA_DIR``, default ``../shared/data``) and writes
   list day is on or after ``FIRST_DAY``: the last three months of the archive;
 * ``src/paperfeed/index/models/demo-vectors-minilm.npz``: each demo paper's minilm vector
   (float16), keyed by the SHA-256 of the text the embedder reads
-  (:mod:`paperfeed.index.bundled_vectors`), so ``paperfeed ingest sample`` need not run the
+  (:mod:`paperfeed.index.vectors.bundled`), so ``paperfeed ingest sample`` need not run the
   model on a fresh install (about 40 papers/s on 2 idle cores).
 
 Both outputs are byte-for-byte reproducible on one machine::
@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from data_paths import ROOT, external
-from paperfeed.index.bundled_vectors import text_key
-from paperfeed.index.embedder import load_embedder, paper_text
+from paperfeed.index.embedders.embedder import load_embedder, paper_text
+from paperfeed.index.vectors.bundled import text_key
 from paperfeed.ingest.hf_daily import collapse_repeats, parse_daily_lines
 from paperfeed.models import Paper
 

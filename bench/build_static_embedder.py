@@ -42,9 +42,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from paperfeed.index.minilm_embedder import MODEL_SHA256, MiniLMEmbedder
-from paperfeed.index.static_embedder import MATRIX_RESOURCE
-from paperfeed.index.wordpiece import (
+from paperfeed.index.embedders.minilm import MODEL_SHA256, MiniLMEmbedder
+from paperfeed.index.embedders.static import MATRIX_RESOURCE
+from paperfeed.index.embedders.wordpiece import (
     CLS_ID,
     SEP_ID,
     SPECIAL_IDS,

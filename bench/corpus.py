@@ -128,7 +128,7 @@ def real_vectors(
     as it ends: a killed run loses one chunk at most, and a smaller corpus (a prefix)
     reuses the chunks a larger one embedded.
     """
-    from paperfeed.index.embedder import load_embedder, paper_text
+    from paperfeed.index.embedders.embedder import load_embedder, paper_text
 
     model = load_embedder(embedder)
     texts = [paper_text(p.title, p.abstract) for p in papers]
@@ -316,7 +316,7 @@ def hnsw_recall(
     """recall@10 of a bare HNSW graph (M=m, efConstruction=ef_add, asked for 10) against
     exact search, per query set and search expansion ``ef``: sensitive settings, where
     the corpus's structure shows."""
-    from paperfeed.index.hnsw import Graph, HnswParams
+    from paperfeed.index.vectors.hnsw import Graph, HnswParams
 
     ids = np.arange(len(matrix), dtype=np.int64)
     graph = Graph.build(matrix.shape[1], ids, matrix, HnswParams(m, ef_add, max(efs)))
@@ -333,7 +333,7 @@ def hnsw_recall(
 
 def product_recall(matrix: np.ndarray, queries: dict[str, np.ndarray]) -> dict[str, float]:
     """recall@10 of the product's index as search uses it (default graph, k=100 re-scored)."""
-    from paperfeed.index.vectors import VectorIndex
+    from paperfeed.index.vectors.in_memory import VectorIndex
 
     index = VectorIndex.from_matrix("bench", np.arange(len(matrix)), matrix, exact_max=0)
     out = {}
@@ -347,7 +347,7 @@ def product_recall(matrix: np.ndarray, queries: dict[str, np.ndarray]) -> dict[s
 def validate(args: argparse.Namespace) -> dict[str, object]:
     """Real 10 k against synthetic 10 k (and random 10 k): neighbourhoods and HNSW recall."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from paperfeed.index.embedder import load_embedder, query_text
+    from paperfeed.index.embedders.embedder import load_embedder, query_text
     from paperfeed.index.query import parse_query
     from search_speed_inputs import make_queries, seed_papers
 

@@ -82,7 +82,7 @@ def build(folder: Path, subscribers: int, seed: int = 11) -> None:
     from sqlalchemy import insert, select
 
     from paperfeed.clock import FrozenClock
-    from paperfeed.index.lexical_tantivy import word_index
+    from paperfeed.index.lexical.tantivy_index import word_index
     from paperfeed.ingest.jobs import sample_source
     from paperfeed.ingest.pipeline import ingest
     from paperfeed.store.engine import make_engine, writing
@@ -137,7 +137,7 @@ def build(folder: Path, subscribers: int, seed: int = 11) -> None:
 def _paperfeed(folder: Path, port: int, out: Any) -> None:
     from paperfeed.clock import FrozenClock
     from paperfeed.deliver.digests.send import sender_from_settings
-    from paperfeed.index.lexical_tantivy import word_index
+    from paperfeed.index.lexical.tantivy_index import word_index
     from paperfeed.rank.editions import Edition
     from paperfeed.store.engine import make_engine
 

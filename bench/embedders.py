@@ -31,7 +31,7 @@ import numpy as np
 
 import data_paths
 from memory import peak_rss_mb
-from paperfeed.index.embedder import EMBEDDERS, load_embedder, query_text
+from paperfeed.index.embedders.embedder import EMBEDDERS, load_embedder, query_text
 
 
 def seed_papers(limit: int | None = None) -> list[tuple[str, str]]:

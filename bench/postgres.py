@@ -133,9 +133,10 @@ class FeaturedCorpus(search_speed.Corpus):
 
 
 def child_build(cfg: dict[str, Any]) -> dict[str, Any]:
-    from paperfeed.index import lexical, vectors
-    from paperfeed.index.embedder import load_embedder
-    from paperfeed.index.lexical_tantivy import WordIndex
+    from paperfeed.index.embedders.embedder import load_embedder
+    from paperfeed.index.lexical import database as lexical
+    from paperfeed.index.lexical.tantivy_index import WordIndex
+    from paperfeed.index.vectors import in_memory as vectors
     from paperfeed.store.engine import make_engine, writing
     from paperfeed.store.migrate import migrate
     from paperfeed.store.papers import insert_papers
@@ -173,7 +174,7 @@ def child_build(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def child_search(cfg: dict[str, Any]) -> dict[str, Any]:
     from paperfeed.config import load_settings
-    from paperfeed.index.lexical_tantivy import WordIndex, word_index
+    from paperfeed.index.lexical.tantivy_index import WordIndex, word_index
     from paperfeed.index.query import parse_query
     from paperfeed.rank.search import search
     from paperfeed.store.engine import make_engine

@@ -67,9 +67,9 @@ from scipy import sparse  # noqa: E402
 from sklearn.svm import LinearSVC  # noqa: E402
 
 from data_paths import external  # noqa: E402
-from paperfeed.index.embedder import load_embedder, paper_text  # noqa: E402
-from paperfeed.index.recommend_features import Features, build_features  # noqa: E402
-from paperfeed.index.term_view import vectorizer  # noqa: E402
+from paperfeed.index.embedders.embedder import load_embedder, paper_text  # noqa: E402
+from paperfeed.index.recommend.features import Features, build_features  # noqa: E402
+from paperfeed.index.recommend.term_view import vectorizer  # noqa: E402
 from paperfeed.rank.recommend import fit, ranked  # noqa: E402
 from paperfeed.rank.recommend_model import scores, train  # noqa: E402
 

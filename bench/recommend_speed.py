@@ -60,7 +60,7 @@ def _smaps() -> dict[str, float]:
 def _real(demo: Path) -> tuple[list[str], list[str], np.ndarray, str]:
     from sqlalchemy import select
 
-    from paperfeed.index.vector_table import load_vectors, recorded_model
+    from paperfeed.index.vectors.table import load_vectors, recorded_model
     from paperfeed.store.engine import make_engine
     from paperfeed.store.tables.papers import papers
 
@@ -82,7 +82,7 @@ def _real(demo: Path) -> tuple[list[str], list[str], np.ndarray, str]:
 
 
 def make_corpus(db: Path, demo: Path, size: int, members: int) -> None:
-    from paperfeed.index.vector_table import record_model, store_vectors
+    from paperfeed.index.vectors.table import record_model, store_vectors
     from paperfeed.models import Paper
     from paperfeed.store import users, votes
     from paperfeed.store.engine import make_engine, writing
@@ -228,8 +228,8 @@ def synthetic(workdir: Path, n: int) -> dict[str, Any]:
     unit embeddings and tf-idf rows of 80 terms, one member of 10 positives."""
     from scipy import sparse
 
-    from paperfeed.index.recommend_features import Features
-    from paperfeed.index.recommend_files import FeatureFiles
+    from paperfeed.index.recommend.features import Features
+    from paperfeed.index.recommend.files import FeatureFiles
     from paperfeed.rank.recommend import fit, ranked
 
     files = FeatureFiles(workdir / f"synthetic-{n}", "synthetic")

@@ -56,8 +56,10 @@ def word_store(papers: list[Any], weighting: tuple[str, int, int, float, float])
     """The papers in a temporary SQLite hub, words indexed with one weighting of the fields."""
     from sqlalchemy import func, literal_column
 
-    from paperfeed.index import lexical, lexical_sqlite, word_documents
-    from paperfeed.index.lexical_tantivy import WordIndex
+    from paperfeed.index.lexical import database as lexical
+    from paperfeed.index.lexical import fts5 as lexical_sqlite
+    from paperfeed.index.lexical import word_documents
+    from paperfeed.index.lexical.tantivy_index import WordIndex
     from paperfeed.store.engine import make_engine, writing
     from paperfeed.store.migrate import migrate
     from paperfeed.store.papers import insert_papers
@@ -83,7 +85,7 @@ def word_store(papers: list[Any], weighting: tuple[str, int, int, float, float])
 
 
 def ranked(engine: Any, words: Any, text: str, *, fts_only: bool, limit: int = 10) -> list[int]:
-    from paperfeed.index import lexical
+    from paperfeed.index.lexical import database as lexical
     from paperfeed.index.query import parse_query
 
     query = parse_query(text[:1000])

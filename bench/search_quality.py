@@ -61,7 +61,7 @@ def bm25s_rankings(data, limit: int = 100) -> dict[str, list[str]]:  # type: ign
 
 def fusion_rankings(indexed, data, method: str, alpha: float = 0.5) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
     from paperfeed.errors import InvalidQueryError
-    from paperfeed.index import lexical
+    from paperfeed.index.lexical import database as lexical
     from paperfeed.index.query import parse_query
     from paperfeed.rank.fusion import normalised_combination, reciprocal_rank_fusion
 

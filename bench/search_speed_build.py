@@ -25,7 +25,7 @@ from search_speed_inputs import (
 
 def child_throughput(cfg: dict[str, Any]) -> dict[str, Any]:
     """Papers/s of one embedder on real seed papers, in chunks of EMBED_CHUNK."""
-    from paperfeed.index.embedder import load_embedder, paper_text
+    from paperfeed.index.embedders.embedder import load_embedder, paper_text
 
     real = seed_papers()[: cfg["docs"]]
     texts = [paper_text(t, a) for t, a in real]
@@ -109,7 +109,7 @@ def _words_vectors(
     start: int,
 ) -> np.ndarray:
     """The word-resampled corpus's vectors: the model's, or random unit vectors."""
-    from paperfeed.index.embedder import paper_text
+    from paperfeed.index.embedders.embedder import paper_text
 
     n = cfg["size"]
     if not cfg["real_vectors"]:
@@ -130,9 +130,10 @@ def _words_vectors(
 
 def child_build(cfg: dict[str, Any]) -> dict[str, Any]:
     """Fill a fresh database with the product's write calls, batch by batch."""
-    from paperfeed.index import lexical, vectors
-    from paperfeed.index.embedder import load_embedder
-    from paperfeed.index.lexical_tantivy import WordIndex
+    from paperfeed.index.embedders.embedder import load_embedder
+    from paperfeed.index.lexical import database as lexical
+    from paperfeed.index.lexical.tantivy_index import WordIndex
+    from paperfeed.index.vectors import in_memory as vectors
     from paperfeed.store.engine import make_engine, writing
     from paperfeed.store.migrate import migrate
     from paperfeed.store.papers import insert_papers

@@ -15,7 +15,7 @@ from search_speed_inputs import TOP, WARMUP, K, stats, timed, timing_priority
 
 def child_floor(cfg: dict[str, Any]) -> dict[str, Any]:
     """NumPy brute force over the same vectors: matrix @ q, argpartition, sort of the top k."""
-    from paperfeed.index import vectors
+    from paperfeed.index.vectors import in_memory as vectors
     from paperfeed.store.engine import make_engine
 
     engine = make_engine(f"sqlite:///{cfg['db']}")

@@ -54,8 +54,8 @@ def make_cached_index() -> type:
 
 def child_serve(cfg: dict[str, Any]) -> dict[str, Any]:
     """Load the semantic index as a server does and time every search mode."""
-    from paperfeed.index import lexical
-    from paperfeed.index.lexical_tantivy import WordIndex
+    from paperfeed.index.lexical import database as lexical
+    from paperfeed.index.lexical.tantivy_index import WordIndex
     from paperfeed.index.query import fts5_match, parse_query
     from paperfeed.models import Hit
     from paperfeed.rank.fusion import normalised_combination

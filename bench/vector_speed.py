@@ -49,8 +49,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from memory import peak_rss_mb, rss_mb  # noqa: E402
-from paperfeed.index.hnsw import DEFAULT_PARAMS, HnswParams  # noqa: E402
-from paperfeed.index.vectors import VectorIndex  # noqa: E402
+from paperfeed.index.vectors.hnsw import DEFAULT_PARAMS, HnswParams  # noqa: E402
+from paperfeed.index.vectors.in_memory import VectorIndex  # noqa: E402
 
 DIM = 384
 CENTRES = 500
@@ -86,7 +86,7 @@ def realistic(n: int, queries: int, cache: Path, embedder: str) -> tuple[np.ndar
     """bench/corpus.py's first n vectors, and search queries embedded by the model."""
     sys.path.insert(0, str(ROOT / "bench"))
     from corpus import Synthesizer, real_papers, real_vectors
-    from paperfeed.index.embedder import load_embedder, query_text
+    from paperfeed.index.embedders.embedder import load_embedder, query_text
     from paperfeed.index.query import parse_query
     from search_speed_inputs import make_queries, seed_papers
 

@@ -9,7 +9,7 @@
    distributions too), synthetic authors, categories and heavy-tailed upvotes; the
    papers are featured evenly over the last ``--days`` days (100 k over 30 days is
    about 3,300 papers a day, an arXiv-sized day rather than a Hugging Face-sized one).
-   The lexical index is built with ``paperfeed.index.lexical.rebuild``, and the tantivy
+   The lexical index is built with ``paperfeed.index.lexical.database.rebuild``, and the tantivy
    word index (``WordIndex.refresh``) in the server's index folder before it starts, as
    ingestion keeps it (timed apart: ``word_index_s``). The vectors
    are *random unit vectors* (dimension 384) stored with ``store_vectors`` and
@@ -198,8 +198,9 @@ def build(db: Path, n: int, days: int, today: date) -> dict[str, float]:
     """Create and fill the database; return the seconds each step took."""
     import numpy as np
 
-    from paperfeed.index import lexical, vectors
-    from paperfeed.index.embedder import load_embedder
+    from paperfeed.index.embedders.embedder import load_embedder
+    from paperfeed.index.lexical import database as lexical
+    from paperfeed.index.vectors import in_memory as vectors
     from paperfeed.store import papers as store
     from paperfeed.store.engine import make_engine, writing
     from paperfeed.store.migrate import migrate
@@ -253,7 +254,7 @@ def build_word_index(db: Path, index_dir: Path) -> float | None:
     (a server finding none would build it in the background and answer from FTS5 until
     then); seconds taken, None when the settings choose no word index."""
     from paperfeed.config import load_settings
-    from paperfeed.index.lexical_tantivy import word_index
+    from paperfeed.index.lexical.tantivy_index import word_index
     from paperfeed.store.engine import make_engine
 
     engine = make_engine(f"sqlite:///{db}")

@@ -175,7 +175,7 @@ def member_client(app_client: TestClient, username: str, role: Role = "member") 
 
 def add_paper(client: TestClient, arxiv_id: str = "2611.00001", **fields: Any) -> int:
     """Store a paper featured today, as ingestion does (searchable); its id."""
-    from paperfeed.index import lexical
+    from paperfeed.index.lexical import database as lexical
     from paperfeed.models import Paper
     from paperfeed.store import papers as store
     from paperfeed.store.engine import writing

@@ -23,7 +23,7 @@ from paperfeed.deliver import security
 from paperfeed.deliver.digests.content import DigestContent
 from paperfeed.deliver.digests.send import DigestSender
 from paperfeed.deliver.digests.subscriptions import Subscriptions
-from paperfeed.index import lexical
+from paperfeed.index.lexical import database as lexical
 from paperfeed.models import Paper
 from paperfeed.rank.editions import Edition
 from paperfeed.store import papers as paper_store

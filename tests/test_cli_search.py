@@ -124,8 +124,8 @@ def test_eval_retrieval_on_a_beir_subset(run, tmp_path: Path, external_data) -> 
 def test_ingest_keeps_recommendation_features_in_step_once_kept(  # type: ignore[no-untyped-def]
     run, db_url: str, tmp_path: Path
 ) -> None:
-    from paperfeed.index.recommend_cache import FeatureCache
-    from paperfeed.index.vector_table import count_model, read_journal_version, recorded_model
+    from paperfeed.index.recommend.cache import FeatureCache
+    from paperfeed.index.vectors.table import count_model, read_journal_version, recorded_model
     from paperfeed.store.engine import make_engine
 
     def kept() -> tuple[tuple[int, int] | None, tuple[int, int]]:

@@ -25,7 +25,7 @@ from paperfeed.clock import FrozenClock
 from paperfeed.config import load_settings
 from paperfeed.deliver.app import create_app
 from paperfeed.errors import ConflictError
-from paperfeed.index import lexical
+from paperfeed.index.lexical import database as lexical
 from paperfeed.ingest.hf_daily import HfDailySource
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.ingest.sample import SampleSource

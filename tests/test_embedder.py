@@ -20,16 +20,16 @@ import numpy as np
 import pytest
 
 from paperfeed.errors import ConfigError, PaperfeedError
-from paperfeed.index.embedder import (
+from paperfeed.index.embedders.embedder import (
     EMBEDDERS,
     Embedder,
     load_embedder,
     paper_text,
     query_text,
 )
-from paperfeed.index.minilm_embedder import MODEL_SHA256
-from paperfeed.index.static_embedder import MATRIX_RESOURCE
-from paperfeed.index.wordpiece import TOKENIZER_RESOURCE
+from paperfeed.index.embedders.minilm import MODEL_SHA256
+from paperfeed.index.embedders.static import MATRIX_RESOURCE
+from paperfeed.index.embedders.wordpiece import TOKENIZER_RESOURCE
 from paperfeed.ingest.sample import SampleRow, load_sample_rows
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
@@ -202,7 +202,7 @@ def test_minilm_after_usearch_is_an_error_not_a_crash() -> None:
     code = (
         "import usearch.index\n"
         "from paperfeed.errors import ConfigError\n"
-        "from paperfeed.index.embedder import load_embedder\n"
+        "from paperfeed.index.embedders.embedder import load_embedder\n"
         "try:\n"
         "    load_embedder('minilm')\n"
         "except ConfigError as exc:\n"

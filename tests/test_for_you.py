@@ -26,7 +26,7 @@ from community_support import (
 )
 from paperfeed.deliver.app import create_app
 from paperfeed.deliver.digests.for_you import ForYouSection
-from paperfeed.index.recommend_cache import FeatureCache
+from paperfeed.index.recommend.cache import FeatureCache
 from paperfeed.rank.editions import Edition, schedule_of
 from paperfeed.store import collections, subscriptions, votes
 from paperfeed.store.engine import writing

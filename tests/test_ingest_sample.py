@@ -23,9 +23,9 @@ from sqlalchemy import Engine, func, select
 
 from paperfeed.clock import FrozenClock
 from paperfeed.errors import InvalidInputError
-from paperfeed.index.bundled_vectors import bundled, embed_texts
-from paperfeed.index.embedder import load_embedder, paper_text
+from paperfeed.index.embedders.embedder import load_embedder, paper_text
 from paperfeed.index.semantic import SemanticIndex
+from paperfeed.index.vectors.bundled import bundled, embed_texts
 from paperfeed.ingest.demo import DemoSource, demo_lines
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.ingest.sample import SampleSource, load_sample_rows

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import Engine, delete
 
 from paperfeed.clock import FrozenClock
-from paperfeed.index import lexical
+from paperfeed.index.lexical import database as lexical
 from paperfeed.index.query import parse_query
 from paperfeed.ingest.hf_daily import HfDailySource
 from paperfeed.ingest.pipeline import ingest

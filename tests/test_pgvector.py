@@ -24,10 +24,15 @@ from sqlalchemy.engine import make_url
 from paperfeed.cli import cli
 from paperfeed.clock import FrozenClock
 from paperfeed.errors import ConfigError, StorageError
-from paperfeed.index import vectors_pgvector
 from paperfeed.index.semantic import SemanticIndex, resolve_backend
-from paperfeed.index.vectors import VectorIndex, delete_vectors, load_vectors, store_vectors
-from paperfeed.index.vectors_pgvector import PgVectorIndex, ensure_index, hnsw_state
+from paperfeed.index.vectors import pgvector_index as vectors_pgvector
+from paperfeed.index.vectors.in_memory import (
+    VectorIndex,
+    delete_vectors,
+    load_vectors,
+    store_vectors,
+)
+from paperfeed.index.vectors.pgvector_index import PgVectorIndex, ensure_index, hnsw_state
 from paperfeed.models import Hit
 from paperfeed.store import pgvector_schema
 from paperfeed.store.engine import make_engine, writing

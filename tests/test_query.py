@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from paperfeed.errors import InvalidQueryError
-from paperfeed.index import lexical
+from paperfeed.index.lexical import database as lexical
 from paperfeed.index.query import fts5_match, parse_query
 
 

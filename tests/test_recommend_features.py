@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, update
 
-from paperfeed.index import lexical_tantivy, recommend_cache
-from paperfeed.index.embedder import paper_text
-from paperfeed.index.recommend_cache import FeatureCache
-from paperfeed.index.recommend_features import Features
-from paperfeed.index.term_view import transform_terms
-from paperfeed.index.vectors import store_vectors
+from paperfeed.index.embedders.embedder import paper_text
+from paperfeed.index.lexical import tantivy_index as lexical_tantivy
+from paperfeed.index.recommend import cache as recommend_cache
+from paperfeed.index.recommend.cache import FeatureCache
+from paperfeed.index.recommend.features import Features
+from paperfeed.index.recommend.term_view import transform_terms
+from paperfeed.index.vectors.in_memory import store_vectors
 from paperfeed.ingest.sample import load_sample_rows
 from paperfeed.models import Paper
 from paperfeed.store.engine import writing

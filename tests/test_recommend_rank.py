@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from paperfeed.index.recommend_features import Features, build_features
+from paperfeed.index.recommend.features import Features, build_features
 from paperfeed.rank.recommend import (
     CandidatePaper,
     Recommendation,

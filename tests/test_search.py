@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func, select
 
 from paperfeed.clock import FrozenClock
 from paperfeed.errors import ConfigError, InvalidQueryError
-from paperfeed.index.lexical_tantivy import WordIndex
+from paperfeed.index.lexical.tantivy_index import WordIndex
 from paperfeed.index.query import parse_query
 from paperfeed.index.semantic import SemanticIndex
 from paperfeed.ingest.pipeline import ingest

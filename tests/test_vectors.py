@@ -20,8 +20,10 @@ import pytest
 from sqlalchemy import Engine, delete
 
 from paperfeed.clock import FrozenClock
-from paperfeed.index import hnsw, journal, vector_table
-from paperfeed.index.vectors import (
+from paperfeed.index import journal
+from paperfeed.index.vectors import hnsw
+from paperfeed.index.vectors import table as vector_table
+from paperfeed.index.vectors.in_memory import (
     VectorIndex,
     count_vectors,
     decode,

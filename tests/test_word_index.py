@@ -15,8 +15,10 @@ from sqlalchemy import Engine, delete, select
 from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings
 from paperfeed.errors import InvalidQueryError
-from paperfeed.index import lexical, lexical_tantivy, word_documents
-from paperfeed.index.lexical_tantivy import WordIndex, word_index
+from paperfeed.index.lexical import database as lexical
+from paperfeed.index.lexical import tantivy_index as lexical_tantivy
+from paperfeed.index.lexical import word_documents
+from paperfeed.index.lexical.tantivy_index import WordIndex, word_index
 from paperfeed.index.query import parse_query
 from paperfeed.ingest.hf_daily import HfDailySource
 from paperfeed.ingest.pipeline import ingest

@@ -26,7 +26,7 @@ def edit_paper(engine: Engine, arxiv_id: str, **changes: Any) -> int:
     """Change a stored paper's fields as ingestion does (its word index synced); its id."""
     from dataclasses import replace
 
-    from paperfeed.index import lexical
+    from paperfeed.index.lexical import database as lexical
     from paperfeed.store import papers as store
     from paperfeed.store.engine import writing
 
@@ -45,7 +45,7 @@ def hf_vectors():  # type: ignore[no-untyped-def]
     """The 30 HF fixture papers embedded with minilm, once per test process."""
     import numpy as np
 
-    from paperfeed.index.embedder import load_embedder, paper_text
+    from paperfeed.index.embedders.embedder import load_embedder, paper_text
     from paperfeed.ingest.hf_daily import HfDailySource
 
     global _HF_VECTORS
@@ -66,8 +66,8 @@ def seed_hf(engine, clock) -> None:  # type: ignore[no-untyped-def]
     import numpy as np
     from sqlalchemy import select
 
-    from paperfeed.index import vectors
-    from paperfeed.index.embedder import load_embedder
+    from paperfeed.index.embedders.embedder import load_embedder
+    from paperfeed.index.vectors import in_memory as vectors
     from paperfeed.ingest.hf_daily import HfDailySource
     from paperfeed.ingest.pipeline import ingest
     from paperfeed.store.engine import writing

@@ -210,7 +210,7 @@ def hostile_hub(
     from datetime import UTC, date, datetime
 
     from paperfeed.deliver.community.passwords import hash_password
-    from paperfeed.index import lexical
+    from paperfeed.index.lexical import database as lexical
     from paperfeed.models import Paper
     from paperfeed.store import collections, comments, submissions, users
     from paperfeed.store import papers as store

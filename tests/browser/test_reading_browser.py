@@ -48,7 +48,7 @@ def hub(start_server: Callable[..., Any], make_sample_db: Callable[..., str]) ->
     from paperfeed.config import load_settings
     from paperfeed.deliver import security
     from paperfeed.deliver.community.accounts import Accounts
-    from paperfeed.index import lexical
+    from paperfeed.index.lexical import database as lexical
     from paperfeed.ingest.thumbnails import first_page
     from paperfeed.models import Paper
     from paperfeed.store import collections, comments, thumbnails

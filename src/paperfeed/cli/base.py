@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from paperfeed.config import Settings
-    from paperfeed.index.lexical_tantivy import WordIndex
+    from paperfeed.index.lexical.tantivy_index import WordIndex
     from paperfeed.index.semantic import SemanticIndex
     from paperfeed.models import StoredPaper
 
@@ -121,7 +121,7 @@ class Context:
     def words(self) -> WordIndex | None:
         """The tantivy word index (None when the database ranks words). A command does
         not build it in the background: it catches up small backlogs itself."""
-        from paperfeed.index.lexical_tantivy import word_index
+        from paperfeed.index.lexical.tantivy_index import word_index
 
         if not self._words_made:
             self._words = word_index(self.engine(), self.settings)
@@ -155,8 +155,8 @@ class Context:
         so that the serve workers map them instead of making them: (papers they hold,
         whether anything was made), or None without vectors, or with ``only_kept`` when
         this folder keeps none yet (a hub that never served "For you" pays nothing)."""
-        from paperfeed.index.recommend_cache import FeatureCache
-        from paperfeed.index.vector_table import recorded_model
+        from paperfeed.index.recommend.cache import FeatureCache
+        from paperfeed.index.vectors.table import recorded_model
 
         with self.engine().connect() as conn:
             recorded = recorded_model(conn)

@@ -13,7 +13,8 @@ from sqlalchemy.engine import make_url
 
 from paperfeed.cli.base import Context, echo_json, edge, pass_context
 from paperfeed.errors import InvalidInputError, StorageError
-from paperfeed.index import lexical_postgres, lexical_sqlite
+from paperfeed.index.lexical import fts5 as lexical_sqlite
+from paperfeed.index.lexical import tsvector as lexical_postgres
 from paperfeed.store.copy import copy_database
 from paperfeed.store.copy_plan import CopyReport, Start
 from paperfeed.store.engine import EngineOptions, make_engine, normalise_url

@@ -99,7 +99,7 @@ class _Embedding:
         self._embed(ids)
 
     def catch_up(self) -> None:
-        from paperfeed.index import vectors
+        from paperfeed.index.vectors import in_memory as vectors
 
         with self._semantic.engine.connect() as conn:
             missing = vectors.missing_ids(conn, self._semantic.embedder.name)

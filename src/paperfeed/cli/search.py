@@ -8,9 +8,10 @@ from pathlib import Path
 import click
 
 from paperfeed.cli.base import Context, echo_json, edge, pass_context
-from paperfeed.index import lexical, vectors
-from paperfeed.index.embedder import EMBEDDERS
+from paperfeed.index.embedders.embedder import EMBEDDERS
+from paperfeed.index.lexical import database as lexical
 from paperfeed.index.query import parse_query
+from paperfeed.index.vectors import in_memory as vectors
 from paperfeed.models import StoredPaper
 from paperfeed.rank.evaluate import evaluate, load_beir
 from paperfeed.rank.search import MODES, Fusion, search, similar
@@ -156,6 +157,10 @@ def index_status(ctx: Context, as_json: bool) -> None:
         "mismatch": semantic.mismatch(),
         "vector_search": semantic.search_method(papers),
     }
+    from paperfeed.cli.machines import machines_status, print_machines
+
+    joined = machines_status(ctx)
+    data |= {"machines": joined["machines"], "snapshot": joined["snapshot"]}
     if as_json:
         echo_json(data)
         return
@@ -179,6 +184,7 @@ def index_status(ctx: Context, as_json: bool) -> None:
     click.echo(f"missing vectors: {data['missing_vectors']:,}; search: {data['vector_search']}")
     if data["mismatch"]:
         click.echo(f"MISMATCH: {data['mismatch']}")
+    print_machines(joined)
 
 
 def _embed_with_bar(ctx: Context, ids: list[int]) -> int:
@@ -201,10 +207,15 @@ def _embed_with_bar(ctx: Context, ids: list[int]) -> int:
 def index_update(ctx: Context) -> None:
     """Embed the papers that have no vector yet (after `ingest --no-embed`, say), and bring
     the word index and the recommendation features of this machine in step. Run it on a new
-    machine before it takes traffic.
+    machine before it takes traffic: it first restores the newest published snapshot of the
+    index files (`index publish`) where this machine's are missing or far behind, then
+    replays the changes made since.
 
     Example: paperfeed index update
     """
+    from paperfeed.cli.machines import finish_update, graph_step, join_step
+
+    join_step(ctx)
     semantic = ctx.semantic()
     with ctx.engine().connect() as conn:
         missing = vectors.missing_ids(conn, semantic.embedder.name)
@@ -212,6 +223,8 @@ def index_update(ctx: Context) -> None:
     click.echo(f"embedded {done:,} papers with {semantic.embedder.name}")
     _report_words(ctx)
     _report_recommendations(ctx)
+    graph_step(ctx)
+    finish_update(ctx)
 
 
 def _report_recommendations(ctx: Context) -> None:
@@ -229,6 +242,15 @@ def _report_words(ctx: Context) -> None:
         click.echo(f"word index (tantivy): {words:,} papers indexed")
     elif ctx.words() is not None:
         click.echo("word index (tantivy): another process is writing it; try again later")
+
+
+def _add_machine_commands() -> None:
+    from paperfeed.cli.machines import index_publish
+
+    index_group.add_command(index_publish)
+
+
+_add_machine_commands()
 
 
 @index_group.command("rebuild")

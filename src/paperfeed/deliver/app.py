@@ -41,7 +41,7 @@ from paperfeed.deliver.web.services import Services, build_services
 from paperfeed.deliver.web.sessions import ViewerMiddleware
 from paperfeed.deliver.web.templating import make_templates
 from paperfeed.errors import PaperfeedError
-from paperfeed.index.lexical_tantivy import word_index
+from paperfeed.index.lexical.tantivy_index import word_index
 from paperfeed.index.semantic import semantic_index
 from paperfeed.store.changes import change_marker
 from paperfeed.store.engine import EngineOptions, make_engine

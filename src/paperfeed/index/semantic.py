@@ -1,8 +1,8 @@
 """The semantic index of one process: the configured embedder plus the vector index,
 kept in step with the vectors stored in the database.
 
-The vector index is the in-memory :class:`~paperfeed.index.vectors.VectorIndex` or, on
-PostgreSQL, pgvector inside the database (:class:`~paperfeed.index.vectors_pgvector.
+The vector index is the in-memory :class:`~paperfeed.index.vectors.in_memory.VectorIndex` or, on
+PostgreSQL, pgvector inside the database (:class:`~paperfeed.index.vectors.pgvector_index.
 PgVectorIndex`), chosen by ``PAPERFEED_VECTOR_BACKEND`` (``auto``: the database on
 PostgreSQL, memory on SQLite). Both answer the same calls.
 
@@ -28,10 +28,11 @@ from sqlalchemy import Engine, delete, select
 
 from paperfeed.config import Settings
 from paperfeed.errors import ConfigError
-from paperfeed.index import vectors, vectors_pgvector
-from paperfeed.index.bundled_vectors import embed_texts
-from paperfeed.index.embedder import Embedder, load_embedder, paper_text, query_text
-from paperfeed.index.vectors_pgvector import PgVectorIndex
+from paperfeed.index.embedders.embedder import Embedder, load_embedder, paper_text, query_text
+from paperfeed.index.vectors import in_memory as vectors
+from paperfeed.index.vectors import pgvector_index as vectors_pgvector
+from paperfeed.index.vectors.bundled import embed_texts
+from paperfeed.index.vectors.pgvector_index import PgVectorIndex
 from paperfeed.models import Hit
 from paperfeed.store.engine import writing
 from paperfeed.store.tables.papers import index_state, papers

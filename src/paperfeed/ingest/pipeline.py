@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from paperfeed.clock import Clock, SystemClock
 from paperfeed.errors import SourceError, StorageError
-from paperfeed.index import lexical
+from paperfeed.index.lexical import database as lexical
 from paperfeed.ingest.decide import Limits, plan_batch
 from paperfeed.ingest.source import Source
 from paperfeed.models import IngestReport, Paper, Parsed, Rejection

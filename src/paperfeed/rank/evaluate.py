@@ -21,8 +21,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from paperfeed.errors import InvalidInputError, InvalidQueryError
-from paperfeed.index import lexical
-from paperfeed.index.lexical_tantivy import WordIndex
+from paperfeed.index.lexical import database as lexical
+from paperfeed.index.lexical.tantivy_index import WordIndex
 from paperfeed.index.query import MAX_QUERY_CHARS
 from paperfeed.index.semantic import SemanticIndex
 from paperfeed.models import Paper

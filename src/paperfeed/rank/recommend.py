@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-from paperfeed.index.recommend_features import Features
+from paperfeed.index.recommend.features import Features
 from paperfeed.rank.recommend_explain import Reason, explain
 from paperfeed.rank.recommend_model import DEFAULT_PARAMS, Model, ModelParams, scores, train
 from paperfeed.store.recommendations import Exclusions, MemberSignals, Signal

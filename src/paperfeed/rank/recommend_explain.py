@@ -9,7 +9,7 @@ from typing import Literal
 
 import numpy as np
 
-from paperfeed.index.recommend_features import Features
+from paperfeed.index.recommend.features import Features
 from paperfeed.rank.recommend_model import Model
 
 ReasonKind = Literal["model", "trending", "followed"]

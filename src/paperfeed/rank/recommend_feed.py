@@ -29,11 +29,11 @@ import numpy as np
 from sqlalchemy import Engine
 
 from paperfeed.errors import InvalidQueryError
-from paperfeed.index.lexical_tantivy import WordIndex
-from paperfeed.index.recommend_cache import CHILD_OVER, FeatureCache
-from paperfeed.index.recommend_features import Features
+from paperfeed.index.lexical.tantivy_index import WordIndex
+from paperfeed.index.recommend.cache import CHILD_OVER, FeatureCache
+from paperfeed.index.recommend.features import Features
 from paperfeed.index.semantic import SemanticIndex
-from paperfeed.index.vector_table import recorded_model
+from paperfeed.index.vectors.table import recorded_model
 from paperfeed.models import StoredPaper
 from paperfeed.rank.lists import trending_list
 from paperfeed.rank.recommend import (

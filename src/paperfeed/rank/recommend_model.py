@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from paperfeed.index.recommend_features import Features
+from paperfeed.index.recommend.features import Features
 
 if TYPE_CHECKING:  # scikit-learn and scipy take seconds to import: only when training
     from scipy import sparse

@@ -17,8 +17,8 @@ from sqlalchemy import Engine, select
 
 from paperfeed.config import Settings
 from paperfeed.errors import ConfigError, InvalidQueryError
-from paperfeed.index import lexical
-from paperfeed.index.lexical_tantivy import WordIndex
+from paperfeed.index.lexical import database as lexical
+from paperfeed.index.lexical.tantivy_index import WordIndex
 from paperfeed.index.query import Query, parse_query
 from paperfeed.index.semantic import SemanticIndex
 from paperfeed.models import Hit, StoredPaper

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, insert, select
 
+from paperfeed.errors import InvalidInputError
 from paperfeed.models import normalise_title
 from paperfeed.store.recommendations import bump
 from paperfeed.store.tables.papers import paper_authors, paper_categories, papers
@@ -54,7 +55,8 @@ def name_key(name: str) -> str:
 def follow(
     conn: Connection, *, user_id: int, name: str, co_author: str, category: str, now: datetime
 ) -> bool:
-    """Follow the name (once per name, co-author and category); True when it is new."""
+    """Follow the name (once per name, co-author and category); True when it is new.
+    A new follow past :data:`MAX_FOLLOWS` is refused (:class:`InvalidInputError`)."""
     key = name_key(name)
     exists = conn.execute(
         select(author_follows.c.id).where(
@@ -66,6 +68,8 @@ def follow(
     ).first()
     if exists is not None:
         return False
+    if count_follows(conn, user_id) >= MAX_FOLLOWS:
+        raise InvalidInputError(f"at most {MAX_FOLLOWS} follows")
     conn.execute(
         insert(author_follows).values(
             user_id=user_id, name=name, name_key=key, co_author=co_author, category=category, at=now

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from paperfeed.store.tables.community import hidden_papers, users
@@ -35,14 +35,21 @@ def unhide_paper(conn: Connection, paper_id: int) -> None:
     conn.execute(delete(hidden_papers).where(hidden_papers.c.paper_id == paper_id))
 
 
+#: Built once: the ids go in as one expanding parameter, so the statement is compiled once
+#: per process (search asks it on every query, with up to ~200 ids).
+_HIDDEN_AMONG = select(hidden_papers.c.paper_id).where(
+    hidden_papers.c.paper_id.in_(bindparam("ids", expanding=True))
+)
+#: Ids per statement (SQLite allows 32,766 bound parameters).
+_IN_CHUNK = 10_000
+
+
 def hidden_among(conn: Connection, paper_ids: Sequence[int]) -> set[int]:
-    if not paper_ids:
-        return set()
-    return set(
-        conn.execute(
-            select(hidden_papers.c.paper_id).where(hidden_papers.c.paper_id.in_(list(paper_ids)))
-        ).scalars()
-    )
+    ids = list(paper_ids)
+    found: set[int] = set()
+    for start in range(0, len(ids), _IN_CHUNK):
+        found.update(conn.execute(_HIDDEN_AMONG, {"ids": ids[start : start + _IN_CHUNK]}).scalars())
+    return found
 
 
 def hidden_list(conn: Connection, *, limit: int = 200) -> list[HiddenPaper]:

@@ -14,7 +14,7 @@ names the model as a literal (a partial index's predicate must be provable when 
 query is planned): :func:`model_literal` renders it.
 
 Used by migration 0007 (the indexes of the models already stored) and by
-:mod:`paperfeed.index.vectors_pgvector` (a model's index once its dimension is known).
+:mod:`paperfeed.index.vectors.pgvector_index` (a model's index once its dimension is known).
 """
 
 from __future__ import annotations

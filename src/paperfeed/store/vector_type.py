@@ -3,7 +3,7 @@
 On SQLite an embedding is a BLOB of little-endian float32 values. On PostgreSQL it is
 a pgvector ``vector`` (of no fixed dimension, so one column holds every model's
 vectors; the HNSW indexes cast to each model's dimension, see
-:mod:`paperfeed.index.vectors_pgvector`). Python code sees the same ``bytes`` either way:
+:mod:`paperfeed.index.vectors.pgvector_index`). Python code sees the same ``bytes`` either way:
 values are sent as pgvector text (every float32 printed exactly) and read back in
 pgvector's binary form (``vector_send``), so a vector round-trips bit for bit.
 """

@@ -23,7 +23,7 @@ import os
 import secrets
 import smtplib
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -44,8 +44,9 @@ from paperfeed.deliver.mail import mime
 from paperfeed.deliver.mail.batch import SmtpBatch
 from paperfeed.deliver.mail.smtp import Mail
 from paperfeed.errors import ConfigError, MailError
-from paperfeed.index.lexical_tantivy import WordIndex
+from paperfeed.index.lexical.tantivy_index import WordIndex
 from paperfeed.index.semantic import semantic_index
+from paperfeed.rank.digest import Digest
 from paperfeed.rank.editions import Edition
 from paperfeed.store import deliveries, subscriptions
 from paperfeed.store.engine import writing
@@ -137,7 +138,15 @@ class DigestSender:
 
     def mail_for(self, sub: Subscriber, edition: Edition) -> Mail | None:
         """The digest ``sub`` gets for ``edition`` as a mail; None when it would be empty."""
-        digest = self.content.digest_for(sub, edition)
+        return self._render(sub, self.content.digest_for(sub, edition))
+
+    def mails_for(self, subs: Sequence[Subscriber], edition: Edition) -> dict[int, Mail | None]:
+        """:meth:`mail_for` of a batch, composed together (shared parts once, "For you"
+        scored for the whole batch)."""
+        digests = self.content.digests_for(subs, edition)
+        return {sub.id: self._render(sub, digests[sub.id]) for sub in subs}
+
+    def _render(self, sub: Subscriber, digest: Digest) -> Mail | None:
         if digest.empty:
             return None
         now = self.clock.now()
@@ -187,13 +196,17 @@ class DigestSender:
             ids = subscriptions.confirmed_ids(conn, edition.frequency, self.clock.now())
             with_searches = subscriptions.many(conn, ids)
         report.planned = len(ids)
-        for sid in ids:
-            mail = self.mail_for(with_searches[sid], edition)
-            if mail is None:
-                report.skipped += 1
-            else:
-                self.encode(mail)
-                report.sent += 1
+        size = self.settings.digest_batch_size
+        for start in range(0, len(ids), size):
+            mails = self.mails_for(
+                [with_searches[sid] for sid in ids[start : start + size]], edition
+            )
+            for mail in mails.values():
+                if mail is None:
+                    report.skipped += 1
+                else:
+                    self.encode(mail)
+                    report.sent += 1
         return report
 
     # -- sending ----------------------------------------------------------------------------
@@ -237,6 +250,12 @@ class DigestSender:
                 subs = subscriptions.many(conn, [d.subscriber_id for d in batch])
             if not batch:
                 return
+            confirmed = [
+                sub
+                for sub in (subs.get(d.subscriber_id) for d in batch)
+                if sub is not None and sub.status == "confirmed"
+            ]
+            mails = self.mails_for(confirmed, edition)
             for delivery in batch:
                 if report.halted():
                     self._outcome(key, delivery.subscriber_id, "queued", counted=False)
@@ -247,7 +266,7 @@ class DigestSender:
                     report.skipped += 1
                     continue
                 try:
-                    mail = self.mail_for(sub, edition)
+                    mail = mails[sub.id]
                     data = self.encode(mail) if mail is not None else None
                 except MailError as exc:
                     self._outcome(key, sub.id, "failed", error=str(exc))

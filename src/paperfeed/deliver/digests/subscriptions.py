@@ -1,5 +1,5 @@
 """Digest subscriptions: subscribe with double opt-in, confirm, change preferences or
-address, unsubscribe. No HTTP here; :mod:`paperfeed.deliver.routes.subscriptions` and
+address, unsubscribe. No HTTP here; :mod:`paperfeed.deliver.routes.account.subscriptions` and
 the API call it.
 
 * A request never reveals whether an address is known: the answer is the same, and a

@@ -9,23 +9,12 @@ from fastapi.templating import Jinja2Templates
 from paperfeed.deliver.community import social
 from paperfeed.deliver.render import page_text
 from paperfeed.deliver.render.markdown import render_markdown
-from paperfeed.deliver.routes import (
-    accounts,
-    api,
-    authors,
-    collections,
-    comments,
-    feeds,
-    for_you,
-    hf_api,
-    moderation,
-    pages,
-    recommend_settings,
-    submissions,
-    subscriptions,
-    thumbnails,
-    votes,
-)
+from paperfeed.deliver.routes.account import accounts, recommend_settings, subscriptions
+from paperfeed.deliver.routes.api import feeds
+from paperfeed.deliver.routes.api import hugging_face as hf_api
+from paperfeed.deliver.routes.api import json_api as api
+from paperfeed.deliver.routes.community import collections, comments, moderation, submissions, votes
+from paperfeed.deliver.routes.reading import authors, for_you, pages, thumbnails
 from paperfeed.deliver.web.sessions import current_viewer
 from paperfeed.ingest.code_links import code_link
 

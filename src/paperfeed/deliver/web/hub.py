@@ -15,7 +15,7 @@ from paperfeed.clock import Clock
 from paperfeed.config import Settings
 from paperfeed.deliver import rate_limit
 from paperfeed.deliver.web.response_cache import ResponseCache
-from paperfeed.index.lexical_tantivy import WordIndex
+from paperfeed.index.lexical.tantivy_index import WordIndex
 from paperfeed.index.semantic import SemanticIndex
 from paperfeed.rank.trending import TrendingRule
 

@@ -77,7 +77,7 @@ def upgrade() -> None:
             "COALESCE((SELECT group_concat(k.value, ', ') FROM json_each(p.keywords) k), ''), ''",
         )
     else:
-        # The tsvector gains the keywords at weight B (index/lexical_postgres.py writes the
+        # The tsvector gains the keywords at weight B (index/lexical/tsvector.py writes the
         # same from now on).
         op.execute(
             "UPDATE paper_search s "

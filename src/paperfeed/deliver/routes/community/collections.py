@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from paperfeed.deliver.community.collections import MAX_TEXT, MAX_TITLE, Shown
 from paperfeed.deliver.render.feeds import Added, FeedMeta
 from paperfeed.deliver.render.papers import paper_json
-from paperfeed.deliver.routes.feeds import FEED_RESPONSES, _respond
+from paperfeed.deliver.routes.api.feeds import FEED_RESPONSES, _respond
 from paperfeed.deliver.web.deps import (
     CollectionsDep,
     CsrfDep,

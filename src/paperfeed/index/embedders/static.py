@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from paperfeed.errors import ConfigError
-from paperfeed.index.wordpiece import SPECIAL_IDS, load_wordpiece
+from paperfeed.index.embedders.wordpiece import SPECIAL_IDS, load_wordpiece
 
 MATRIX_RESOURCE = "models/static-minilm-256.npz"
 #: A sane cap on tokens read per text: an arXiv abstract is at most ~500 tokens.

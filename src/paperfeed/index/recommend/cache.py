@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Connection, Engine, select
 
-from paperfeed.index.embedder import paper_text
+from paperfeed.index.embedders.embedder import paper_text
 from paperfeed.index.journal import insert_if_absent, read_state
-from paperfeed.index.recommend_features import Features, build_features, extend_features
-from paperfeed.index.recommend_files import FeatureFiles
-from paperfeed.index.term_view import SMALL_CORPUS
-from paperfeed.index.vector_table import (
+from paperfeed.index.recommend.features import Features, build_features, extend_features
+from paperfeed.index.recommend.files import FeatureFiles
+from paperfeed.index.recommend.term_view import SMALL_CORPUS
+from paperfeed.index.vectors.table import (
     count_model,
     fetch_vectors,
     load_vectors,
@@ -47,7 +47,7 @@ from paperfeed.store.tables.papers import papers
 log = logging.getLogger(__name__)
 
 #: The ``index_state`` row holding the database's random identity: the word index's
-#: (:data:`paperfeed.index.lexical_tantivy.IDENTITY`), which names its folder the same way.
+#: (:data:`paperfeed.index.lexical.tantivy_index.IDENTITY`), which names its folder the same way.
 IDENTITY = "lexical:identity"
 
 #: Share of the fitted papers that may be added or changed before the vocabulary and idf
@@ -179,7 +179,7 @@ class FeatureCache:
             with self.engine.connect() as conn:
                 if self._changed_since(conn, base, key[1]) is not None:
                     return False  # an extension: seconds, fine in this process
-        from paperfeed.index.recommend_build import build_in_child
+        from paperfeed.index.recommend.build import build_in_child
 
         return build_in_child(self.engine, self.model, files.directory, CHILD_SECONDS)
 

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperfeed.deliver.community import permissions
 from paperfeed.deliver.render.feeds import FeedMeta
-from paperfeed.deliver.routes.feeds import FEED_RESPONSES, Format, _respond
+from paperfeed.deliver.routes.api.feeds import FEED_RESPONSES, Format, _respond
 from paperfeed.deliver.web.deps import CsrfDep, HubDep, ViewerDep, render
 from paperfeed.errors import InvalidInputError, NotFoundError
 from paperfeed.models import StoredPaper

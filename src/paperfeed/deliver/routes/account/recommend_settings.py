@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperfeed.deliver.community import permissions
-from paperfeed.deliver.routes.for_you import feed_token_hash
+from paperfeed.deliver.routes.reading.for_you import feed_token_hash
 from paperfeed.deliver.web.deps import AccountsDep, CsrfDep, ViewerDep
 from paperfeed.deliver.web.forms import form_page, shown_again
 from paperfeed.errors import InvalidInputError, PaperfeedError

@@ -41,8 +41,7 @@ from sqlalchemy import Engine, func, select
 
 from paperfeed.config import Settings
 from paperfeed.index import journal
-from paperfeed.index.query import Query
-from paperfeed.index.word_documents import (
+from paperfeed.index.lexical.word_documents import (
     EPOCH,
     FIELDS,
     READ_CHUNK,
@@ -52,6 +51,7 @@ from paperfeed.index.word_documents import (
     filter_term,
     schema,
 )
+from paperfeed.index.query import Query
 from paperfeed.models import Hit
 from paperfeed.store.engine import writing
 from paperfeed.store.tables.papers import papers
@@ -316,7 +316,7 @@ class WordIndex:
 
     def constrain(self, query: Query, paper_ids: Sequence[int]) -> list[int] | None:
         """Those of ``paper_ids`` that hold every phrase and no excluded word, in order (what
-        :func:`paperfeed.index.lexical.constrain` answers with FTS5, without walking every
+        :func:`paperfeed.index.lexical.database.constrain` answers with FTS5, without walking every
         paper that holds the phrase); ``None`` when this index cannot answer now."""
         if not paper_ids or not (query.phrases or query.excluded):
             return list(paper_ids)

@@ -1,6 +1,6 @@
 """Bringing an in-memory copy of one model's vectors in line with ``paper_embeddings``.
 
-:meth:`paperfeed.index.vectors.VectorIndex.refresh` decides from the change journal
+:meth:`paperfeed.index.vectors.in_memory.VectorIndex.refresh` decides from the change journal
 what to compare; these functions compare it: the vectors of a few ids
 (:func:`sync_ids`), every stored vector (:func:`sync_everything`) or only the id
 lists (:func:`sync_id_list`). Each adds what is new or differs, removes what is no
@@ -15,8 +15,8 @@ from typing import Protocol
 import numpy as np
 from sqlalchemy import Connection
 
-from paperfeed.index.vector_snapshot import EMPTY_IDS, Snapshot, in_sorted
-from paperfeed.index.vector_table import fetch_vectors, iter_vectors, stored_ids
+from paperfeed.index.vectors.snapshot import EMPTY_IDS, Snapshot, in_sorted
+from paperfeed.index.vectors.table import fetch_vectors, iter_vectors, stored_ids
 
 
 class Mirror(Protocol):

@@ -11,7 +11,7 @@ exactly (under 1 ms at a million papers). The search itself is
 :mod:`.vector_search`; catching up with the database, :mod:`.vector_sync`.
 
 Concurrency: searches take no lock. They read one immutable
-:class:`~paperfeed.index.vector_snapshot.Snapshot` (the matrix rows in use,
+:class:`~paperfeed.index.vectors.snapshot.Snapshot` (the matrix rows in use,
 row→id, id→row), which mutations replace whole under a lock. New vectors are
 appended to spare rows of the matrix, which no published snapshot reads; replaced
 and removed papers only mark their rows dead, so a search never sees a half-made
@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Connection, Engine
 
-from paperfeed.index.hnsw import DEFAULT_PARAMS, Graph, HnswParams, Origin, open_graph
-from paperfeed.index.vector_search import Scratch, nearest, unit_query
-from paperfeed.index.vector_snapshot import (
+from paperfeed.index.vectors.hnsw import DEFAULT_PARAMS, Graph, HnswParams, Origin, open_graph
+from paperfeed.index.vectors.search import Scratch, nearest, unit_query
+from paperfeed.index.vectors.snapshot import (
     EMPTY_IDS,
     Snapshot,
     compacted,
@@ -46,8 +46,8 @@ from paperfeed.index.vector_snapshot import (
     with_vectors,
     without,
 )
-from paperfeed.index.vector_sync import sync_everything, sync_id_list, sync_ids
-from paperfeed.index.vector_table import (
+from paperfeed.index.vectors.sync import sync_everything, sync_id_list, sync_ids
+from paperfeed.index.vectors.table import (
     MODEL_KEY,
     as_batch,
     collect_vectors,

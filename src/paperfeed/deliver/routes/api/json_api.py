@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from paperfeed import __version__
-from paperfeed.deliver.routes.hf_api import DailyItem, PaperOut
+from paperfeed.deliver.routes.api.hugging_face import DailyItem, PaperOut
 from paperfeed.deliver.routes.paper_lists import (
     QUERY_SYNTAX,
     DateParam,

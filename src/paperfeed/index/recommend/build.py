@@ -1,5 +1,5 @@
 """Make the recommendation features in a child process (``python -m
-paperfeed.index.recommend_build``), for a serving process that finds them missing or far
+paperfeed.index.recommend.build``), for a serving process that finds them missing or far
 behind on a large hub.
 
 A full fit is minutes of pure-Python tokenising at 100 k papers: in a thread of a serve
@@ -45,7 +45,7 @@ def build_in_child(engine: Engine, model: str, directory: Path, timeout: float) 
 
 
 def main() -> int:
-    from paperfeed.index.recommend_cache import FeatureCache
+    from paperfeed.index.recommend.cache import FeatureCache
     from paperfeed.store.engine import make_engine
 
     job = json.loads(os.environ[ENV])

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from paperfeed.index.term_view import fit_terms, restore_vectorizer, transform_terms
+from paperfeed.index.recommend.term_view import fit_terms, restore_vectorizer, transform_terms
 
 if TYPE_CHECKING:  # scipy takes a second to import: only where rows are made
     from scipy import sparse

@@ -4,10 +4,10 @@ Two models ship with paperfeed; both run offline on the CPU and download nothing
 
 - ``minilm``: all-MiniLM-L6-v2 as int8 ONNX (onnxruntime), 384 dimensions, the quality
   default at tens of abstracts per second on two cores
-  (:mod:`paperfeed.index.minilm_embedder`);
+  (:mod:`paperfeed.index.embedders.minilm`);
 - ``static``: token vectors distilled from it, 256 dimensions, pure NumPy, thousands of
   abstracts per second at clearly lower quality, for bulk loads
-  (:mod:`paperfeed.index.static_embedder`).
+  (:mod:`paperfeed.index.embedders.static`).
 
 Every stored vector records its embedder's :attr:`Embedder.name`, so vectors from two
 models are never compared. Papers are embedded as :func:`paper_text`, queries as
@@ -24,8 +24,8 @@ import numpy as np
 import numpy.typing as npt
 
 from paperfeed.errors import ConfigError
-from paperfeed.index.minilm_embedder import MiniLMEmbedder
-from paperfeed.index.static_embedder import StaticEmbedder
+from paperfeed.index.embedders.minilm import MiniLMEmbedder
+from paperfeed.index.embedders.static import StaticEmbedder
 
 
 class Embedder(Protocol):

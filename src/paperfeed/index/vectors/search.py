@@ -1,4 +1,4 @@
-"""Nearest-neighbour search over one :class:`~paperfeed.index.vector_snapshot.Snapshot`.
+"""Nearest-neighbour search over one :class:`~paperfeed.index.vectors.snapshot.Snapshot`.
 
 Cosine similarity of unit vectors, so a dot product. Without a graph, or for rows
 added after it was built (the exact tail), the matrix rows are scanned: one
@@ -15,8 +15,8 @@ from collections.abc import Collection
 
 import numpy as np
 
-from paperfeed.index.hnsw import Graph
-from paperfeed.index.vector_snapshot import EMPTY_IDS, Snapshot, in_sorted
+from paperfeed.index.vectors.hnsw import Graph
+from paperfeed.index.vectors.snapshot import EMPTY_IDS, Snapshot, in_sorted
 
 #: Graph candidates re-scored per query: max(RESCORE_FACTOR * k, RESCORE_MIN).
 RESCORE_FACTOR = 4
@@ -79,7 +79,7 @@ def nearest(
     """The ``k`` papers of ``snap`` most similar to the unit vector ``q``, best first.
 
     ``graph`` holds the snapshot's first ``graph_rows`` rows (ignored when it holds
-    none). See :meth:`paperfeed.index.vectors.VectorIndex.search` for ``allowed``,
+    none). See :meth:`paperfeed.index.vectors.in_memory.VectorIndex.search` for ``allowed``,
     ``exclude`` and the order of ties.
     """
     excluded = (

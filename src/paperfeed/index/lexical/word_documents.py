@@ -1,5 +1,5 @@
 """What the tantivy word index holds for a paper: its schema, its analyzer, and the
-documents read from the database (see :mod:`paperfeed.index.lexical_tantivy`)."""
+documents read from the database (see :mod:`paperfeed.index.lexical.tantivy_index`)."""
 
 from __future__ import annotations
 

@@ -5,10 +5,10 @@ transaction, on SQLite and PostgreSQL alike. Vectors are little-endian float32 b
 in Python, one row per paper, tagged with the model that made them; SQLite stores the
 bytes, PostgreSQL a pgvector ``vector`` converted exactly both ways by the column type
 (:mod:`paperfeed.store.vector_type`), where the model's HNSW index
-(:mod:`paperfeed.index.vectors_pgvector`) is kept in step by each write.
+(:mod:`paperfeed.index.vectors.pgvector_index`) is kept in step by each write.
 
 The change journal lets an in-memory index catch up cheaply (see
-:meth:`paperfeed.index.vectors.VectorIndex.refresh`). Each model has one
+:meth:`paperfeed.index.vectors.in_memory.VectorIndex.refresh`). Each model has one
 ``index_state`` row, ``vectors:<model>``, holding a version counter and the ids
 changed at each recent version, compressed into ``[first, last]`` runs::
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from paperfeed.deliver import rate_limit
 from paperfeed.deliver.community import permissions
 from paperfeed.deliver.render.papers import paper_json, paper_path
-from paperfeed.deliver.routes.api import PaperOut
+from paperfeed.deliver.routes.api.json_api import PaperOut
 from paperfeed.deliver.web.deps import CsrfDep, TokenMember, ViewerDep, hub_of, render
 from paperfeed.deliver.web.errors import WRITE_ERRORS
 from paperfeed.deliver.web.hub import Hub

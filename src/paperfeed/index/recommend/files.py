@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from paperfeed.index.recommend_features import Features
+from paperfeed.index.recommend.features import Features
 
 log = logging.getLogger(__name__)
 

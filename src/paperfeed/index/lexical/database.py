@@ -1,11 +1,11 @@
 """The lexical index: full-text search over title (weighted highest), abstract and authors.
 
-One interface, two engines: SQLite FTS5 (:mod:`paperfeed.index.lexical_sqlite`) and
-PostgreSQL tsvector + GIN (:mod:`paperfeed.index.lexical_postgres`). The index is
+One interface, two engines: SQLite FTS5 (:mod:`paperfeed.index.lexical.fts5`) and
+PostgreSQL tsvector + GIN (:mod:`paperfeed.index.lexical.tsvector`). The index is
 written in the same transaction as the papers it indexes (``sync``), so it never
 disagrees with the store. Each write also appends the changed ids to the ``lexical``
 change journal, which the fast tantivy word index
-(:mod:`paperfeed.index.lexical_tantivy`) follows to answer ranked searches.
+(:mod:`paperfeed.index.lexical.tantivy_index`) follows to answer ranked searches.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from datetime import date, datetime, time
 
 from sqlalchemy import ColumnElement, Connection, Select, and_, exists, func, or_, select
 
-from paperfeed.index import journal, lexical_postgres, lexical_sqlite
-from paperfeed.index.lexical_tantivy import JOURNAL
+from paperfeed.index import journal
+from paperfeed.index.lexical import fts5 as lexical_sqlite
+from paperfeed.index.lexical import tsvector as lexical_postgres
+from paperfeed.index.lexical.tantivy_index import JOURNAL
 from paperfeed.index.query import Query
 from paperfeed.models import Hit
 from paperfeed.store.tables.papers import paper_authors, paper_categories, papers

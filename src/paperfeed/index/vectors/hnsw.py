@@ -1,6 +1,6 @@
 """An HNSW graph over paper vectors (usearch), and its cache on disk.
 
-The graph only proposes candidates: :class:`~paperfeed.index.vectors.VectorIndex`
+The graph only proposes candidates: :class:`~paperfeed.index.vectors.in_memory.VectorIndex`
 re-scores them exactly against its float32 matrix. So the graph stores its own
 copy of the vectors as int8 (a quarter of float32: about 0.4 GB at 1 M papers),
 which makes it smaller and faster to build, while exact re-scoring of a few dozen

@@ -4,7 +4,7 @@
 them takes 35 s on two idle cores (minutes on a busy one), the slowest step of a fresh
 install. ``bench/build_demo.py`` therefore stores each demo paper's vector (float16) in
 ``models/demo-vectors-minilm.npz``, keyed by the SHA-256 of the exact text the embedder
-reads (:func:`~paperfeed.index.embedder.paper_text`) and named by the model that made it.
+reads (:func:`~paperfeed.index.embedders.embedder.paper_text`) and named by the model that made it.
 :func:`embed_texts` reads a vector from there when the model and the text are the same,
 and runs the model for every other text: a paper edited since, or another embedder,
 is embedded as usual.
@@ -20,7 +20,7 @@ from importlib import resources
 import numpy as np
 import numpy.typing as npt
 
-from paperfeed.index.embedder import Embedder
+from paperfeed.index.embedders.embedder import Embedder
 
 #: Bytes of the SHA-256 digest kept as a text's key (collisions are out of reach at 16).
 KEY_BYTES = 16

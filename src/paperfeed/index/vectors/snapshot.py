@@ -60,7 +60,7 @@ def with_vectors(snap: Snapshot, id_array: np.ndarray, rows: np.ndarray, dim: in
     """``snap`` with these papers added, or their vectors replaced (same id).
 
     ``id_array`` and ``rows`` are a checked batch (see
-    :func:`~paperfeed.index.vector_table.as_batch`) of ``dim``-dimensional vectors.
+    :func:`~paperfeed.index.vectors.table.as_batch`) of ``dim``-dimensional vectors.
     """
     n, m = snap.n, len(id_array)
     backing = snap.matrix

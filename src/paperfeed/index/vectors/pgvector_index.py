@@ -1,6 +1,6 @@
 """Nearest-neighbour search inside PostgreSQL: pgvector's HNSW index, shared by every worker.
 
-The in-memory :class:`~paperfeed.index.vectors.VectorIndex` loads every vector into
+The in-memory :class:`~paperfeed.index.vectors.in_memory.VectorIndex` loads every vector into
 each process and builds (or reloads) a graph there. On PostgreSQL the vectors already
 live in a pgvector column (:mod:`paperfeed.store.vector_type`) with one HNSW index per
 model (:mod:`paperfeed.store.pgvector_schema`), kept in step by the database in the
@@ -35,7 +35,7 @@ import numpy as np
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from paperfeed.index.vector_table import (
+from paperfeed.index.vectors.table import (
     count_model,
     fetch_vectors,
     read_journal_version,
@@ -279,7 +279,7 @@ class PgVectorIndex:
     ) -> list[tuple[int, float]]:
         """The ``k`` papers most similar to ``query``: (paper id, cosine), best first.
 
-        Same contract as :meth:`paperfeed.index.vectors.VectorIndex.search`: ``allowed``
+        Same contract as :meth:`paperfeed.index.vectors.in_memory.VectorIndex.search`: ``allowed``
         restricts, ``exclude`` removes, fewer than ``k`` only when fewer qualify, ties
         by ascending id.
         """

@@ -1,0 +1,1 @@
+"""What members do together: votes, submissions, comments, collections and moderation."""
