@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     Connection,
     Row,
     String,
@@ -166,7 +167,7 @@ def _to_paper(
 #: The statements that load papers by id, built once: the ids go in as one expanding
 #: parameter, so SQLAlchemy compiles each statement once per process and only renders the
 #: list of placeholders per call (building ``in_(list)`` anew coerced every id, every call).
-_IDS = bindparam("ids", expanding=True)
+_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
 _READ_ROWS = select(papers).where(papers.c.id.in_(_IDS))
 #: Authors, categories and versions in one statement: ``kind`` 0 / 1 / 2, then the paper,
 #: the position (a version's number), the name (author or category), and a version's date
