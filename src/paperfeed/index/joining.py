@@ -1,0 +1,543 @@
+"""Machines joining a hub: publishing index snapshots, restoring them, and the status of
+every machine's indexes (#17).
+
+:func:`publish` copies this machine's index files into the snapshot store
+(:mod:`paperfeed.index.snapshots`). :func:`join` runs on a machine whose indexes are
+missing or far behind (``paperfeed index update`` calls it): it restores the newest
+snapshot's parts that beat what the folder has, then replays the change journal from the
+positions the snapshot recorded (the word index and the recommendation features catch
+up from their journals, the HNSW graph is repaired from the stored vectors). Each part is
+installed the way its own writers install it (a folder renamed into place; token files
+first, the manifest replaced last), so a crash mid-restore leaves every index either as
+it was or as restored, and a rerun finishes the work. Requests never wait on any of
+this: until an index is in step, search answers from the database (FTS5 / tsvector for
+words).
+
+:func:`record` writes this machine's positions and a heartbeat to ``index_machines``;
+:func:`status` reads every machine's and says how far each index is behind.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from paperfeed.config import Settings
+from paperfeed.errors import ConfigError
+from paperfeed.index import journal
+from paperfeed.index.snapshots import (
+    DatabaseStore,
+    FolderStore,
+    Manifest,
+    Part,
+    SnapshotError,
+    file_sets,
+    read_blocks,
+    set_files,
+    write_file,
+)
+from paperfeed.store import machines
+from paperfeed.store.engine import writing
+
+log = logging.getLogger(__name__)
+
+#: The ``index_state`` row naming this database (the word index's identity).
+IDENTITY = "lexical:identity"
+#: The word index's journal.
+WORD_JOURNAL = "lexical"
+#: A word index this many papers behind the snapshot's is replaced by the snapshot's.
+RESTORE_AHEAD = 20_000
+#: Tantivy's own lock files: never copied.
+_TANTIVY_LOCKS = {".tantivy-writer.lock", ".tantivy-meta.lock"}
+#: Copies retried when a writer replaced a file set while it was read.
+_TRIES = 3
+
+
+def database_identity(engine: Engine) -> str:
+    """The database's random identity (what names its index files), made on first use."""
+    from paperfeed.index.lexical.tantivy_index import WordIndex
+
+    return WordIndex(engine, Path("."), background=False).identity()
+
+
+def this_machine(settings: Settings) -> str:
+    return machines.machine_id(settings.machine_id, settings.index_dir)
+
+
+# --- positions --------------------------------------------------------------------------------
+
+
+def local_positions(engine: Engine, settings: Settings) -> dict[str, dict[str, Any]]:
+    """The journal position each index in this machine's folder reflects (absent: none)."""
+    from paperfeed.index.lexical.tantivy_index import WordIndex
+
+    root = Path(settings.index_dir)
+    identity = database_identity(engine)
+    found: dict[str, dict[str, Any]] = {}
+    if settings.lexical_engine != "database":
+        applied = WordIndex(engine, root, background=False).applied_version()
+        if applied is not None:
+            found["word"] = {"journal": WORD_JOURNAL, "version": applied}
+    for kind, _path, data in file_sets(root):
+        position = set_position(kind, data, identity)
+        if position is not None:
+            found[kind] = position
+    return found
+
+
+def set_position(kind: str, data: dict[str, Any], identity: str) -> dict[str, Any] | None:
+    """The position a file set's manifest records (None: another database's files)."""
+    if "database" in data and str(data["database"]) != identity:
+        return None
+    position: dict[str, Any] = {"model": data.get("model"), "token": data.get("token")}
+    key = data.get("key")
+    if isinstance(key, list) and len(key) == 2:
+        position |= {"version": int(key[0]), "count": int(key[1])}
+    elif "count" in data:
+        position["count"] = int(data["count"])
+    return position
+
+
+@dataclass(frozen=True, slots=True)
+class Lag:
+    """How far one index of one machine is behind the database."""
+
+    index: str
+    position: dict[str, Any] | None
+    behind: int | None  # papers; None: missing, or too far back for the journal (rebuild)
+    what: str  # one line for people
+
+
+def lags(conn: Connection, positions: dict[str, Any], model: str | None) -> list[Lag]:
+    """Each index's lag from a machine's recorded positions."""
+    from paperfeed.index.vectors.table import count_model, read_journal
+
+    found: list[Lag] = []
+    words = positions.get("word")
+    current = journal.read(conn, WORD_JOURNAL)
+    if words is None:
+        found.append(Lag("word", None, None, "missing"))
+    else:
+        changed = current.changed_after(int(words["version"]))
+        found.append(_lag("word", words, changed))
+    if model is None:
+        return found
+    features = positions.get("features")
+    if features is None or features.get("model") != model:
+        found.append(Lag("features", None, None, "missing"))
+    else:
+        changed = read_journal(conn, model).changed_after(int(features.get("version", -1)))
+        found.append(_lag("features", features, changed))
+    graph = positions.get("graph")
+    if graph is not None and graph.get("model") == model:
+        outside = max(0, count_model(conn, model) - int(graph.get("count", 0)))
+        what = "in step" if outside == 0 else f"{outside:,} papers outside the graph"
+        found.append(Lag("graph", graph, outside, what))
+    return found
+
+
+def _lag(index: str, position: dict[str, Any], changed: Any) -> Lag:
+    if changed is None:
+        return Lag(index, position, None, "too far behind the journal: rebuilds")
+    behind = int(changed.size)
+    what = "in step" if behind == 0 else f"{behind:,} paper{'' if behind == 1 else 's'} behind"
+    return Lag(index, position, behind, what)
+
+
+def record(
+    engine: Engine, settings: Settings, now: datetime, *, state: str, note: str | None = None
+) -> dict[str, Any]:
+    """Write this machine's positions and heartbeat; returns the positions."""
+    positions = local_positions(engine, settings)
+    with writing(engine) as conn:
+        machines.record_machine(
+            conn,
+            machine=this_machine(settings),
+            index_dir=settings.index_dir,
+            positions=positions,
+            state=state,
+            note=note,
+            now=now,
+        )
+    return positions
+
+
+def status(engine: Engine, now: datetime) -> dict[str, Any]:
+    """Every machine's indexes and their lag, and the newest snapshot's age."""
+    from paperfeed.index.vectors.table import recorded_model
+
+    with engine.connect() as conn:
+        recorded = recorded_model(conn)
+        model = recorded[0] if recorded else None
+        rows = machines.list_machines(conn)
+        snapshot = machines.newest_complete(conn)
+        listed = []
+        for row in rows:
+            listed.append(
+                {
+                    "machine": row.machine_id,
+                    "host": row.host,
+                    "index_dir": row.index_dir,
+                    "state": row.state,
+                    "note": row.note,
+                    "heartbeat_at": row.heartbeat_at.isoformat(),
+                    "heartbeat_age_s": round((now - row.heartbeat_at).total_seconds(), 1),
+                    "lag": {
+                        lag.index: {
+                            "behind": lag.behind,
+                            "what": lag.what,
+                            "position": lag.position,
+                        }
+                        for lag in lags(conn, row.positions, model)
+                    },
+                }
+            )
+    return {
+        "machines": listed,
+        "snapshot": None
+        if snapshot is None
+        else {
+            "store": snapshot.store,
+            "name": snapshot.name,
+            "machine": snapshot.machine_id,
+            "created_at": snapshot.created_at.isoformat(),
+            "age_s": round((now - snapshot.created_at).total_seconds(), 1),
+            "bytes": snapshot.total_bytes,
+        },
+    }
+
+
+# --- publishing -------------------------------------------------------------------------------
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:48]
+
+
+@dataclass
+class PublishReport:
+    name: str
+    store: str
+    parts: dict[str, dict[str, Any]]
+    total_bytes: int
+    pruned: int
+
+
+def _store_of(engine: Engine, settings: Settings) -> FolderStore | DatabaseStore:
+    if settings.index_snapshot_dir:
+        return FolderStore(Path(settings.index_snapshot_dir))
+    if settings.index_snapshot_database:
+        return DatabaseStore(engine)
+    raise ConfigError(
+        "no snapshot store: set PAPERFEED_INDEX_SNAPSHOT_DIR to a folder every machine can "
+        "read, or PAPERFEED_INDEX_SNAPSHOT_DATABASE=true to keep snapshots in the database"
+    )
+
+
+Put = Callable[[str, Iterator[bytes]], dict[str, Any]]
+
+
+def _copy_word(engine: Engine, root: Path, put: Put) -> Part | None:
+    """The word folder, copied under tantivy's writer lock (no commit lands meanwhile)."""
+    import time
+
+    import tantivy
+
+    from paperfeed.index.lexical.tantivy_index import WordIndex
+    from paperfeed.index.lexical.word_documents import analyzer, schema
+
+    words = WordIndex(engine, root, background=False)
+    folder = words.folder
+    if words.applied_version() is None:
+        return None
+    index = tantivy.Index(schema(), path=str(folder), reuse=True)
+    index.register_tokenizer("paper", analyzer())
+    deadline = time.monotonic() + 120.0
+    while True:
+        try:
+            writer = index.writer(heap_size=15_000_000, num_threads=1)
+            break
+        except ValueError:  # another process is committing: wait for it
+            if time.monotonic() > deadline:
+                raise SnapshotError(
+                    f"the word index {folder} stayed locked for 2 minutes"
+                ) from None
+            time.sleep(0.5)
+    try:
+        version = words.applied_version()
+        part = Part("word", folder.name, {"journal": WORD_JOURNAL, "version": version})
+        for path in sorted(folder.iterdir()):
+            if path.name in _TANTIVY_LOCKS or not path.is_file() or path.name.endswith(".tmp"):
+                continue
+            relative = f"{folder.name}/{path.name}"
+            part.files.append({"path": relative, **put(relative, read_blocks(path))})
+        return part
+    finally:
+        writer.rollback()
+        del writer
+
+
+def _copy_set(kind: str, manifest: Path, identity: str, put: Put) -> Part | None:
+    """One manifest-led file set: the manifest's bytes, then the files its token names."""
+    for _ in range(_TRIES):
+        try:
+            raw = manifest.read_bytes()
+            data = json.loads(raw)
+            position = set_position(kind, data, identity)
+            if position is None:
+                return None
+            part = Part(kind, manifest.name[: -len(".json")], position)
+            for path in set_files(manifest, str(data["token"])):
+                part.files.append({"path": path.name, **put(path.name, read_blocks(path))})
+            part.files.append({"path": manifest.name, **put(manifest.name, iter([raw]))})
+            return part
+        except FileNotFoundError:
+            continue  # replaced by its writer meanwhile: copy the new set
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("not publishing %s: %s", manifest, exc)
+            return None
+    log.warning("not publishing %s: its files kept changing while read", manifest)
+    return None
+
+
+def publish(engine: Engine, settings: Settings, now: datetime) -> PublishReport:
+    """Write a snapshot of this machine's index files to the configured store, then delete
+    the snapshots beyond PAPERFEED_INDEX_SNAPSHOT_KEEP."""
+    store = _store_of(engine, settings)
+    root = Path(settings.index_dir)
+    identity = database_identity(engine)
+    machine = this_machine(settings)
+    name = f"{now:%Y%m%dT%H%M%SZ}-{_slug(machine)}-{secrets.token_hex(3)}"
+    manifest = Manifest(name, identity, machine, now.isoformat(), [])
+    if isinstance(store, FolderStore):
+        store.prune_stale()
+        staging = store.begin(name)
+
+        def put(path: str, blocks: Iterator[bytes]) -> dict[str, Any]:
+            return store.put(staging, path, blocks)
+
+        try:
+            _collect(engine, root, identity, settings, manifest, put)
+            store.finish(staging, manifest)
+        except BaseException:
+            store.abandon(staging)
+            raise
+        with writing(engine) as conn:
+            row = machines.start_snapshot(
+                conn,
+                store="folder",
+                name=name,
+                machine=machine,
+                manifest=manifest.as_json(),
+                now=now,
+            )
+            machines.complete_snapshot(conn, row, manifest.as_json())
+    else:
+        store.prune_stale(now)
+        row = store.begin_row(manifest, now)
+
+        def put(path: str, blocks: Iterator[bytes]) -> dict[str, Any]:
+            return store.put(row, path, blocks)
+
+        try:
+            _collect(engine, root, identity, settings, manifest, put)
+            store.finish(row, manifest)
+        except BaseException:
+            store.abandon(row)
+            raise
+    pruned = prune(engine, settings)
+    record(engine, settings, now, state="ready", note=f"published {name}")
+    return PublishReport(
+        name=name,
+        store=store.kind,
+        parts={p.kind: p.position | {"files": len(p.files)} for p in manifest.parts},
+        total_bytes=manifest.total_bytes,
+        pruned=pruned,
+    )
+
+
+def _collect(
+    engine: Engine, root: Path, identity: str, settings: Settings, manifest: Manifest, put: Put
+) -> None:
+    if settings.lexical_engine != "database":
+        word = _copy_word(engine, root, put)
+        if word is not None:
+            manifest.parts.append(word)
+    for kind, path, _data in file_sets(root):
+        part = _copy_set(kind, path, identity, put)
+        if part is not None:
+            manifest.parts.append(part)
+    if not manifest.parts:
+        raise SnapshotError(
+            f"{root} holds no index files to publish yet: run `paperfeed index update` first"
+        )
+
+
+def prune(engine: Engine, settings: Settings) -> int:
+    """Delete complete snapshots beyond the newest PAPERFEED_INDEX_SNAPSHOT_KEEP (both
+    stores, and their records); returns how many."""
+    keep = settings.index_snapshot_keep
+    pruned = 0
+    identity = database_identity(engine)
+    with engine.connect() as conn:
+        records = [r for r in machines.snapshots(conn) if r.complete]
+    folder = FolderStore(Path(settings.index_snapshot_dir)) if settings.index_snapshot_dir else None
+    if folder is not None:
+        for manifest in folder.list(identity)[keep:]:
+            folder.delete(manifest)
+            pruned += 1
+    kept_names = {m.name for m in folder.list(identity)} if folder is not None else set()
+    database = DatabaseStore(engine)
+    for snapshot_id, _manifest in database.list(identity)[keep:]:
+        database.abandon(snapshot_id)
+        pruned += 1
+    with writing(engine) as conn:
+        for r in records:
+            if r.store == "folder" and folder is not None and r.name not in kept_names:
+                machines.delete_snapshot(conn, r.id)
+    return pruned
+
+
+# --- joining ----------------------------------------------------------------------------------
+
+
+@dataclass
+class JoinReport:
+    snapshot: str | None = None
+    store: str | None = None
+    restored: dict[str, dict[str, Any]] = field(default_factory=dict)
+    kept: dict[str, str] = field(default_factory=dict)
+    bytes: int = 0
+
+
+def newest(
+    engine: Engine, settings: Settings
+) -> tuple[Manifest, Callable[[str], Iterator[bytes]], str] | None:
+    """The newest complete snapshot of this database in any store: (manifest, a reader of
+    its files, the store's kind), or None."""
+    identity = database_identity(engine)
+    found: list[tuple[Manifest, Callable[[str], Iterator[bytes]], str]] = []
+    if settings.index_snapshot_dir:
+        folder = FolderStore(Path(settings.index_snapshot_dir))
+        for manifest in folder.list(identity)[:1]:
+            found.append((manifest, functools.partial(folder.read, manifest), "folder"))
+    database = DatabaseStore(engine)
+    for snapshot_id, manifest in database.list(identity)[:1]:
+        found.append((manifest, functools.partial(database.read, snapshot_id), "database"))
+    if not found:
+        return None
+    return max(found, key=lambda item: item[0].created_at)
+
+
+def _wanted(conn: Connection, part: Part, local: dict[str, Any] | None, vectors: int) -> str | None:
+    """Why this part should be restored (None: the local index is as good)."""
+    if local is None:
+        return "missing here"
+    if part.kind == "word":
+        current = journal.read(conn, WORD_JOURNAL)
+        mine = current.changed_after(int(local["version"]))
+        theirs = current.changed_after(int(part.position["version"]))
+        if mine is None and theirs is not None:
+            return "too far behind the journal here"
+        if mine is not None and theirs is not None and mine.size - theirs.size > RESTORE_AHEAD:
+            return f"{int(mine.size - theirs.size):,} papers further behind here"
+        return None
+    if local.get("model") != part.position.get("model"):
+        return "another model here"
+    if "version" in part.position:
+        return (
+            "older here" if int(local.get("version", -1)) < int(part.position["version"]) else None
+        )
+    here = abs(vectors - int(local.get("count", 0)))
+    there = abs(vectors - int(part.position.get("count", 0)))
+    return "further from the stored vectors here" if here > there + 1_000 else None
+
+
+def join(
+    engine: Engine,
+    settings: Settings,
+    now: datetime,
+    *,
+    reader: Callable[[str], Iterator[bytes]] | None = None,
+) -> JoinReport:
+    """Restore the newest snapshot's parts this folder lacks or has far behind (see the
+    module docstring); the caller then replays the journals (``index update``)."""
+    from paperfeed.index.vectors.table import count_model, recorded_model
+
+    report = JoinReport()
+    chosen = newest(engine, settings)
+    if chosen is None:
+        return report
+    manifest, read, store = chosen
+    read = reader or read
+    report.snapshot, report.store = manifest.name, store
+    root = Path(settings.index_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(".join-*"):
+        shutil.rmtree(stale, ignore_errors=True)  # a crashed restore's leftovers
+    local = local_positions(engine, settings)
+    with engine.connect() as conn:
+        recorded = recorded_model(conn)
+        vectors = count_model(conn, recorded[0]) if recorded else 0
+        plan = []
+        for part in manifest.parts:
+            if part.kind == "word" and settings.lexical_engine == "database":
+                continue
+            why = _wanted(conn, part, local.get(part.kind), vectors)
+            if why is None:
+                report.kept[part.kind] = "kept: as good as the snapshot's"
+            else:
+                plan.append((part, why))
+    if not plan:
+        return report
+    record(engine, settings, now, state="joining", note=f"restoring {manifest.name}")
+    staging = root / f".join-{secrets.token_hex(4)}"
+    staging.mkdir()
+    try:
+        for part, why in plan:
+            for entry in part.files:
+                write_file(read(entry["path"]), staging / entry["path"], expect=entry)
+            _install(root, staging, part)
+            report.restored[part.kind] = part.position | {"why": why}
+            report.bytes += sum(int(f["size"]) for f in part.files)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return report
+
+
+def _install(root: Path, staging: Path, part: Part) -> None:
+    """Put a restored part in place the way its writers do (see the module docstring)."""
+    if part.kind == "word":
+        target = root / part.name
+        old = root / f".join-old-{secrets.token_hex(4)}"
+        if target.exists():
+            os.rename(target, old)
+        os.rename(staging / part.name, target)
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    manifest_name = f"{part.name}.json"
+    previous: str | None = None
+    try:
+        previous = str(json.loads((root / manifest_name).read_text(encoding="utf-8"))["token"])
+    except (OSError, ValueError, KeyError):
+        previous = None
+    for entry in part.files:
+        if entry["path"] != manifest_name:
+            os.replace(staging / entry["path"], root / entry["path"])
+    os.replace(staging / manifest_name, root / manifest_name)
+    token = str(part.position.get("token"))
+    if previous is not None and previous != token:
+        for path in set_files(root / manifest_name, previous):
+            path.unlink(missing_ok=True)
