@@ -123,6 +123,10 @@ def index_group() -> None:
 def index_status(ctx: Context, as_json: bool) -> None:
     """What the indexes hold, which embedding model made the vectors, and what is missing.
 
+    Also how far each machine's indexes (word index, vector graph, recommendation features)
+    are behind the database, from the positions each machine records when it runs `index
+    update` or `index publish`, and how old the newest published snapshot is.
+
     Example: paperfeed index status
     """
     semantic = ctx.semantic()
