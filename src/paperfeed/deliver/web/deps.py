@@ -19,6 +19,7 @@ from paperfeed.deliver.community.accounts import Accounts
 from paperfeed.deliver.community.collections import Collections
 from paperfeed.deliver.community.comments import Comments
 from paperfeed.deliver.community.moderation import Moderation
+from paperfeed.deliver.community.recommend_settings import RecommendSettings
 from paperfeed.deliver.digests.subscriptions import Subscriptions
 from paperfeed.deliver.web.hub import Hub
 from paperfeed.deliver.web.services import Services
@@ -68,6 +69,10 @@ async def _recommender(request: Request) -> Recommender:
     return services_of(request).recommender
 
 
+async def _recommend_settings(request: Request) -> RecommendSettings:
+    return services_of(request).recommend_settings
+
+
 HubDep = Annotated[Hub, Depends(hub_dep)]
 AccountsDep = Annotated[Accounts, Depends(_accounts)]
 CommentsDep = Annotated[Comments, Depends(_comments)]
@@ -75,6 +80,7 @@ CollectionsDep = Annotated[Collections, Depends(_collections)]
 ModerationDep = Annotated[Moderation, Depends(_moderation)]
 SubscriptionsDep = Annotated[Subscriptions, Depends(_subscriptions)]
 RecommenderDep = Annotated[Recommender, Depends(_recommender)]
+RecommendSettingsDep = Annotated[RecommendSettings, Depends(_recommend_settings)]
 
 
 def viewer_of(request: Request) -> Viewer:

@@ -2,9 +2,10 @@
 :class:`~paperfeed.errors.PaperfeedError`), the page is shown again with the problem above
 the form, at the problem's HTTP status, instead of a bare error page.
 
-A route wraps its service call in :func:`shown_again`::
+A route wraps its service call in :func:`shown_again`, naming the function that shows the
+page and what it shows besides the problem::
 
-    with shown_again(lambda problem: SIGNUP.page(request, problem=problem, values=typed)):
+    with shown_again(SIGNUP.page, request, values=typed):
         accounts.sign_up(...)
     return render(request, "account_message.html", ...)
 
@@ -33,12 +34,13 @@ class FormRefused(Exception):
 
 
 @contextmanager
-def shown_again(show: Callable[[PaperfeedError], Response]) -> Iterator[None]:
-    """Run the service call in the ``with`` block; if it refuses, answer ``show(problem)``."""
+def shown_again(show: Callable[..., Response], *args: Any, **shown: Any) -> Iterator[None]:
+    """Run the service call in the ``with`` block; if it refuses, answer
+    ``show(*args, problem=problem, **shown)``: the form's page again, saying the problem."""
     try:
         yield
     except PaperfeedError as problem:
-        raise FormRefused(show(problem)) from problem
+        raise FormRefused(show(*args, problem=problem, **shown)) from problem
 
 
 def with_retry_after(response: Response, problem: PaperfeedError | None) -> Response:

@@ -12,6 +12,7 @@ from paperfeed.deliver.community.accounts import Accounts
 from paperfeed.deliver.community.collections import Collections
 from paperfeed.deliver.community.comments import Comments
 from paperfeed.deliver.community.moderation import Moderation
+from paperfeed.deliver.community.recommend_settings import RecommendSettings
 from paperfeed.deliver.digests.subscriptions import Subscriptions
 from paperfeed.deliver.web.hub import Hub
 from paperfeed.rank.recommend_feed import Recommender
@@ -20,7 +21,8 @@ from paperfeed.rank.trending import TrendingRule
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """Accounts, comments, collections, moderation, digest subscriptions and recommendations."""
+    """Accounts, comments, collections, moderation, digest subscriptions, recommendations
+    and each member's steering of them."""
 
     accounts: Accounts
     comments: Comments
@@ -28,6 +30,7 @@ class Services:
     moderation: Moderation
     subscriptions: Subscriptions
     recommender: Recommender
+    recommend_settings: RecommendSettings
 
 
 def build_services(settings: Settings, hub: Hub) -> Services:
@@ -47,4 +50,5 @@ def build_services(settings: Settings, hub: Hub) -> Services:
             words=hub.words,
             index_dir=Path(settings.index_dir),
         ),
+        recommend_settings=RecommendSettings(hub.engine, hub.clock),
     )

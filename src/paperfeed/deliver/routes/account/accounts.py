@@ -3,9 +3,8 @@ tokens. Every POST carries the CSRF token; every GET only shows a form."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -83,10 +82,6 @@ class AccountForm:
         }
         return form_page(request, "account_form.html", context, problem)
 
-    def again_on_problem(self, request: Request, **shown: Any) -> AbstractContextManager[None]:
-        """Around a service call: if it refuses, this form again with the problem."""
-        return shown_again(lambda problem: self.page(request, problem=problem, **shown))
-
 
 SIGNUP = AccountForm(
     "Sign up", "/account/signup", SIGNUP_FIELDS, "Sign up", [("/account/login", "Log in instead")]
@@ -121,7 +116,7 @@ def signup(
     username: FormStr = "",
     password: FormStr = "",
 ) -> Response:
-    with SIGNUP.again_on_problem(request, values={"email": email, "username": username}):
+    with shown_again(SIGNUP.page, request, values={"email": email, "username": username}):
         accounts.sign_up(email=email, username=username, password=password, ip=client_ip(request))
     return render(request, "account_message.html", {"title": "Confirm your address", "text": SENT})
 
@@ -133,7 +128,7 @@ def verify_page(request: Request, token: str = "") -> Response:
 
 @router.post("/verify", response_class=HTMLResponse)
 def verify(request: Request, _: CsrfDep, accounts: AccountsDep, token: FormStr = "") -> Response:
-    with VERIFY.again_on_problem(request, hidden={"token": token}, links=NEW_CONFIRMATION_LINKS):
+    with shown_again(VERIFY.page, request, hidden={"token": token}, links=NEW_CONFIRMATION_LINKS):
         member = accounts.verify(token)
     text = f"Thank you, {member.username}: your address is confirmed. You can log in now."
     return render(
@@ -158,7 +153,7 @@ def login(
     next: FormStr = "/",
 ) -> Response:
     typed = {"hidden": {"next": safe_next(next)}, "values": {"email": email}}
-    with LOGIN.again_on_problem(request, **typed):
+    with shown_again(LOGIN.page, request, **typed):
         token = accounts.log_in(email=email, password=password, ip=client_ip(request))
     response = RedirectResponse(safe_next(next), status_code=303)
     secure = accounts.settings.base_url.startswith("https://")
@@ -188,7 +183,7 @@ def forgot_page(request: Request) -> Response:
 
 @router.post("/forgot", response_class=HTMLResponse)
 def forgot(request: Request, _: CsrfDep, accounts: AccountsDep, email: FormStr = "") -> Response:
-    with FORGOT.again_on_problem(request, values={"email": email}):
+    with shown_again(FORGOT.page, request, values={"email": email}):
         accounts.request_reset(email=email, ip=client_ip(request))
     return render(request, "account_message.html", {"title": "Check your inbox", "text": SENT})
 
@@ -202,7 +197,7 @@ def reset_page(request: Request, token: str = "") -> Response:
 def reset(
     request: Request, _: CsrfDep, accounts: AccountsDep, token: FormStr = "", password: FormStr = ""
 ) -> Response:
-    with RESET.again_on_problem(request, hidden={"token": token}, links=NEW_RESET_LINKS):
+    with shown_again(RESET.page, request, hidden={"token": token}, links=NEW_RESET_LINKS):
         accounts.reset(token, password)
     return render(
         request,

@@ -10,7 +10,6 @@ token in the URL, no cookies). The subscribe forms (home page, ``/digest``, a me
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
@@ -55,9 +54,10 @@ def _page(
     return form_page(request, "subscription.html", context, problem)
 
 
-def _again_on_problem(request: Request, title: str, **shown: Any) -> AbstractContextManager[None]:
-    """Around a service call: if it refuses, the page again with the problem."""
-    return shown_again(lambda problem: _page(request, title, problem=problem, **shown))
+def _asking_page(request: Request, title: str, action: str, token: str, button: str) -> Response:
+    """The page a mailed link opens: one button that posts the link's token to ``action``
+    (the GET itself changes nothing, as mail scanners open links)."""
+    return _page(request, title, mode="button", action=action, token=token[:2000], button=button)
 
 
 # -- subscribing ----------------------------------------------------------------------------
@@ -77,7 +77,7 @@ def subscribe(
     searches: FormStr = "",
 ) -> Response:
     values = {"email": email, "frequency": frequency, "searches": searches}
-    with _again_on_problem(request, SUBSCRIBE, mode="subscribe", values=values):
+    with shown_again(_page, request, SUBSCRIBE, mode="subscribe", values=values):
         _subs(request).subscribe(
             email=email, frequency=frequency, searches=_lines(searches), ip=client_ip(request)
         )
@@ -119,20 +119,15 @@ def subscribe_api(request: Request, body: SubscriptionIn) -> JSONResponse:
 
 @pages.get("/digest/confirm", response_class=HTMLResponse)
 def confirm_page(request: Request, token: str = "") -> Response:
-    return _page(
-        request,
-        "Confirm your subscription",
-        mode="button",
-        action="/digest/confirm",
-        token=token[:2000],
-        button="Yes, send me the digest",
+    return _asking_page(
+        request, "Confirm your subscription", "/digest/confirm", token, "Yes, send me the digest"
     )
 
 
 @pages.post("/digest/confirm", response_class=HTMLResponse)
 def confirm(request: Request, token: FormStr = "") -> Response:
     new_link = ("/digest", "Subscribe again for a new link")
-    with _again_on_problem(request, "Confirm your subscription", link=new_link):
+    with shown_again(_page, request, "Confirm your subscription", link=new_link):
         sub = _subs(request).confirm(token, client_ip(request))
     subs = _subs(request)
     manage = subs.manage_token(sub, subs.clock.now())
@@ -151,13 +146,8 @@ def confirm(request: Request, token: FormStr = "") -> Response:
 @pages.get("/digest/unsubscribe", response_class=HTMLResponse)
 def unsubscribe_page(request: Request, token: str = "") -> Response:
     """The link in every digest: a page that asks first (a GET never unsubscribes)."""
-    return _page(
-        request,
-        "Unsubscribe from the digest",
-        mode="button",
-        action="/digest/unsubscribe",
-        token=token[:2000],
-        button="Unsubscribe",
+    return _asking_page(
+        request, "Unsubscribe from the digest", "/digest/unsubscribe", token, "Unsubscribe"
     )
 
 
@@ -169,7 +159,7 @@ async def unsubscribe(request: Request) -> Response:
     token = str(form.get("token") or request.query_params.get("token") or "")[:2000]
     from starlette.concurrency import run_in_threadpool
 
-    with _again_on_problem(request, "Unsubscribe from the digest"):
+    with shown_again(_page, request, "Unsubscribe from the digest"):
         sub = await run_in_threadpool(_subs(request).unsubscribe, token, client_ip(request))
     return _page(
         request,
@@ -188,7 +178,7 @@ def _preferences(request: Request, sub: Subscriber, token: str, **extra: Any) ->
 
 @pages.get("/digest/preferences", response_class=HTMLResponse)
 def preferences_page(request: Request, token: str = "") -> Response:
-    with _again_on_problem(request, "Digest preferences"):
+    with shown_again(_page, request, "Digest preferences"):
         sub = _subs(request).preferences(token[:2000])
     return _preferences(request, sub, token[:2000])
 
