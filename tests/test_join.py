@@ -21,6 +21,7 @@ from paperfeed.index import joining
 from paperfeed.index.lexical.tantivy_index import WordIndex
 from paperfeed.index.query import parse_query
 from paperfeed.index.recommend.cache import FeatureCache
+from paperfeed.index.semantic import SemanticIndex
 from paperfeed.index.snapshots import MANIFEST, SnapshotError, file_sets, set_files
 from paperfeed.index.vectors.in_memory import VectorIndex
 from paperfeed.store import machines
@@ -276,3 +277,30 @@ def test_a_damaged_copy_is_refused(
     with pytest.raises(SnapshotError, match="damaged"):
         joining.join(hub, settings, datetime.fromisoformat(NOW), reader=flipped)
     assert joining.local_positions(hub, settings) == {}
+
+
+def test_no_search_waits_on_a_graph_build(hub: Engine, tmp_path: Path) -> None:
+    """A process without a usable graph cache searches exactly at once and builds the graph
+    in the background, then searches it; `index update` builds it in the call instead."""
+    semantic = SemanticIndex(
+        hub, embedder="minilm", exact_max=10, cache_dir=tmp_path / "fresh", backend="memory"
+    )
+    assert semantic.search_method(30).startswith("exact until")
+    first = semantic.index()
+    assert isinstance(first, VectorIndex) and first.kind == "exact" and first.size == 30
+    exact = semantic.search("language models for code", 5)
+    semantic.join_graph(60)
+    assert not semantic.building_graph()
+    graphed = semantic.index()
+    assert isinstance(graphed, VectorIndex) and graphed.kind == "hnsw"
+    assert graphed.origin == "built" and semantic.search_method(30) == "hnsw"
+    assert [h.paper_id for h in semantic.search("language models for code", 5)] == [
+        h.paper_id for h in exact
+    ]
+    # The next process finds the cache: the graph at once.
+    again = SemanticIndex(
+        hub, embedder="minilm", exact_max=10, cache_dir=tmp_path / "fresh", backend="memory"
+    )
+    loaded = again.index()
+    assert isinstance(loaded, VectorIndex) and loaded.origin == "cache"
+    assert not again.building_graph()

@@ -91,6 +91,7 @@ def graph_step(ctx: Context) -> None:
         count = count_model(conn, recorded[0]) if recorded else 0
     if recorded is None or count <= ctx.settings.vector_exact_max:
         return
+    semantic.wait_for_graph = True  # the point of this step: build or repair it now
     index = semantic.index()
     if isinstance(index, VectorIndex):
         click.echo(f"vector graph: {index.size:,} papers ({index.origin})")

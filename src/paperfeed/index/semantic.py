@@ -14,6 +14,9 @@ vectors were made by another model than the configured one, nothing is mixed:
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
@@ -32,10 +35,13 @@ from paperfeed.index.embedders.embedder import Embedder, load_embedder, paper_te
 from paperfeed.index.vectors import in_memory as vectors
 from paperfeed.index.vectors import pgvector_index as vectors_pgvector
 from paperfeed.index.vectors.bundled import embed_texts
+from paperfeed.index.vectors.hnsw import DEFAULT_PARAMS, REPAIR_FRACTION, GraphCache
 from paperfeed.index.vectors.pgvector_index import PgVectorIndex
 from paperfeed.models import Hit
 from paperfeed.store.engine import writing
 from paperfeed.store.tables.papers import index_state, papers
+
+log = logging.getLogger(__name__)
 
 #: Papers embedded per model call and per write transaction.
 EMBED_CHUNK = 64
@@ -86,6 +92,9 @@ class SemanticIndex:
         # costs no second model call. Keyed by the text, so it never goes stale.
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._queries_lock = threading.Lock()
+        #: Build a missing HNSW graph in the call (the CLI) rather than in the background.
+        self.wait_for_graph = False
+        self._graph_thread: threading.Thread | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -120,20 +129,78 @@ class SemanticIndex:
                     embedder = self.embedder
                     self._index = PgVectorIndex.load(self.engine, embedder.name, embedder.dim)
                 else:
-                    self._index = vectors.VectorIndex.load(
-                        self.engine,
-                        self.embedder.name,
-                        exact_max=self.exact_max,
-                        cache_dir=self.cache_dir,
-                    )
+                    self._index = self._load_memory()
             else:
                 self._index.refresh(self.engine)
             return self._index
 
+    def _load_memory(self) -> vectors.VectorIndex:
+        """The in-memory index. Above ``exact_max`` papers it needs an HNSW graph: from the
+        cache (or repaired) when the folder has one near the stored vectors; otherwise the
+        vectors are searched exactly while a background thread builds the graph and swaps
+        the index in when done, so no request waits on a build (minutes at 1 M papers).
+        ``wait_for_graph`` (``paperfeed index update``) builds it in the call instead."""
+        name = self.embedder.name
+        if self.wait_for_graph or self.cache_dir is None or self._graph_cached(name):
+            return vectors.VectorIndex.load(
+                self.engine, name, exact_max=self.exact_max, cache_dir=self.cache_dir
+            )
+        exact = vectors.VectorIndex.load(self.engine, name, exact_max=sys.maxsize, cache_dir=None)
+        if exact.size > self.exact_max:
+            self._build_graph_later(name)
+        return exact
+
+    def _graph_cached(self, model: str) -> bool:
+        """Whether the folder's graph cache is close enough to the stored vectors to be
+        reused or repaired in seconds (see :func:`~.vectors.hnsw.open_graph`)."""
+        with self.engine.connect() as conn:
+            count = vectors.count_vectors(conn).get(model, 0)
+            recorded = vectors.recorded_model(conn)
+        if count <= self.exact_max or recorded is None or self.cache_dir is None:
+            return True  # searched exactly: no graph needed
+        cache = GraphCache(self.cache_dir, model, recorded[1], DEFAULT_PARAMS)
+        try:
+            cached = int(json.loads(cache.manifest.read_text(encoding="utf-8"))["count"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        return abs(count - cached) <= max(1_000, REPAIR_FRACTION * count)
+
+    def _build_graph_later(self, model: str) -> None:
+        if self._graph_thread is not None and self._graph_thread.is_alive():
+            return
+
+        def build() -> None:
+            try:
+                graphed = vectors.VectorIndex.load(
+                    self.engine, model, exact_max=self.exact_max, cache_dir=self.cache_dir
+                )
+            except Exception:  # searches go on exactly; the next process start retries
+                log.exception("building the HNSW graph in the background failed")
+                return
+            with self._lock:
+                if self._index is not None:
+                    self._index = graphed
+
+        self._graph_thread = threading.Thread(target=build, name="hnsw-graph", daemon=True)
+        self._graph_thread.start()
+
+    def building_graph(self) -> bool:
+        """Whether searches scan exactly while the HNSW graph is built in the background."""
+        return self._graph_thread is not None and self._graph_thread.is_alive()
+
+    def join_graph(self, timeout: float | None = None) -> None:
+        """Wait for a background graph build (tests, benchmarks)."""
+        if self._graph_thread is not None:
+            self._graph_thread.join(timeout)
+
     def search_method(self, papers: int) -> str:
         """How nearest neighbours are found now (for ``paperfeed index status``)."""
         if self.backend == "memory":
-            return "exact" if papers <= self.exact_max else "hnsw"
+            if papers <= self.exact_max:
+                return "exact"
+            if not self._graph_cached(self.embedder.name):
+                return "exact until a serving process builds its HNSW graph (in the background)"
+            return "hnsw"
         embedder = self.embedder
         with self.engine.connect() as conn:
             state = vectors_pgvector.hnsw_state(conn, embedder.name, embedder.dim)
