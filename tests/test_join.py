@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -304,3 +304,19 @@ def test_no_search_waits_on_a_graph_build(hub: Engine, tmp_path: Path) -> None:
     loaded = again.index()
     assert isinstance(loaded, VectorIndex) and loaded.origin == "cache"
     assert not again.building_graph()
+
+
+def test_the_scheduler_publishes_every_few_hours_when_a_store_is_set(tmp_path: Path) -> None:
+    from paperfeed.deliver.scheduler import Plan, due_jobs
+
+    def publishing(**values: object) -> list[datetime]:
+        plan = Plan.from_settings(Settings(**values))  # type: ignore[arg-type]
+        since = datetime(2026, 11, 23, 5, 30, tzinfo=UTC)
+        jobs = due_jobs(plan, since, since + timedelta(hours=1))
+        return [j.at for j in jobs if j.kind == "publish"]
+
+    store = {"index_snapshot_dir": str(tmp_path), "index_snapshot_hours": 6}
+    assert publishing(**store) == [datetime(2026, 11, 23, 6, tzinfo=UTC)]
+    assert publishing(**store | {"index_snapshot_hours": 4}) == []  # 04:00, then 08:00
+    assert publishing(index_snapshot_hours=6) == [], "no store: nothing to publish to"
+    assert publishing(**store | {"index_snapshot_hours": 0}) == [], "0: never"

@@ -6,7 +6,7 @@ import logging
 import re
 import shlex
 import sys
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -177,7 +177,9 @@ def schedule(click_ctx: click.Context, interval: float, once: bool) -> None:
     """Run ingestion (PAPERFEED_SCHEDULE_INGEST at PAPERFEED_SCHEDULE_INGEST_TIME) and the
     digests (at PAPERFEED_DIGEST_TIME) on their days, in PAPERFEED_TIMEZONE, until stopped.
     Jobs of the last 6 hours that were missed run at start (they are safe to run twice).
-    Each round also deletes the rate-limit events older than the longest limit's window.
+    Each round also deletes the rate-limit events older than the longest limit's window and
+    records this machine's index positions for `index status`; with a snapshot store set,
+    a snapshot of the index files is published every PAPERFEED_INDEX_SNAPSHOT_HOURS.
     Several schedulers (on several machines) may share one database: each due job is
     claimed in the job-run ledger and runs on one of them only; a claim not finished after
     PAPERFEED_SCHEDULE_CLAIM_MINUTES counts as crashed and another scheduler takes it over.
@@ -186,7 +188,7 @@ def schedule(click_ctx: click.Context, interval: float, once: bool) -> None:
     Example: paperfeed schedule
     """
     from paperfeed.deliver.digests.send import summary
-    from paperfeed.deliver.scheduler import LedgerClaims, Plan, prune_rate_events, run_schedule
+    from paperfeed.deliver.scheduler import LedgerClaims, Plan, run_schedule
 
     ctx = click_ctx.find_object(Context)
     assert ctx is not None
@@ -198,6 +200,8 @@ def schedule(click_ctx: click.Context, interval: float, once: bool) -> None:
             return _ingest(ctx, job.args)
         if job.kind == "thumbnails":
             return _thumbnails(ctx)
+        if job.kind == "publish":
+            return _publish(ctx)
         assert job.edition is not None
         try:
             report = _sender(ctx).send(job.edition)
@@ -214,10 +218,29 @@ def schedule(click_ctx: click.Context, interval: float, once: bool) -> None:
         clock,
         run_job,
         claims=claims,
-        housekeeping=lambda now: prune_rate_events(ctx.engine(), ctx.settings, now),
+        housekeeping=lambda now: _housekeeping(ctx, now),
         interval=interval,
         rounds=1 if once else None,
     )
     if once and not jobs:
         next_day = clock.now().astimezone(ctx.settings.zone).date() + timedelta(days=1)
         click.echo(f"nothing due; next digests on or after {next_day.isoformat()}")
+
+
+def _publish(ctx: Context) -> str:
+    """The scheduled `paperfeed index publish` (PAPERFEED_INDEX_SNAPSHOT_HOURS)."""
+    from paperfeed.index.joining import publish
+
+    report = publish(ctx.engine(), ctx.settings, ctx.settings.clock().now())
+    return f"published {report.name} ({report.total_bytes / 1e6:,.1f} MB, {report.store})"
+
+
+def _housekeeping(ctx: Context, now: datetime) -> None:
+    """Each round: prune the rate-limit events, and record this machine's index positions
+    and heartbeat for `paperfeed index status` when it keeps indexes."""
+    from paperfeed.deliver.scheduler import prune_rate_events
+    from paperfeed.index.joining import record
+
+    prune_rate_events(ctx.engine(), ctx.settings, now)
+    if Path(ctx.settings.index_dir).is_dir():
+        record(ctx.engine(), ctx.settings, now, state="ready")

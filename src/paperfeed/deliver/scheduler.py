@@ -43,19 +43,23 @@ from paperfeed.store.engine import writing
 
 log = logging.getLogger(__name__)
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 @dataclass(frozen=True)
 class Job:
-    kind: Literal["ingest", "thumbnails", "digest"]
+    kind: Literal["ingest", "thumbnails", "digest", "publish"]
     at: datetime
     #: The ``paperfeed ingest`` arguments of an ingest job.
     args: str = ""
     edition: Edition | None = None
 
     def describe(self) -> str:
-        what = {"ingest": f"ingest {self.args}", "thumbnails": "thumbnails fetch"}.get(
-            self.kind, f"digest {self.edition_key}"
-        )
+        what = {
+            "ingest": f"ingest {self.args}",
+            "thumbnails": "thumbnails fetch",
+            "publish": "index publish",
+        }.get(self.kind, f"digest {self.edition_key}")
         return f"{what} (due {self.at.isoformat()})"
 
     @property
@@ -67,6 +71,8 @@ class Job:
         """What names the job in the ledger beside its kind and due instant."""
         if self.kind == "thumbnails":
             return "fetch"
+        if self.kind == "publish":
+            return "snapshot"
         return self.args if self.kind == "ingest" else self.edition_key
 
 
@@ -77,15 +83,20 @@ class Plan:
     ingest: tuple[str, ...]
     #: How long after each ingestion slot the thumbnail job runs; None: never.
     thumbnails_after: timedelta | None = None
+    #: How often a snapshot of the index files is published (#17); None: never.
+    publish_every: timedelta | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Plan:
         minutes = settings.schedule_thumbnails_minutes
+        stored = settings.index_snapshot_dir or settings.index_snapshot_database
+        hours = settings.index_snapshot_hours
         return cls(
             schedule_of(settings),
             parse_time(settings.schedule_ingest_time),
             tuple(settings.schedule_ingest),
             timedelta(minutes=minutes) if minutes >= 0 else None,
+            timedelta(hours=hours) if stored and hours > 0 else None,
         )
 
     def ingest_slot(self, day: date) -> datetime:
@@ -109,7 +120,13 @@ def due_jobs(plan: Plan, since: datetime, now: datetime) -> list[Job]:
         day += timedelta(days=1)
     for edition in plan.digests.editions_between(since, now):
         jobs.append(Job("digest", plan.digests.slot(edition), edition=edition))
-    order = {"ingest": 0, "thumbnails": 1, "digest": 2}
+    if plan.publish_every is not None:
+        # Every publish_every since the Unix epoch (UTC): the same instants on every machine.
+        step = plan.publish_every
+        at = EPOCH + step * ((now - EPOCH) // step)
+        if since < at <= now:
+            jobs.append(Job("publish", at))
+    order = {"ingest": 0, "thumbnails": 1, "digest": 2, "publish": 3}
     return sorted(jobs, key=lambda j: (j.at, order[j.kind]))
 
 
