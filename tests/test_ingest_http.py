@@ -155,3 +155,18 @@ def test_pacing_applies_to_retries_too(replay_server: ReplayServer, clock: Froze
     # Retry-After (1 s) is shorter than the pacing interval, so pacing tops it up to 3 s.
     assert transport.starts == [0.0, 3.0]
     assert clock.slept == [1.0, 2.0]
+
+
+def test_a_closed_fetcher_opens_a_new_connection_and_keeps_its_pace(
+    replay_server: ReplayServer, clock: FrozenClock
+) -> None:
+    """A source closes the fetcher's connection when it has read its records; a source
+    sharing the fetcher after it still gets answers, paced as one client."""
+    replay_server.script("/p", Reply(200, b"one"), Reply(200, b"two"))
+    transport = StampingTransport(clock)
+    with Fetcher(min_interval=3.0, clock=clock, transport=transport) as f:
+        assert f.get(f"{replay_server.url}/p").content == b"one"
+        f.close()
+        assert f.get(f"{replay_server.url}/p").content == b"two"
+    assert transport.starts == [0.0, 3.0]
+    assert clock.slept == [3.0]

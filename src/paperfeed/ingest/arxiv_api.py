@@ -227,8 +227,6 @@ class ArxivApiSource:
         self.page_size = page_size
         self.empty_page_retries = empty_page_retries
         self.query = build_query(self.categories, since, until)
-        #: Close the fetcher's connection when :meth:`records` ends (set by ``from_settings``).
-        self.owns_fetcher = False
         self._total: int | None = None
 
     @classmethod
@@ -246,7 +244,7 @@ class ArxivApiSource:
         Sources that run one after the other against arXiv should rather share
         one :func:`arxiv_fetcher`, so the pacing holds across them.
         """
-        source = cls(
+        return cls(
             categories,
             arxiv_fetcher(settings, clock),
             settings.arxiv_api_url,
@@ -254,8 +252,6 @@ class ArxivApiSource:
             until=until,
             page_size=settings.arxiv_page_size,
         )
-        source.owns_fetcher = True
-        return source
 
     @property
     def checkpoint_key(self) -> str:
@@ -266,12 +262,12 @@ class ArxivApiSource:
         return self._total
 
     def records(self, cursor: str | None) -> Iterator[Parsed]:
-        """Yield every result from offset ``cursor`` (0 when ``None``) to the end."""
+        """Yield every result from offset ``cursor`` (0 when ``None``) to the end; the
+        fetcher's connection is closed at the end (:meth:`Fetcher.close`)."""
         try:
             yield from self._records(_parse_cursor(cursor))
         finally:
-            if self.owns_fetcher:
-                self.fetcher.close()
+            self.fetcher.close()
 
     def _records(self, start: int) -> Iterator[Parsed]:
         previous: tuple[str, ...] | None = None

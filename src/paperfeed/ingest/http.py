@@ -59,6 +59,9 @@ class Fetcher:
         return self._client
 
     def close(self) -> None:
+        """Close the connection. The fetcher stays usable: its next request opens a new
+        connection, paced as before, so a source closes it when it has read its records,
+        whoever else shares the fetcher."""
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -105,8 +105,6 @@ class OaiSource:
         self.until = until
         self.metadata_prefix = metadata_prefix
         self.max_restarts = max_restarts
-        #: Close the fetcher's connection when :meth:`records` ends (set by ``from_settings``).
-        self.owns_fetcher = False
         self._total: int | None = None
 
     @classmethod
@@ -121,7 +119,7 @@ class OaiSource:
         clock: Clock | None = None,
     ) -> OaiSource:
         """A source on the configured endpoint with a paced fetcher of its own."""
-        source = cls(
+        return cls(
             arxiv_fetcher(settings, clock),
             settings.arxiv_oai_url,
             set_spec=set_spec,
@@ -129,8 +127,6 @@ class OaiSource:
             until=until,
             metadata_prefix=metadata_prefix,
         )
-        source.owns_fetcher = True
-        return source
 
     @property
     def checkpoint_key(self) -> str:
@@ -144,14 +140,14 @@ class OaiSource:
         return self._total
 
     def records(self, cursor: str | None) -> Iterator[Parsed]:
-        """Yield the harvest's records after ``cursor``, following resumption tokens."""
+        """Yield the harvest's records after ``cursor``, following resumption tokens; the
+        fetcher's connection is closed at the end (:meth:`Fetcher.close`)."""
         start = self.from_date.isoformat() if self.from_date else None
         state = _State.load(cursor) if cursor else _State(from_=start)
         try:
             yield from self._records(state, start)
         finally:
-            if self.owns_fetcher:
-                self.fetcher.close()
+            self.fetcher.close()
 
     def _records(self, state: _State, start: str | None) -> Iterator[Parsed]:
         restarts: list[str | None] = []  # the from= of each restart, to stop a loop

@@ -157,8 +157,6 @@ class RssSource:
         self.zone = ZoneInfo(zone) if isinstance(zone, str) else zone
         #: arXiv id → announce type of each paper read by the last :meth:`records`.
         self.announce_types: dict[str, str] = {}
-        #: Close the fetcher's connection once the listing is read (set by ``from_settings``).
-        self.owns_fetcher = False
         self._total: int | None = None
 
     @classmethod
@@ -171,15 +169,13 @@ class RssSource:
         clock: Clock | None = None,
     ) -> RssSource:
         """A source on the configured listing URL, counting days in the hub's zone."""
-        source = cls(
+        return cls(
             categories,
             arxiv_fetcher(settings, clock),
             settings.arxiv_rss_url,
             feature,
             zone=settings.zone,
         )
-        source.owns_fetcher = True
-        return source
 
     @property
     def url(self) -> str:
@@ -194,12 +190,12 @@ class RssSource:
         return self._total
 
     def records(self, cursor: str | None) -> Iterator[Parsed]:
-        """Fetch the listing and yield its entries; ``cursor`` is ignored (no checkpoint)."""
+        """Fetch the listing and yield its entries; ``cursor`` is ignored (no checkpoint).
+        The fetcher's connection is closed once the listing is read (:meth:`Fetcher.close`)."""
         try:
             response = self.fetcher.get(self.url)
         finally:
-            if self.owns_fetcher:
-                self.fetcher.close()
+            self.fetcher.close()
         if response.status_code != 200:
             raise SourceError(f"arXiv RSS answered HTTP {response.status_code} for {self.url}")
         listing = parse_listing(response.content, zone=self.zone, feature=self.feature)
