@@ -1,5 +1,6 @@
 """Accounts: sign-up with a confirmation link, log-in with lockout, password reset,
-sessions and API tokens. No HTTP here; :mod:`paperfeed.deliver.routes.account.accounts` and the CLI call it.
+sessions and API tokens. No HTTP here; :mod:`paperfeed.deliver.routes.account.accounts` and
+the CLI call it.
 
 Messages never say whether an account exists: sign-up and reset answer the same
 whatever the address (a taken user name is told by mail, to the address typed), mail goes

@@ -1,1 +1,3 @@
-"""The recommendation features: every paper's vector and tf-idf words as mapped files shared by a machine's processes, and who builds them."""
+"""The recommendation features: every paper's vector and tf-idf words as mapped files shared by a
+machine's processes, and who builds them.
+"""

@@ -103,7 +103,8 @@ paper_versions = Table(
 )
 
 # One row per paper and embedding model: the vector as little-endian float32 bytes.
-# Kept in the database so a restart never recomputes; served from memory by index/vectors/in_memory.py.
+# Kept in the database so a restart never recomputes; served from memory by
+# src/paperfeed/index/vectors/in_memory.py.
 paper_embeddings = Table(
     "paper_embeddings",
     metadata,
