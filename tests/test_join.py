@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from paperfeed.cli import cli
 from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings
-from paperfeed.index import joining
+from paperfeed.index import joining, positions
 from paperfeed.index.lexical.tantivy_index import WordIndex
 from paperfeed.index.query import parse_query
 from paperfeed.index.recommend.cache import FeatureCache
@@ -192,13 +192,13 @@ def test_a_crash_mid_restore_leaves_b_consistent_and_a_rerun_finishes(
     assert not list(folder.glob(".join-*")), "the staging folder is cleaned up"
     for kind, manifest, data in file_sets(folder):
         assert set_files(manifest, str(data["token"])), kind
-    positions = joining.local_positions(hub, settings)
-    assert "word" in positions and "features" not in positions
+    found = positions.local_positions(hub, settings)
+    assert "word" in found and "features" not in found
     answers(hub, folder)
 
     b("index", "update")
     assert answers(hub, folder) == answers(hub, tmp_path / "a")
-    assert {"word", "features", "graph"} <= set(joining.local_positions(hub, settings))
+    assert {"word", "features", "graph"} <= set(positions.local_positions(hub, settings))
 
 
 def test_status_shows_each_machines_lag_and_the_snapshot_age(
@@ -276,7 +276,7 @@ def test_a_damaged_copy_is_refused(
 
     with pytest.raises(SnapshotError, match="damaged"):
         joining.join(hub, settings, datetime.fromisoformat(NOW), reader=flipped)
-    assert joining.local_positions(hub, settings) == {}
+    assert positions.local_positions(hub, settings) == {}
 
 
 def test_no_search_waits_on_a_graph_build(hub: Engine, tmp_path: Path) -> None:

@@ -239,7 +239,7 @@ def _housekeeping(ctx: Context, now: datetime) -> None:
     """Each round: prune the rate-limit events, and record this machine's index positions
     and heartbeat for `paperfeed index status` when it keeps indexes."""
     from paperfeed.deliver.scheduler import prune_rate_events
-    from paperfeed.index.joining import record
+    from paperfeed.index.positions import record
 
     prune_rate_events(ctx.engine(), ctx.settings, now)
     if Path(ctx.settings.index_dir).is_dir():

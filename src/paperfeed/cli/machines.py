@@ -58,7 +58,8 @@ def _position(position: dict[str, Any]) -> str:
 def join_step(ctx: Context) -> None:
     """Restore the newest published snapshot where this machine's indexes are missing or
     far behind (the first step of `index update`)."""
-    from paperfeed.index.joining import join, record
+    from paperfeed.index.joining import join
+    from paperfeed.index.positions import record
 
     settings = ctx.settings
     now = settings.clock().now()
@@ -99,14 +100,14 @@ def graph_step(ctx: Context) -> None:
 
 def finish_update(ctx: Context) -> None:
     """Record this machine's positions and heartbeat (the last step of `index update`)."""
-    from paperfeed.index.joining import record
+    from paperfeed.index.positions import record
 
     record(ctx.engine(), ctx.settings, ctx.settings.clock().now(), state="ready")
 
 
 def machines_status(ctx: Context) -> dict[str, Any]:
     """Every machine's lag per index and the newest snapshot (for `index status`)."""
-    from paperfeed.index.joining import status
+    from paperfeed.index.positions import status
 
     return status(ctx.engine(), ctx.settings.clock().now())
 

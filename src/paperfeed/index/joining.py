@@ -13,8 +13,7 @@ it was or as restored, and a rerun finishes the work. Requests never wait on any
 this: until an index is in step, search answers from the database (FTS5 / tsvector for
 words).
 
-:func:`record` writes this machine's positions and a heartbeat to ``index_machines``;
-:func:`status` reads every machine's and says how far each index is behind.
+Where each machine's indexes stand, and ``index status``: :mod:`paperfeed.index.positions`.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ import re
 import secrets
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +37,15 @@ from sqlalchemy import Connection, Engine
 from paperfeed.config import Settings
 from paperfeed.errors import ConfigError
 from paperfeed.index import journal
+from paperfeed.index.positions import (
+    WORD_JOURNAL,
+    database_identity,
+    local_positions,
+    record,
+    set_position,
+    this_machine,
+    word_schema_version,
+)
 from paperfeed.index.snapshots import (
     DatabaseStore,
     FolderStore,
@@ -53,170 +62,14 @@ from paperfeed.store.engine import writing
 
 log = logging.getLogger(__name__)
 
-#: The ``index_state`` row naming this database (the word index's identity).
-IDENTITY = "lexical:identity"
-#: The word index's journal.
-WORD_JOURNAL = "lexical"
 #: A word index this many papers behind the snapshot's is replaced by the snapshot's.
 RESTORE_AHEAD = 20_000
 #: Tantivy's own lock files: never copied.
 _TANTIVY_LOCKS = {".tantivy-writer.lock", ".tantivy-meta.lock"}
+#: Seconds to wait for tantivy's writer lock (another process committing) when copying.
+WRITER_WAIT = 120.0
 #: Copies retried when a writer replaced a file set while it was read.
 _TRIES = 3
-
-
-def database_identity(engine: Engine) -> str:
-    """The database's random identity (what names its index files), made on first use."""
-    from paperfeed.index.lexical.tantivy_index import WordIndex
-
-    return WordIndex(engine, Path("."), background=False).identity()
-
-
-def this_machine(settings: Settings) -> str:
-    return machines.machine_id(settings.machine_id, settings.index_dir)
-
-
-# --- positions --------------------------------------------------------------------------------
-
-
-def local_positions(engine: Engine, settings: Settings) -> dict[str, dict[str, Any]]:
-    """The journal position each index in this machine's folder reflects (absent: none)."""
-    from paperfeed.index.lexical.tantivy_index import WordIndex
-
-    root = Path(settings.index_dir)
-    identity = database_identity(engine)
-    found: dict[str, dict[str, Any]] = {}
-    if settings.lexical_engine != "database":
-        applied = WordIndex(engine, root, background=False).applied_version()
-        if applied is not None:
-            found["word"] = {"journal": WORD_JOURNAL, "version": applied}
-    for kind, _path, data in file_sets(root):
-        position = set_position(kind, data, identity)
-        if position is not None:
-            found[kind] = position
-    return found
-
-
-def set_position(kind: str, data: dict[str, Any], identity: str) -> dict[str, Any] | None:
-    """The position a file set's manifest records (None: another database's files)."""
-    if "database" in data and str(data["database"]) != identity:
-        return None
-    position: dict[str, Any] = {"model": data.get("model"), "token": data.get("token")}
-    key = data.get("key")
-    if isinstance(key, list) and len(key) == 2:
-        position |= {"version": int(key[0]), "count": int(key[1])}
-    elif "count" in data:
-        position["count"] = int(data["count"])
-    return position
-
-
-@dataclass(frozen=True, slots=True)
-class Lag:
-    """How far one index of one machine is behind the database."""
-
-    index: str
-    position: dict[str, Any] | None
-    behind: int | None  # papers; None: missing, or too far back for the journal (rebuild)
-    what: str  # one line for people
-
-
-def lags(conn: Connection, positions: dict[str, Any], model: str | None) -> list[Lag]:
-    """Each index's lag from a machine's recorded positions."""
-    from paperfeed.index.vectors.table import count_model, read_journal
-
-    found: list[Lag] = []
-    words = positions.get("word")
-    current = journal.read(conn, WORD_JOURNAL)
-    if words is None:
-        found.append(Lag("word", None, None, "missing"))
-    else:
-        changed = current.changed_after(int(words["version"]))
-        found.append(_lag("word", words, changed))
-    if model is None:
-        return found
-    features = positions.get("features")
-    if features is None or features.get("model") != model:
-        found.append(Lag("features", None, None, "missing"))
-    else:
-        changed = read_journal(conn, model).changed_after(int(features.get("version", -1)))
-        found.append(_lag("features", features, changed))
-    graph = positions.get("graph")
-    if graph is not None and graph.get("model") == model:
-        outside = max(0, count_model(conn, model) - int(graph.get("count", 0)))
-        what = "in step" if outside == 0 else f"{outside:,} papers outside the graph"
-        found.append(Lag("graph", graph, outside, what))
-    return found
-
-
-def _lag(index: str, position: dict[str, Any], changed: Any) -> Lag:
-    if changed is None:
-        return Lag(index, position, None, "too far behind the journal: rebuilds")
-    behind = int(changed.size)
-    what = "in step" if behind == 0 else f"{behind:,} paper{'' if behind == 1 else 's'} behind"
-    return Lag(index, position, behind, what)
-
-
-def record(
-    engine: Engine, settings: Settings, now: datetime, *, state: str, note: str | None = None
-) -> dict[str, Any]:
-    """Write this machine's positions and heartbeat; returns the positions."""
-    positions = local_positions(engine, settings)
-    with writing(engine) as conn:
-        machines.record_machine(
-            conn,
-            machine=this_machine(settings),
-            index_dir=settings.index_dir,
-            positions=positions,
-            state=state,
-            note=note,
-            now=now,
-        )
-    return positions
-
-
-def status(engine: Engine, now: datetime) -> dict[str, Any]:
-    """Every machine's indexes and their lag, and the newest snapshot's age."""
-    from paperfeed.index.vectors.table import recorded_model
-
-    with engine.connect() as conn:
-        recorded = recorded_model(conn)
-        model = recorded[0] if recorded else None
-        rows = machines.list_machines(conn)
-        snapshot = machines.newest_complete(conn)
-        listed = []
-        for row in rows:
-            listed.append(
-                {
-                    "machine": row.machine_id,
-                    "host": row.host,
-                    "index_dir": row.index_dir,
-                    "state": row.state,
-                    "note": row.note,
-                    "heartbeat_at": row.heartbeat_at.isoformat(),
-                    "heartbeat_age_s": round((now - row.heartbeat_at).total_seconds(), 1),
-                    "lag": {
-                        lag.index: {
-                            "behind": lag.behind,
-                            "what": lag.what,
-                            "position": lag.position,
-                        }
-                        for lag in lags(conn, row.positions, model)
-                    },
-                }
-            )
-    return {
-        "machines": listed,
-        "snapshot": None
-        if snapshot is None
-        else {
-            "store": snapshot.store,
-            "name": snapshot.name,
-            "machine": snapshot.machine_id,
-            "created_at": snapshot.created_at.isoformat(),
-            "age_s": round((now - snapshot.created_at).total_seconds(), 1),
-            "bytes": snapshot.total_bytes,
-        },
-    }
 
 
 # --- publishing -------------------------------------------------------------------------------
@@ -249,33 +102,46 @@ def _store_of(engine: Engine, settings: Settings) -> FolderStore | DatabaseStore
 Put = Callable[[str, Iterator[bytes]], dict[str, Any]]
 
 
-def _copy_word(engine: Engine, root: Path, put: Put) -> Part | None:
-    """The word folder, copied under tantivy's writer lock (no commit lands meanwhile)."""
+@contextmanager
+def word_writer(folder: Path, wait: float) -> Iterator[bool]:
+    """Hold tantivy's writer lock on a word folder (no other process commits or rebuilds
+    into it meanwhile); yields False when another process kept it past ``wait`` seconds."""
     import time
 
     import tantivy
 
-    from paperfeed.index.lexical.tantivy_index import WordIndex
     from paperfeed.index.lexical.word_documents import analyzer, schema
 
-    words = WordIndex(engine, root, background=False)
-    folder = words.folder
-    if words.applied_version() is None:
-        return None
     index = tantivy.Index(schema(), path=str(folder), reuse=True)
     index.register_tokenizer("paper", analyzer())
-    deadline = time.monotonic() + 120.0
+    deadline = time.monotonic() + wait
     while True:
         try:
             writer = index.writer(heap_size=15_000_000, num_threads=1)
             break
         except ValueError:  # another process is committing: wait for it
             if time.monotonic() > deadline:
-                raise SnapshotError(
-                    f"the word index {folder} stayed locked for 2 minutes"
-                ) from None
+                yield False
+                return
             time.sleep(0.5)
     try:
+        yield True
+    finally:
+        writer.rollback()
+        del writer
+
+
+def _copy_word(engine: Engine, root: Path, put: Put) -> Part | None:
+    """The word folder, copied under tantivy's writer lock (no commit lands meanwhile)."""
+    from paperfeed.index.lexical.tantivy_index import WordIndex
+
+    words = WordIndex(engine, root, background=False)
+    folder = words.folder
+    if words.applied_version() is None:
+        return None
+    with word_writer(folder, WRITER_WAIT) as held:
+        if not held:
+            raise SnapshotError(f"the word index {folder} stayed locked for {WRITER_WAIT:.0f} s")
         version = words.applied_version()
         part = Part("word", folder.name, {"journal": WORD_JOURNAL, "version": version})
         for path in sorted(folder.iterdir()):
@@ -284,9 +150,6 @@ def _copy_word(engine: Engine, root: Path, put: Put) -> Part | None:
             relative = f"{folder.name}/{path.name}"
             part.files.append({"path": relative, **put(relative, read_blocks(path))})
         return part
-    finally:
-        writer.rollback()
-        del writer
 
 
 def _copy_set(kind: str, manifest: Path, identity: str, put: Put) -> Part | None:
@@ -488,13 +351,16 @@ def join(
     for stale in root.glob(".join-*"):
         shutil.rmtree(stale, ignore_errors=True)  # a crashed restore's leftovers
     local = local_positions(engine, settings)
+    word_folder = f"words-{database_identity(engine)[:16]}-v{word_schema_version()}"
     with engine.connect() as conn:
         recorded = recorded_model(conn)
         vectors = count_model(conn, recorded[0]) if recorded else 0
         plan = []
         for part in manifest.parts:
-            if part.kind == "word" and settings.lexical_engine == "database":
-                continue
+            if part.kind == "word" and (
+                settings.lexical_engine == "database" or part.name != word_folder
+            ):
+                continue  # words ranked by the database, or another schema's word index
             why = _wanted(conn, part, local.get(part.kind), vectors)
             if why is None:
                 report.kept[part.kind] = "kept: as good as the snapshot's"
@@ -522,9 +388,16 @@ def _install(root: Path, staging: Path, part: Part) -> None:
     if part.kind == "word":
         target = root / part.name
         old = root / f".join-old-{secrets.token_hex(4)}"
-        if target.exists():
+        if not target.exists():
+            os.rename(staging / part.name, target)
+            return
+        # Swapped under the old folder's writer lock: no process of this machine is
+        # writing into it (its lock file moves away with it).
+        with word_writer(target, WRITER_WAIT) as held:
+            if not held:
+                raise SnapshotError(f"{target} is being written by another process; try again")
             os.rename(target, old)
-        os.rename(staging / part.name, target)
+            os.rename(staging / part.name, target)
         shutil.rmtree(old, ignore_errors=True)
         return
     manifest_name = f"{part.name}.json"

@@ -52,8 +52,6 @@ FORMAT = 1
 MANIFEST = "snapshot.json"
 #: Bytes read and written per step while copying.
 BLOCK = 4 * 1024 * 1024
-#: Seconds the publisher waits for tantivy's writer lock (another process committing).
-WRITER_WAIT = 120.0
 #: Unfinished snapshots (a crashed publisher) older than this are deleted by the next one.
 STALE_SECONDS = 6 * 3600
 #: Chunks written per database transaction.
