@@ -320,3 +320,36 @@ def test_the_scheduler_publishes_every_few_hours_when_a_store_is_set(tmp_path: P
     assert publishing(**store | {"index_snapshot_hours": 4}) == []  # 04:00, then 08:00
     assert publishing(index_snapshot_hours=6) == [], "no store: nothing to publish to"
     assert publishing(**store | {"index_snapshot_hours": 0}) == [], "0: never"
+
+
+def test_a_damaged_snapshot_stops_index_update_but_not_serving(
+    hub: Engine, machine: Callable[[str], Run], tmp_path: Path, db_url: str, store: str
+) -> None:
+    from sqlalchemy import update
+
+    from paperfeed.cli.base import Context
+    from paperfeed.cli.machines import join_step
+    from paperfeed.store.tables.machines import index_snapshot_chunks
+
+    a = machine("a")
+    a("index", "update")
+    name = json.loads(a("index", "publish", "--json").stdout)["snapshot"]
+    # One byte of the graph's file changes in the store.
+    if store == "folder":
+        victim = next((tmp_path / "snapshots" / name).glob("hnsw-*.usearch"))
+        victim.write_bytes(victim.read_bytes()[:-1] + b"!")
+    else:
+        with writing(hub) as conn:
+            conn.execute(
+                update(index_snapshot_chunks)
+                .where(index_snapshot_chunks.c.path.like("hnsw-%.usearch"))
+                .values(data=b"!")
+            )
+    env = settings_env(db_url, tmp_path, store, "b")
+    failed = CliRunner().invoke(cli, ["index", "update"], env=env)
+    assert failed.exit_code != 0 and "damaged" in failed.output
+    # `serve` goes on without it (the graph then builds in the background).
+    settings = settings_of(db_url, tmp_path, store, "b")
+    join_step(Context(settings), serving=True)
+    found = positions.local_positions(hub, settings)
+    assert "graph" not in found and "word" in found, "the whole parts restored, not that one"

@@ -55,15 +55,24 @@ def _position(position: dict[str, Any]) -> str:
     return ", ".join(shown) or "-"
 
 
-def join_step(ctx: Context) -> None:
+def join_step(ctx: Context, *, serving: bool = False) -> None:
     """Restore the newest published snapshot where this machine's indexes are missing or
-    far behind (the first step of `index update`)."""
+    far behind (the first step of `index update`, and of `serve` when a snapshot store is
+    set). Serving, a snapshot that cannot be read is reported and the indexes are built
+    in the background as without one."""
+    from paperfeed.errors import PaperfeedError
     from paperfeed.index.joining import join
     from paperfeed.index.positions import record
 
     settings = ctx.settings
     now = settings.clock().now()
-    report = join(ctx.engine(), settings, now)
+    try:
+        report = join(ctx.engine(), settings, now)
+    except (PaperfeedError, OSError) as exc:
+        if not serving:
+            raise
+        click.echo(f"snapshot not restored ({exc}); the indexes build in the background", err=True)
+        return
     if report.snapshot is None:
         if settings.index_snapshot_dir or settings.index_snapshot_database:
             click.echo("snapshot: none published yet; the indexes are built here")

@@ -178,12 +178,20 @@ def serve_cmd(ctx: Context, host: str | None, port: int | None, workers: int | N
 
     With --workers N, N processes serve the same port: the kernel spreads connections
     over them, and a worker that dies is restarted. One per CPU core is a good start.
+    With a snapshot store set (PAPERFEED_INDEX_SNAPSHOT_DIR), index files this machine
+    lacks are first restored from the newest published snapshot.
 
     Example: paperfeed serve --port 8000 --workers 2
     """
     from paperfeed.deliver.serving import serve
 
     ctx.engine()  # fail early, with a clear message, on an unmigrated database
+    if ctx.settings.index_snapshot_dir or ctx.settings.index_snapshot_database:
+        from paperfeed.cli.machines import join_step
+
+        # A machine joining the hub: index files from the newest snapshot (a copy, seconds),
+        # the journal replayed by the workers in the background (docs/deploy.md).
+        join_step(ctx, serving=True)
     host = host or ctx.settings.host
     port = port or ctx.settings.port
     workers = workers or ctx.settings.workers
