@@ -353,3 +353,17 @@ def test_a_damaged_snapshot_stops_index_update_but_not_serving(
     join_step(Context(settings), serving=True)
     found = positions.local_positions(hub, settings)
     assert "graph" not in found and "word" in found, "the whole parts restored, not that one"
+
+
+def test_a_machine_that_left_is_forgotten(
+    hub: Engine, machine: Callable[[str], Run], db_url: str, tmp_path: Path, store: str
+) -> None:
+    a, b = machine("a"), machine("b")
+    a("index", "update")
+    b("index", "update")
+    assert a("index", "forget", "b").output.strip() == "forgot machine b"
+    listed = json.loads(a("index", "status", "--json").stdout)["machines"]
+    assert [m["machine"] for m in listed] == ["a"]
+    env = settings_env(db_url, tmp_path, store, "a")
+    again = CliRunner().invoke(cli, ["index", "forget", "b"], env=env)
+    assert again.exit_code != 0 and "no machine 'b'" in again.output

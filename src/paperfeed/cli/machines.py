@@ -9,6 +9,9 @@ import click
 
 from paperfeed.cli.base import Context, echo_json, edge, pass_context
 
+#: A machine that recorded nothing for this long is shown as silent in `index status`.
+SILENT_SECONDS = 7 * 86_400
+
 
 @click.command("publish")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -137,6 +140,10 @@ def print_machines(data: dict[str, Any]) -> None:
             f"machine {machine['machine']} ({machine['state']}, heartbeat "
             f"{_age(machine['heartbeat_age_s'])} ago): {machine['index_dir']}"
         )
+        if machine["heartbeat_age_s"] > SILENT_SECONDS:
+            click.echo(
+                f"  silent: if it left the hub, `paperfeed index forget {machine['machine']}`"
+            )
         for index, lag in machine["lag"].items():
             click.echo(f"  {index}: {lag['what']}")
 
@@ -149,3 +156,25 @@ def _age(seconds: float) -> str:
     if seconds < 172_800:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86_400:.1f} days"
+
+
+@click.command("forget")
+@click.argument("machine_id")
+@pass_context
+@edge
+def index_forget(ctx: Context, machine_id: str) -> None:
+    """Remove a machine that left the hub from `index status`.
+
+    A machine that runs `index update`, `index publish` or a scheduler again comes back.
+
+    Example: paperfeed index forget web-2-1a2b3c4d
+    """
+    from paperfeed.errors import NotFoundError
+    from paperfeed.store import machines
+    from paperfeed.store.engine import writing
+
+    with writing(ctx.engine()) as conn:
+        found = machines.forget_machine(conn, machine_id)
+    if not found:
+        raise NotFoundError(f"no machine {machine_id!r} in `paperfeed index status`")
+    click.echo(f"forgot machine {machine_id}")

@@ -249,9 +249,10 @@ def _report_words(ctx: Context) -> None:
 
 
 def _add_machine_commands() -> None:
-    from paperfeed.cli.machines import index_publish
+    from paperfeed.cli.machines import index_forget, index_publish
 
     index_group.add_command(index_publish)
+    index_group.add_command(index_forget)
 
 
 _add_machine_commands()
