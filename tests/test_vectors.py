@@ -21,7 +21,7 @@ from sqlalchemy import Engine, delete
 
 from paperfeed.clock import FrozenClock
 from paperfeed.index import journal
-from paperfeed.index.vectors import hnsw
+from paperfeed.index.vectors import hnsw, in_memory
 from paperfeed.index.vectors import table as vector_table
 from paperfeed.index.vectors.in_memory import (
     VectorIndex,
@@ -373,8 +373,16 @@ def test_hnsw_cache_is_reused_repaired_and_rebuilt(
 
     moved = unit(-matrix[:1])
     store_all(engine, "m", ids[:1], moved)  # one paper's vector changed
+    # The embeddings file is mapped and caught up from the journal: the changed paper is
+    # in the exact tail, the graph as cached.
+    caught_up = VectorIndex.load(engine, "m", exact_max=100, cache_dir=cache)
+    assert caught_up.origin == "cache" and caught_up.pending == 1
+    assert caught_up.search(moved[0], 1)[0][0] == ids[0]
+    # A file further behind than allowed is written again, and the graph repaired.
+    monkeypatch.setattr(in_memory, "_REWRITE_MIN", 0)
+    monkeypatch.setattr(in_memory, "REWRITE_FRACTION", 0.0)
     third = VectorIndex.load(engine, "m", exact_max=100, cache_dir=cache)
-    assert third.origin == "repaired"
+    assert third.origin == "repaired" and third.pending == 0
     assert third.search(moved[0], 1)[0][0] == ids[0]
     assert sorted(cache.glob("*.usearch")) != graph_files
 

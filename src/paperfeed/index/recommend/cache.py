@@ -165,7 +165,9 @@ class FeatureCache:
                 return mapped
             base = mapped if mapped is not None else previous
             made = self._load(key, base)
-            files.save(made)
+            # The embedding part goes to the machine's embeddings file, which the vector
+            # index maps too: one copy of the embeddings per machine.
+            files.save(made, files.share_embeddings(made))
             return files.load() or made
 
     def _fit_in_child(self, key: tuple[int, int], previous: Features | None) -> bool:

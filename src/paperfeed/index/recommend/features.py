@@ -44,6 +44,9 @@ class Features:
     fitted_on: int = 0
     added_since_fit: int = 0
     idf: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: Whether ``dense`` holds the stored vectors bit for bit (then the machine's shared
+    #: embeddings file can serve as the embedding part: see :mod:`.files`).
+    dense_as_stored: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.ids) > 1 and not bool(np.all(self.ids[1:] > self.ids[:-1])):
@@ -78,14 +81,22 @@ class Features:
         return self.vectorizer
 
 
-def _unit(dense: np.ndarray) -> np.ndarray:
-    """A float32 copy with unit rows, made a block at a time (no full-size temporaries)."""
+def _unit(dense: np.ndarray) -> tuple[np.ndarray, bool]:
+    """A float32 copy with unit rows, made a block at a time (no full-size temporaries);
+    rows already of unit length (within 1e-4, as every embedder writes them) are kept bit
+    for bit, so that the embedding part can be the machine's shared embeddings file
+    (:mod:`paperfeed.index.vectors.embedding_file`) rather than a second copy. Also says
+    whether every row was kept so."""
     out = np.array(dense, dtype=np.float32, copy=True)
+    kept = True
     for start in range(0, len(out), 65_536):
         block = out[start : start + 65_536]
         norms = np.sqrt(np.einsum("ij,ij->i", block, block))[:, None]
-        block /= np.where(norms > 0, norms, 1.0)
-    return out
+        off = (np.abs(norms - 1.0) > 1e-4) & (norms > 0)
+        if off.any():
+            kept = False
+            block[off[:, 0]] /= norms[off[:, 0]]
+    return out, kept
 
 
 def _float32_rows(matrix: sparse.spmatrix) -> sparse.csr_matrix:
@@ -110,11 +121,11 @@ def build_features(
     """Features of a corpus given its embeddings and its texts (row-aligned)."""
     order = _ascending(ids)
     ids = np.asarray(ids, dtype=np.int64)[order]
-    unit = _unit(np.asarray(dense)[order])
+    unit, as_stored = _unit(np.asarray(dense)[order])
     texts = [texts[int(i)] for i in order]
     view = fit_terms(texts)
     if view is None:
-        return Features(ids, unit, None, (), key)
+        return Features(ids, unit, None, (), key, dense_as_stored=as_stored)
     return Features(
         ids,
         unit,
@@ -123,6 +134,7 @@ def build_features(
         key,
         vectorizer=view.vectorizer,
         fitted_on=len(texts),
+        dense_as_stored=as_stored,
     )
 
 
@@ -158,9 +170,10 @@ def extend_features(
     back = np.empty(len(ids), dtype=np.int64)
     back[~fresh] = np.arange(int((~fresh).sum()))
     back[fresh] = int((~fresh).sum()) + np.arange(int(fresh.sum()))
+    unit, as_stored = _unit(dense)
     return Features(
         ids,
-        _unit(dense),
+        unit,
         _float32_rows(stacked[back]),
         previous.vocabulary,
         key,
@@ -168,4 +181,5 @@ def extend_features(
         fitted_on=previous.fitted_on,
         added_since_fit=previous.added_since_fit + int(fresh.sum()),
         idf=previous.idf,
+        dense_as_stored=as_stored and previous.dense_as_stored,
     )

@@ -11,7 +11,11 @@ embedding model (``recommend-<database>-<model>-<digest>``)::
     .json                    the manifest: format, model, the token of the current files,
                              the journal key they were made at, the fit's bookkeeping
     .<token>.ids.npy         (n,) int64, ascending paper ids
-    .<token>.dense.npy       (n, d) float32 unit embeddings
+    .<token>.dense.npy       (n, d) float32 unit embeddings, only when the manifest names
+                             no ``embeddings`` set: otherwise the embedding part is the rows
+                             of the machine's embeddings file (``embeddings-…``,
+                             :mod:`paperfeed.index.vectors.embedding_file`) of that token,
+                             whose ids are these ids, shared with the vector index
     .<token>.data.npy        the tf-idf rows as CSR arrays (float32 values,
     .<token>.indices.npy      int32 columns, int32/int64 row pointers)
     .<token>.indptr.npy
@@ -43,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from paperfeed.index.recommend.features import Features
+from paperfeed.index.vectors.embedding_file import EmbeddingFile
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +120,8 @@ class FeatureFiles:
             for part in _ARRAYS
             if manifest["parts"].get(part)
         }
+        if manifest.get("embeddings"):
+            arrays["dense"] = self._shared_dense(str(manifest["embeddings"]), arrays["ids"])
         terms = None
         vocabulary: tuple[str, ...] = ()
         if "data" in arrays:
@@ -137,7 +144,20 @@ class FeatureFiles:
             fitted_on=int(manifest["fitted_on"]),
             added_since_fit=int(manifest["added_since_fit"]),
             idf=arrays.get("idf"),
+            dense_as_stored=bool(manifest.get("embeddings")),
         )
+
+    def embeddings(self) -> EmbeddingFile:
+        """The machine's embeddings file of this database and model (same folder)."""
+        return EmbeddingFile(self.directory, self.model, self.database)
+
+    def _shared_dense(self, token: str, ids: np.ndarray) -> np.ndarray:
+        """The embedding part from the embeddings file ``token`` (mapped read-only); a
+        missing or different set is FileNotFoundError (the features are made again)."""
+        mapped = self.embeddings().load(token)
+        if mapped is None or not np.array_equal(mapped.ids, ids):
+            raise FileNotFoundError(f"the embeddings {token} of {self.stem} are gone")
+        return mapped.matrix[: mapped.rows]
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -150,15 +170,17 @@ class FeatureFiles:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def save(self, features: Features) -> None:
-        """Write the features as a new set of files and make them current (see the module)."""
+    def save(self, features: Features, embeddings: str | None = None) -> None:
+        """Write the features as a new set of files and make them current (see the module).
+
+        ``embeddings`` names the embeddings file set whose rows are these features' ids and
+        embeddings (:meth:`share_embeddings`): then no embedding part is written."""
         self.directory.mkdir(parents=True, exist_ok=True)
         token = secrets.token_hex(6)
         previous = self._read_manifest()
-        arrays: dict[str, np.ndarray] = {
-            "ids": np.asarray(features.ids, dtype=np.int64),
-            "dense": np.asarray(features.dense, dtype=np.float32),
-        }
+        arrays: dict[str, np.ndarray] = {"ids": np.asarray(features.ids, dtype=np.int64)}
+        if embeddings is None:
+            arrays["dense"] = np.asarray(features.dense, dtype=np.float32)
         if features.terms is not None:
             idf = features.idf_values()
             terms = features.terms
@@ -181,11 +203,34 @@ class FeatureFiles:
             "fitted_on": features.fitted_on,
             "added_since_fit": features.added_since_fit,
             "parts": {part: True for part in arrays},
+            "embeddings": embeddings,
         }
         tmp = self.directory / f"{self.stem}.{token}.tmp"
         tmp.write_text(json.dumps(manifest), encoding="utf-8")
         os.replace(tmp, self.manifest)
         self._delete_old(token, None if previous is None else str(previous["token"]))
+
+    def share_embeddings(self, features: Features) -> str | None:
+        """Write the features' ids and embeddings as the machine's embeddings file (the
+        vector index maps it too) and return its token, or reuse the current one when it
+        holds exactly these; None when the embeddings are not the stored vectors as they
+        are (rows that had to be normalised) or the file cannot be written."""
+        if not features.dense_as_stored or len(features.ids) == 0:
+            return None
+        shared = self.embeddings()
+        current = shared.load()
+        if (
+            current is not None
+            and current.key == features.key
+            and np.array_equal(current.ids, features.ids)
+        ):
+            return current.token
+        try:
+            with shared.lock():
+                return shared.save(features.ids, features.dense, features.key)
+        except OSError as exc:
+            log.warning("could not write the embeddings file in %s: %s", self.directory, exc)
+            return None
 
     def _delete_old(self, current: str, replaced: str | None) -> None:
         now = time.time()

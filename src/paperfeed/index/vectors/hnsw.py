@@ -337,14 +337,18 @@ def open_graph(
     cache_dir: Path | None,
     model: str,
     params: HnswParams = DEFAULT_PARAMS,
+    hashes: np.ndarray | None = None,
 ) -> tuple[Graph, Origin]:
     """The graph over ``matrix`` rows keyed by ``ids`` (ascending): from the cache when it
-    matches, repaired when little changed, otherwise built (and cached)."""
+    matches, repaired when little changed, otherwise built (and cached). ``hashes`` are the
+    rows' fingerprints (:func:`row_hashes`) when the caller has them: a mapped matrix is
+    then not read at all when the cached graph matches."""
     dim = int(matrix.shape[1])
     if cache_dir is None:
         return Graph.build(dim, ids, matrix, params), "built"
     cache = GraphCache(cache_dir, model, dim, params)
-    hashes = row_hashes(matrix)
+    if hashes is None:
+        hashes = row_hashes(matrix)
     cached = cache.load()
     if cached is not None:
         graph, old_ids, old_hashes = cached
