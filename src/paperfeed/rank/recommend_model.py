@@ -14,6 +14,7 @@ none of the alternatives tried there did measurably better (docs/benchmarks.md).
 
 from __future__ import annotations
 
+import threading
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -55,6 +56,9 @@ class ModelParams:
 
 
 DEFAULT_PARAMS = ModelParams()
+
+#: From this many papers the two products of :func:`linear_scores` run side by side.
+_PARALLEL_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -176,11 +180,28 @@ def train(
 
 
 def linear_scores(model: Model, features: Features) -> np.ndarray:
-    """The model's decision value for every row."""
-    scores = features.dense @ model.dense_coef + model.intercept
-    if model.terms_coef is not None and features.terms is not None:
-        scores = scores + features.terms @ model.terms_coef
-    out: np.ndarray = np.asarray(scores, dtype=np.float64)
+    """The model's decision value for every row.
+
+    The two products read every row of the corpus (at a million papers 1.5 GB of
+    embeddings and 0.6 GB of tf-idf rows, each ~0.2 s on one core, bound by memory
+    bandwidth), and BLAS and scipy's sparse product both release the interpreter lock:
+    the tf-idf product runs in a second thread beside the embeddings' one."""
+    terms, coef = features.terms, model.terms_coef
+    words: list[np.ndarray] = []
+    helper: threading.Thread | None = None
+    if terms is not None and coef is not None:
+        if len(features.ids) >= _PARALLEL_ROWS:
+            helper = threading.Thread(target=lambda: words.append(terms @ coef), daemon=True)
+            helper.start()
+        else:
+            words.append(terms @ coef)
+    scores = features.dense @ model.dense_coef
+    if helper is not None:
+        helper.join()
+    out = np.asarray(scores, dtype=np.float64)
+    out += model.intercept
+    if words:
+        out += words[0]
     return out
 
 
