@@ -1,6 +1,10 @@
 """Digest sending speed and memory, with bare smtplib as the floor.
 
     python bench/digest.py [--subscribers 10000] [--json]
+    python bench/digest.py --corpus DIR --workdir DIR [--members 10000] [--senders 1] [--runs 1]
+
+The second form is digest day at scale on a large realistic corpus (#17): see
+``bench/digest_scale.py``. The first:
 
 1. Builds a fresh migrated SQLite file holding the 660 seed-page papers (``ingest sample
    --seed-pages``, featured over the last 14 days, first seen today) and N confirmed
@@ -210,7 +214,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--corpus",
+        help="a corpus folder of bench/search_speed.py (papers.db, index/): run digest day at "
+        "scale on a copy of it instead (bench/digest_scale.py; needs --workdir)",
+    )
+    parser.add_argument("--workdir", help="where the copy and the members live (kept for reruns)")
+    parser.add_argument("--members", type=int, default=10_000, help="with --corpus")
+    parser.add_argument("--new", type=int, default=1_000, help="the edition's new papers")
+    parser.add_argument("--senders", type=int, default=1, help="sender processes at once")
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument(
+        "--timing-nice",
+        type=int,
+        default=None,
+        help="with --corpus: run at this nice value (e.g. -10 on a shared machine; needs root)",
+    )
     args = parser.parse_args()
+    if args.corpus:
+        if not args.workdir:
+            parser.error("--corpus needs --workdir")
+        import digest_scale
+
+        digest_scale.main(args)
+        return
     folder = Path(tempfile.mkdtemp(prefix="pf-digest-bench-"))
     ctx = multiprocessing.get_context("spawn")
     try:
