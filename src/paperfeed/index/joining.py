@@ -361,6 +361,8 @@ def join(
                 settings.lexical_engine == "database" or part.name != word_folder
             ):
                 continue  # words ranked by the database, or another schema's word index
+            if part.kind == "graph" and not _graph_used(engine, settings):
+                continue  # vectors searched by pgvector here: the graph would go unread
             why = _wanted(conn, part, local.get(part.kind), vectors)
             if why is None:
                 report.kept[part.kind] = "kept: as good as the snapshot's"
@@ -381,6 +383,13 @@ def join(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return report
+
+
+def _graph_used(engine: Engine, settings: Settings) -> bool:
+    """Whether this machine searches vectors in memory (so an HNSW graph file is read)."""
+    from paperfeed.index.semantic import resolve_backend
+
+    return resolve_backend(settings.vector_backend, engine.dialect.name) == "memory"
 
 
 def _install(root: Path, staging: Path, part: Part) -> None:
