@@ -5,7 +5,7 @@ Every write route calls :func:`require` with its action before touching the stor
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from paperfeed.errors import ForbiddenError, UnauthorizedError
 from paperfeed.store.users import Member
@@ -52,6 +52,12 @@ def problem(member: Member | None, action: Action, owner_id: int | None = None) 
 
 def allowed(member: Member | None, action: Action, owner_id: int | None = None) -> bool:
     return problem(member, action, owner_id) is None
+
+
+def allowed_actions(member: Member | None) -> frozenset[Action]:
+    """The actions ``member`` (or a visitor) may take, ownership aside: what a page
+    offers them (templates test ``"hide" in may``). Pure."""
+    return frozenset(a for a in get_args(Action) if allowed(member, a))
 
 
 def require(member: Member | None, action: Action, owner_id: int | None = None) -> Member:

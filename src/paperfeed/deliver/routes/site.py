@@ -6,7 +6,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.templating import Jinja2Templates
 
-from paperfeed.deliver.community import social
 from paperfeed.deliver.render import page_text
 from paperfeed.deliver.render.markdown import render_markdown
 from paperfeed.deliver.routes.account import accounts, recommend_settings, subscriptions
@@ -50,15 +49,7 @@ ROUTERS: tuple[APIRouter, ...] = (
 
 def install_template_globals(templates: Jinja2Templates) -> None:
     templates.env.globals["viewer"] = current_viewer
-    templates.env.globals["social"] = social.social
-    templates.env.globals["social_prefetch"] = social.social_prefetch
-    templates.env.globals["comment_threads"] = social.comment_threads
-    templates.env.globals["can"] = social.can
-    templates.env.globals["my_collections"] = social.my_collections
-    templates.env.globals["is_hidden"] = social.is_hidden
     templates.env.filters["markdown"] = render_markdown
-    templates.env.globals["cards_prefetch"] = thumbnails.cards_prefetch
-    templates.env.globals["thumbnail"] = thumbnails.thumbnail
     templates.env.globals["plain"] = page_text.plain
     templates.env.globals["code_label"] = page_text.code_label
     templates.env.globals["code_link"] = code_link

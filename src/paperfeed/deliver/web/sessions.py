@@ -19,7 +19,6 @@ from http.cookies import SimpleCookie
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed.deliver import security
-from paperfeed.deliver.community import social
 from paperfeed.deliver.community.accounts import Accounts
 from paperfeed.store.users import Member
 
@@ -88,7 +87,6 @@ class ViewerMiddleware:
         viewer = Viewer(member, security.csrf_token(self.accounts.secret, seed), seed, session)
         scope.setdefault("state", {})["viewer"] = viewer
         reset = _viewer.set(viewer)
-        cache = social.start(self.accounts.engine, member)
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start" and give_seed:
@@ -99,5 +97,4 @@ class ViewerMiddleware:
         try:
             await self.app(scope, receive, send_with_cookie)
         finally:
-            social.finish(cache)
             _viewer.reset(reset)

@@ -9,10 +9,12 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from paperfeed.deliver.community import permissions
 from paperfeed.deliver.community.collections import MAX_TEXT, MAX_TITLE, Shown
 from paperfeed.deliver.render.feeds import Added, FeedMeta
 from paperfeed.deliver.render.papers import paper_json
 from paperfeed.deliver.routes.api.feeds import FEED_RESPONSES, _respond
+from paperfeed.deliver.web.cards import load_cards
 from paperfeed.deliver.web.deps import (
     CollectionsDep,
     CsrfDep,
@@ -41,7 +43,12 @@ def _to(collection_id: RowId) -> Response:
 @pages.get("/collections", response_class=HTMLResponse)
 def public_page(request: Request, viewer: ViewerDep, collections: CollectionsDep) -> Response:
     mine = collections.mine(viewer.member) if viewer.member else []
-    return render(request, "collections.html", {"public": collections.public(), "mine": mine})
+    context = {
+        "public": collections.public(),
+        "mine": mine,
+        "may": permissions.allowed_actions(viewer.member),
+    }
+    return render(request, "collections.html", context)
 
 
 @pages.post("/collections")
@@ -62,7 +69,9 @@ def collection_page(
 ) -> Response:
     shown = collections.show(viewer.member, collection_id)
     owner = viewer.member is not None and viewer.member.id == shown.collection.user_id
-    return render(request, "collection.html", {"shown": shown, "owner": owner})
+    with collections.engine.connect() as conn:
+        cards = load_cards(conn, [stored for stored, _ in shown.entries], viewer.member)
+    return render(request, "collection.html", {"shown": shown, "owner": owner, "cards": cards})
 
 
 @pages.post("/collections/{collection_id}/edit")

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from paperfeed.deliver.community import permissions
 from paperfeed.deliver.community.paper_ref import find_paper
-from paperfeed.deliver.community.social import Social
+from paperfeed.deliver.web.cards import Social
 from paperfeed.deliver.web.deps import AccountsDep, CsrfDep, TokenMember, back_to, render
 from paperfeed.deliver.web.errors import WRITE_ERRORS
 from paperfeed.deliver.web.ids import RowId

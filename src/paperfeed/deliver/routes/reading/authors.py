@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from paperfeed.deliver.community import permissions
 from paperfeed.deliver.render.feeds import FeedMeta
 from paperfeed.deliver.routes.api.feeds import FEED_RESPONSES, Format, _respond
+from paperfeed.deliver.web.cards import load_cards
 from paperfeed.deliver.web.deps import CsrfDep, HubDep, ViewerDep, render
 from paperfeed.errors import InvalidInputError, NotFoundError
 from paperfeed.models import StoredPaper
@@ -51,9 +52,10 @@ def author_page(
     if total == 0:
         raise NotFoundError(f"no paper on this hub lists {name[:80]!r} as an author")
     followed = False
-    if viewer.member is not None:
-        key = follows.name_key(name)
-        with hub.engine.connect() as conn:
+    with hub.engine.connect() as conn:
+        cards = load_cards(conn, papers, viewer.member)
+        if viewer.member is not None:
+            key = follows.name_key(name)
             followed = any(
                 follows.name_key(f.name) == key and not f.co_author and not f.category
                 for f in follows.follows_of(conn, viewer.member.id)
@@ -61,6 +63,7 @@ def author_page(
     context = {
         "name": name,
         "papers": papers,
+        "cards": cards,
         "total": total,
         "page": p,
         "more": (p + 1) * PAGE_SIZE < total,

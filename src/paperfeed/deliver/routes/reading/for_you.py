@@ -16,6 +16,7 @@ from paperfeed.deliver.community import permissions
 from paperfeed.deliver.community.paper_ref import find_paper
 from paperfeed.deliver.render.feeds import FeedMeta, render_atom
 from paperfeed.deliver.render.papers import paper_path
+from paperfeed.deliver.web.cards import load_cards
 from paperfeed.deliver.web.deps import (
     AccountsDep,
     CsrfDep,
@@ -69,7 +70,9 @@ def reason_text(item: ForYouItem, preparing: bool = False) -> str:
 def for_you_page(request: Request, viewer: ViewerDep) -> Response:
     member = permissions.require(viewer.member, "read_collection")
     shown = feed_of(request, member)
-    return render(request, "for_you.html", {"feed": shown, "nav": "for-you"})
+    with hub_of(request).engine.connect() as conn:
+        cards = load_cards(conn, [item.stored for item in shown.items], member)
+    return render(request, "for_you.html", {"feed": shown, "cards": cards, "nav": "for-you"})
 
 
 @pages.post("/papers/id/{paper_id}/not-interested", response_class=HTMLResponse)

@@ -8,12 +8,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from paperfeed.deliver.community import permissions
 from paperfeed.deliver.community.comments import MAX_BODY
 from paperfeed.deliver.community.paper_ref import find_paper
 from paperfeed.deliver.render.markdown import render_markdown
 from paperfeed.deliver.render.papers import paper_path
-from paperfeed.deliver.web.deps import CsrfDep, HubDep
+from paperfeed.deliver.web.cards import NO_CARDS, load_cards
+from paperfeed.deliver.web.deps import CsrfDep, HubDep, viewer_of
 from paperfeed.deliver.web.hub import Hub
+from paperfeed.deliver.web.paper_view import load_paper_view
 from paperfeed.errors import InvalidInputError, InvalidQueryError, NotFoundError, PaperfeedError
 from paperfeed.index.query import Query as SearchQuery
 from paperfeed.index.query import parse_query
@@ -66,12 +69,14 @@ def _list_page(
         zone=hub.zone,
         rule=hub.rule,
     )
-    if latest is None:
-        with hub.engine.connect() as conn:
+    with hub.engine.connect() as conn:
+        if latest is None:
             latest = featured.latest_featured_day(conn, on_or_before=hub.today())
+        cards = load_cards(conn, listed.papers, viewer_of(request).member, listed.votes)
     context = {
         "period": period,
         "listed": listed,
+        "cards": cards,
         "sort": sort,
         "page": page,
         "latest": latest,
@@ -132,8 +137,11 @@ def trending(request: Request, hub: HubDep, p: int = 0) -> Response:
         offset=p * PAGE_SIZE,
         latest_when_stale=True,
     )
+    with hub.engine.connect() as conn:
+        cards = load_cards(conn, listed.papers, viewer_of(request).member, listed.votes)
     context = {
         "listed": listed,
+        "cards": cards,
         "formula": FORMULA,
         "rule": hub.rule,
         "page": p,
@@ -148,11 +156,16 @@ def _paper_page(request: Request, hub: HubDep, stored: StoredPaper) -> Response:
         similar_note = None
     except PaperfeedError as exc:  # the page still shows the paper
         hits, neighbours, similar_note = [], [], f"similar papers are unavailable: {exc}"
+    member = viewer_of(request).member
+    with hub.engine.connect() as conn:
+        view = load_paper_view(conn, stored, neighbours, member)
     context = {
         "stored": stored,
         "paper": stored.paper,
         "similar": list(zip(hits, neighbours, strict=True)),
         "similar_note": similar_note,
+        "view": view,
+        "may": permissions.allowed_actions(member),
     }
     return _render(request, "paper.html", context)
 
@@ -209,6 +222,7 @@ def search_page(
         "before": before,
         "page": p,
         "result": None,
+        "cards": NO_CARDS,
         "problem": None,
         "fragment": request.headers.get("HX-Request") == "true",
     }
@@ -222,7 +236,7 @@ def search_page(
             after=parse_day(after, "after") if after else None,
             before=parse_day(before, "before") if before else None,
         )
-        context["result"] = search(
+        result = search(
             hub.engine,
             hub.semantic,
             query,
@@ -235,6 +249,9 @@ def search_page(
     except InvalidInputError as exc:
         context["problem"] = str(exc)
         return _render(request, "search.html", context, status=400)
+    with hub.engine.connect() as conn:
+        context["cards"] = load_cards(conn, result.papers, viewer_of(request).member)
+    context["result"] = result
     return _render(request, "search.html", context)
 
 
