@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 
 from paperfeed.models import StoredPaper
 from paperfeed.rank.trending import total_votes
-from paperfeed.store.cards import card_facts
+from paperfeed.store.cards import CardFacts, card_facts
 from paperfeed.store.users import Member
 
 #: The file extension of each image type the hub serves thumbnails as.
@@ -71,14 +71,24 @@ def load_cards(
         user_id=member.id if member is not None else None,
         count_votes=any(s.id not in given for s in shown),
     )
+    return cards_of(shown, facts, given)
+
+
+def cards_of(
+    papers: Sequence[StoredPaper], facts: Mapping[int, CardFacts], counted: Mapping[int, int]
+) -> Cards:
+    """The cards of ``papers`` from what the store said of them; votes already ``counted``
+    win over the facts' count. A paper the store no longer has (deleted since the page's
+    papers were read) shows its imported votes and nothing else. Pure."""
     social: dict[int, Social] = {}
     images: dict[int, str] = {}
-    for s in shown:
+    for s in papers:
         fact = facts.get(s.id)
-        if fact is None:  # deleted since the page's papers were read
-            social[s.id] = Social(given.get(s.id, total_votes(s, 0)), False, None)
+        hub_votes = fact.hub_votes if fact is not None else None
+        votes = counted[s.id] if s.id in counted else total_votes(s, hub_votes or 0)
+        if fact is None:
+            social[s.id] = Social(votes, False, None)
             continue
-        votes = given[s.id] if s.id in given else total_votes(s, fact.hub_votes or 0)
         social[s.id] = Social(votes, fact.upvoted, fact.submitted_by)
         if fact.thumbnail:
             images[s.id] = thumbnail_path(s.id, fact.thumbnail)
