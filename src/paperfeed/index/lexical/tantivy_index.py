@@ -2,10 +2,12 @@
 
 SQLite FTS5 ranks *every* paper that holds any query word before it can return the
 best ten, so an OR query of common words costs tens of milliseconds per 100 k papers
-(docs/benchmarks.md). tantivy skips the papers that cannot reach the top k (block-max
-WAND), so the same query costs about a millisecond. FTS5 (or tsvector) stays the
-authority, written in the ingest transaction; this index is *derived* from the database
-and never trusted unless it is in step with it:
+(docs/benchmarks.md). tantivy scores the same matches from compact posting lists in
+native code, so the same query costs about a millisecond at 100 k papers (it scores
+every match too: tantivy-py's ``search`` collects through a MultiCollector, which
+never takes tantivy's block-max WAND path; about 5 ms at 1 M, docs/benchmarks.md).
+FTS5 (or tsvector) stays the authority, written in the ingest transaction; this index
+is *derived* from the database and never trusted unless it is in step with it:
 
 - every write of the word index appends the changed ids to the ``lexical`` change
   journal (:mod:`paperfeed.index.journal`) in the same transaction;
@@ -261,11 +263,13 @@ class WordIndex:
 
     # -- searching -----------------------------------------------------------------------
 
-    def _unit(self, words: str) -> tantivy.Query | None:
+    def _unit_clauses(self, words: str) -> list[tuple[Any, tantivy.Query]]:
+        """One ``Should`` clause per field for these words (a term, or a phrase of several
+        tokens); empty when the analyzer keeps no token."""
         tokens = self._analyzer.analyze(words)
         if not tokens:
-            return None
-        per_field = []
+            return []
+        per_field: list[tuple[Any, tantivy.Query]] = []
         for name, weight in FIELDS:
             if len(tokens) == 1:
                 query = tantivy.Query.term_query(self._schema, name, tokens[0])
@@ -275,18 +279,33 @@ class WordIndex:
             if weight != 1.0:
                 query = tantivy.Query.boost_query(query, weight)
             per_field.append((tantivy.Occur.Should, query))
-        return tantivy.Query.boolean_query(per_field)
+        return per_field
+
+    def _unit(self, words: str) -> tantivy.Query | None:
+        per_field = self._unit_clauses(words)
+        return tantivy.Query.boolean_query(per_field) if per_field else None
 
     def compile(self, query: Query) -> tantivy.Query | None:
         """The tantivy query for a parsed query: any term (ranked), every phrase, no
         excluded word, the category and date filters. ``None`` when nothing can match."""
         Occur = tantivy.Occur
         clauses: list[tuple[Any, tantivy.Query]] = []
-        terms = [q for q in (self._unit(t) for t in query.terms) if q is not None]
+        # Every (term, field) pair as one flat disjunction: the same sum of scores as a
+        # disjunction of per-term disjunctions with one union scorer fewer per match
+        # (tantivy scores every match: tantivy-py collects through a MultiCollector, which
+        # never takes tantivy's block-max WAND path; at 1 M papers, 7 % cheaper).
+        terms = [clause for t in query.terms for clause in self._unit_clauses(t)]
+        plain = not (
+            query.phrases
+            or query.excluded
+            or query.categories
+            or query.after is not None
+            or query.before is not None
+        )
+        if terms and plain:
+            return tantivy.Query.boolean_query(terms)
         if terms:
-            clauses.append(
-                (Occur.Must, tantivy.Query.boolean_query([(Occur.Should, q) for q in terms]))
-            )
+            clauses.append((Occur.Must, tantivy.Query.boolean_query(terms)))
         for phrase in query.phrases:
             unit = self._unit(phrase)
             if unit is None:
