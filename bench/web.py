@@ -2,7 +2,7 @@
 
     python bench/web.py [--papers 100000] [--days 30] [--duration 15] [--connections 32]
                         [--pace 1.15] [--db PATH] [--no-cache] [--stock-uvicorn]
-                        [--only home|api|search] [--json]
+                        [--only home|api|search|api-search] [--index-dir DIR] [--json]
 
 1. Builds a SQLite database of N synthetic papers: titles and abstracts resampled
    word by word from the 660 real seed-page papers shipped in the package (their length
@@ -31,8 +31,10 @@
    - ``home``: ``/``, the latest day's page (HTML, 50 papers);
    - ``api daily``: ``/api/daily_papers`` (JSON, 50 papers);
    - ``search``: ``/search?q=...`` rotating over several queries (HTML, 20 results,
-     hybrid mode). Each query is embedded by the real MiniLM model on every request:
-     that is the product, so search throughput includes it.
+     hybrid mode); ``api-search``: ``/api/papers/search?q=...``, the same queries
+     answered as JSON. Each query is embedded by the real MiniLM model the first time a
+     worker sees it, then comes from the worker's cache of recent query vectors (as a
+     query many readers type does); every other step runs on every request.
 4. Prints requests/s, latency p50 and p99 and the ratio to the static ceiling of each
    of those runs. They are *capacity* runs: wrk keeps all 32 connections busy, so the
    server always has 32 requests waiting and each one's latency is mostly its wait in
@@ -46,8 +48,9 @@
    from each request's send, so a server that fell behind would send fewer requests
    and show as a rate below the goal: that fails too.) PASS / FAIL against the goals
    with 2 workers is decided on the paced run: ``/api/daily_papers`` at least 500
-   requests/s with p99 at most 100 ms; search at least 100 requests/s with p99 at most
-   200 ms; the capacity run must also reach the rate. A target with any error fails:
+   requests/s with p99 at most 100 ms; the ``/search`` page at least 150 requests/s and
+   ``/api/papers/search`` at least 200, each with p99 at most 200 ms (#17); the capacity
+   run must also reach the rate. A target with any error fails:
    a non-2xx answer, a socket error, a traceback in the server's log, or, in a
    capacity run, connections that got no answer during the run (wrk keeps every
    connection busy, so requests/s x mean latency falls short of the connection count
@@ -136,11 +139,22 @@ TARGETS = (
     Target(
         "search /search?q=",
         tuple(f"/search?q={quote_plus(q)}" for q in QUERIES),
-        min_rps=100,
+        min_rps=150,
+        max_p99_ms=200,
+    ),
+    Target(
+        "api search /api/papers/search?q=",
+        tuple(f"/api/papers/search?q={quote_plus(q)}" for q in QUERIES),
+        min_rps=200,
         max_p99_ms=200,
     ),
 )
-BY_SHORT_NAME = {"home": TARGETS[1], "api": TARGETS[2], "search": TARGETS[3]}
+BY_SHORT_NAME = {
+    "home": TARGETS[1],
+    "api": TARGETS[2],
+    "search": TARGETS[3],
+    "api-search": TARGETS[4],
+}
 
 
 # --- the application factory uvicorn's workers import ----------------------------------------
@@ -627,6 +641,12 @@ def main() -> None:
         choices=sorted(BY_SHORT_NAME),
         help="Measure only this target (repeatable); the static ceiling is always measured.",
     )
+    parser.add_argument(
+        "--index-dir",
+        type=Path,
+        help="Keep the server's index folder (word index, HNSW graph cache) here and reuse "
+        "it: with a kept --db, a later run skips building them (minutes at 1 M papers).",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if min(args.papers, args.days, args.duration, args.connections) < 1:
@@ -642,7 +662,8 @@ def main() -> None:
         # A kept database keeps its days: its latest featured day is still the home page's.
         reuse = args.db is not None and db.exists()
         timings = migrate_kept(db) if reuse else build(db, args.papers, args.days, today)
-        word_index_s = build_word_index(db, work / "index")
+        index_dir = args.index_dir or work / "index"
+        word_index_s = build_word_index(db, index_dir)
         with sqlite3.connect(db) as conn:
             stored = int(conn.execute("SELECT count(*) FROM papers").fetchone()[0])
         port = free_port()
@@ -650,7 +671,7 @@ def main() -> None:
         log = work / "server.log"
         server = start_server(
             db,
-            work / "index",
+            index_dir,
             port,
             frozen,
             log,
