@@ -47,6 +47,11 @@ def main() -> None:
     parser.add_argument("--cprofile", type=int, default=0)
     parser.add_argument("--timing-nice", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=1, help="timed passes over the queries")
+    parser.add_argument(
+        "--ab",
+        action="store_true",
+        help="also time each query with the meaning half on the calling thread, interleaved",
+    )
     args = parser.parse_args()
 
     from sqlalchemy import event
@@ -98,6 +103,28 @@ def main() -> None:
             e2e(q)
             times.append(time.perf_counter() - t0)
     out["hybrid_e2e_ms"] = pct(times)
+    if args.ab:
+        from concurrent.futures import Future
+
+        class Inline:
+            """Runs the meaning half on the calling thread (search before the threads)."""
+
+            def submit(self, fn, *a):  # type: ignore[no-untyped-def]
+                done: Future[object] = Future()
+                done.set_result(fn(*a))
+                return done
+
+        threaded, inline = search_module._threads, lambda: Inline()
+        pairs: dict[str, list[float]] = {"threads": [], "inline": []}
+        for _ in range(args.repeat):
+            for q in queries:
+                for name, pool in (("threads", threaded), ("inline", inline)):
+                    search_module._threads = pool  # type: ignore[assignment]
+                    t0 = time.perf_counter()
+                    e2e(q)
+                    pairs[name].append(time.perf_counter() - t0)
+        search_module._threads = threaded
+        out["ab_e2e_ms"] = {k: pct(v) for k, v in pairs.items()}
 
     parts: dict[str, list[float]] = {
         k: []
