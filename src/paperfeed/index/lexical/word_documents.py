@@ -75,6 +75,15 @@ def filter_term(category: str) -> str:
 # --- reading papers for the index ------------------------------------------------------------
 
 
+def _within(column: Any, first: int, last: int, only: Sequence[int] | None) -> list[Any]:
+    """Rows of papers in [first, last], and in ``only`` when given: a journal replay's ids
+    are scattered over the whole range, whose every author row must not be read (#17)."""
+    where = [column >= first, column <= last]
+    if only is not None:
+        where.append(column.in_(list(only)))
+    return where
+
+
 def documents(conn: Connection, first: int, last: int, only: Sequence[int] | None) -> list[Any]:
     """Documents for the papers with ids in [first, last] (and in ``only`` when given)."""
     where = [papers.c.id >= first, papers.c.id <= last]
@@ -97,13 +106,13 @@ def documents(conn: Connection, first: int, last: int, only: Sequence[int] | Non
     if base:
         for pid, name in conn.execute(
             select(paper_authors.c.paper_id, paper_authors.c.name)
-            .where(paper_authors.c.paper_id >= first, paper_authors.c.paper_id <= last)
+            .where(*_within(paper_authors.c.paper_id, first, last, only))
             .order_by(paper_authors.c.paper_id, paper_authors.c.position)
         ):
             authors.setdefault(int(pid), []).append(name)
         for pid, category in conn.execute(
             select(paper_categories.c.paper_id, paper_categories.c.category).where(
-                paper_categories.c.paper_id >= first, paper_categories.c.paper_id <= last
+                *_within(paper_categories.c.paper_id, first, last, only)
             )
         ):
             cats.setdefault(int(pid), []).append(category)
