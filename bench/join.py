@@ -216,11 +216,45 @@ def run_join(cfg: dict[str, Any]) -> dict[str, Any]:
         stdout=subprocess.PIPE,
         text=True,
         check=False,
-        env={k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")},
+        env=dict(os.environ),  # PAPERFEED_* settings apply (the run's own are passed in code)
     )
     if out.returncode != 0:
         raise SystemExit(f"the joining machine failed ({out.returncode})")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def time_database_store(url: str, folder: Path) -> dict[str, Any]:
+    """Write every file under ``folder`` as chunks of one snapshot row, read them back,
+    delete the row: the database store's raw MB/s on files of that size."""
+    from paperfeed.index.snapshots import DatabaseStore, Manifest, read_blocks
+
+    engine = engine_of(url)
+    store = DatabaseStore(engine)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".lock"))
+    manifest = Manifest("bench-raw", "bench", "bench", datetime.now(UTC).isoformat(), [])
+    row = store.begin_row(manifest, datetime.now(UTC))
+    total = sum(p.stat().st_size for p in files)
+    try:
+        started = time.perf_counter()
+        for path in files:
+            store.put(row, str(path.relative_to(folder)), read_blocks(path))
+        written = time.perf_counter() - started
+        started = time.perf_counter()
+        read = sum(
+            len(block) for p in files for block in store.read(row, str(p.relative_to(folder)))
+        )
+        reading = time.perf_counter() - started
+    finally:
+        store.abandon(row)
+        engine.dispose()
+    assert read == total
+    return {
+        "bytes": total,
+        "write_s": written,
+        "read_s": reading,
+        "write_mb_s": total / 1e6 / written,
+        "read_mb_s": total / 1e6 / reading,
+    }
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -238,6 +272,12 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=3000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--db-store", action="store_true", help="also time the database store")
+    parser.add_argument(
+        "--db-store-files",
+        metavar="DIR",
+        help="also time writing and reading every file under DIR (a 1 M index folder, say) "
+        "as database snapshot chunks, then delete them",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -273,6 +313,8 @@ def main() -> None:
         )
         report["runs"].append({"publish": published, "changes_s": changes_s, "join": joined})
         shutil.rmtree(b, ignore_errors=True)
+    if args.db_store_files:
+        report["database_store_raw"] = time_database_store(url, Path(args.db_store_files))
     if args.db_store:
         progress("database store: publish and join")
         published = publish_once(url, a, work / "unused", database_store=True)
@@ -315,6 +357,13 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"over a 100 MB/s network the copy adds {size / 100:.0f} s")
     if report.get("peer_tantivy_build_s"):
         print(f"peer: building the word index instead: {report['peer_tantivy_build_s']:.0f} s")
+    if "database_store_raw" in report:
+        raw = report["database_store_raw"]
+        print(
+            f"database store, {raw['bytes'] / 1e6:,.0f} MB of files: "
+            f"write {raw['write_s']:.0f} s ({raw['write_mb_s']:.0f} MB/s), "
+            f"read {raw['read_s']:.0f} s ({raw['read_mb_s']:.0f} MB/s)"
+        )
     if "database_store" in report:
         db = report["database_store"]
         print(

@@ -162,7 +162,12 @@ def _copy_set(kind: str, manifest: Path, identity: str, put: Put) -> Part | None
             if position is None:
                 return None
             part = Part(kind, manifest.name[: -len(".json")], position)
-            for path in set_files(manifest, str(data["token"])):
+            paths = set_files(manifest, str(data["token"]))
+            # A set may read another's files by token (the features, the embeddings file's
+            # rows): those files go with it, so the restored set is whole.
+            for token in _named_tokens(data):
+                paths += [p for p in manifest.parent.glob(f"*.{token}.*") if p not in paths]
+            for path in paths:
                 part.files.append({"path": path.name, **put(path.name, read_blocks(path))})
             part.files.append({"path": manifest.name, **put(manifest.name, iter([raw]))})
             return part
@@ -173,6 +178,27 @@ def _copy_set(kind: str, manifest: Path, identity: str, put: Put) -> Part | None
             return None
     log.warning("not publishing %s: its files kept changing while read", manifest)
     return None
+
+
+def _once(put: Put) -> Put:
+    """``put`` that stores each path once (a file two sets share)."""
+    done: dict[str, dict[str, Any]] = {}
+
+    def once(path: str, blocks: Iterator[bytes]) -> dict[str, Any]:
+        if path not in done:
+            done[path] = put(path, blocks)
+        return done[path]
+
+    return once
+
+
+def _named_tokens(data: dict[str, Any]) -> list[str]:
+    """Tokens of other file sets a manifest names (``"embeddings": "<token>"``)."""
+    return [
+        str(value)
+        for key, value in data.items()
+        if key != "token" and isinstance(value, str) and re.fullmatch(r"[0-9a-f]{8,32}", value)
+    ]
 
 
 def publish(engine: Engine, settings: Settings, now: datetime) -> PublishReport:
@@ -188,6 +214,7 @@ def publish(engine: Engine, settings: Settings, now: datetime) -> PublishReport:
         store.prune_stale()
         staging = store.begin(name)
 
+        @_once
         def put(path: str, blocks: Iterator[bytes]) -> dict[str, Any]:
             return store.put(staging, path, blocks)
 
@@ -211,6 +238,7 @@ def publish(engine: Engine, settings: Settings, now: datetime) -> PublishReport:
         store.prune_stale(now)
         row = store.begin_row(manifest, now)
 
+        @_once
         def put(path: str, blocks: Iterator[bytes]) -> dict[str, Any]:
             return store.put(row, path, blocks)
 
@@ -374,10 +402,13 @@ def join(
     staging = root / f".join-{secrets.token_hex(4)}"
     staging.mkdir()
     try:
+        installed: dict[str, str] = {}  # a file two sets share is copied once
         for part, why in plan:
             for entry in part.files:
-                write_file(read(entry["path"]), staging / entry["path"], expect=entry)
-            _install(root, staging, part)
+                if installed.get(entry["path"]) != entry["sha256"]:
+                    write_file(read(entry["path"]), staging / entry["path"], expect=entry)
+            _install(root, staging, part, installed)
+            installed |= {entry["path"]: entry["sha256"] for entry in part.files}
             report.restored[part.kind] = part.position | {"why": why}
             report.bytes += sum(int(f["size"]) for f in part.files)
     finally:
@@ -392,7 +423,7 @@ def _graph_used(engine: Engine, settings: Settings) -> bool:
     return resolve_backend(settings.vector_backend, engine.dialect.name) == "memory"
 
 
-def _install(root: Path, staging: Path, part: Part) -> None:
+def _install(root: Path, staging: Path, part: Part, installed: dict[str, str]) -> None:
     """Put a restored part in place the way its writers do (see the module docstring)."""
     if part.kind == "word":
         target = root / part.name
@@ -416,10 +447,21 @@ def _install(root: Path, staging: Path, part: Part) -> None:
     except (OSError, ValueError, KeyError):
         previous = None
     for entry in part.files:
-        if entry["path"] != manifest_name:
+        if entry["path"] != manifest_name and entry["path"] not in installed:
             os.replace(staging / entry["path"], root / entry["path"])
     os.replace(staging / manifest_name, root / manifest_name)
     token = str(part.position.get("token"))
-    if previous is not None and previous != token:
+    if previous is not None and previous != token and not _still_named(root, previous):
         for path in set_files(root / manifest_name, previous):
             path.unlink(missing_ok=True)
+
+
+def _still_named(root: Path, token: str) -> bool:
+    """Whether a manifest in the folder still names this token (its files stay)."""
+    for manifest in root.glob("*.json"):
+        try:
+            if token in manifest.read_text(encoding="utf-8"):
+                return True
+        except OSError:
+            continue
+    return False

@@ -103,12 +103,17 @@ def lags(conn: Connection, positions: dict[str, Any], model: str | None) -> list
         found.append(_lag("word", words, changed))
     if model is None:
         return found
-    features = positions.get("features")
-    if features is None or features.get("model") != model:
+    vectors = read_journal(conn, model)
+    if "features" not in positions:
         found.append(Lag("features", None, None, "missing"))
-    else:
-        changed = read_journal(conn, model).changed_after(int(features.get("version", -1)))
-        found.append(_lag("features", features, changed))
+    # The features, and any other file set kept at a vector journal key (the embeddings).
+    for kind, position in sorted(positions.items()):
+        if kind in ("word", "graph") or "version" not in position:
+            continue
+        if position.get("model") != model:
+            found.append(Lag(kind, position, None, "made by another model"))
+        else:
+            found.append(_lag(kind, position, vectors.changed_after(int(position["version"]))))
     graph = positions.get("graph")
     if graph is not None and graph.get("model") == model:
         outside = max(0, count_model(conn, model) - int(graph.get("count", 0)))

@@ -57,6 +57,7 @@ STALE_SECONDS = 6 * 3600
 #: Chunks written per database transaction.
 CHUNKS_PER_COMMIT = 4
 
+_ZEROS = bytes(BLOCK)
 _SKIP = re.compile(r"(\.lock|\.tmp|\.part-[0-9a-f]+)$")
 
 
@@ -154,8 +155,12 @@ def write_file(
         with partial.open("wb") as out:
             for block in blocks:
                 digest.update(block)
-                out.write(block)
+                if len(block) == BLOCK and block == _ZEROS:
+                    out.seek(len(block), os.SEEK_CUR)  # a hole stays a hole (sparse files)
+                else:
+                    out.write(block)
                 size += len(block)
+            out.truncate(size)
         found = {"size": size, "sha256": digest.hexdigest()}
         if expect is not None and (expect["size"], expect["sha256"]) != (size, found["sha256"]):
             raise SnapshotError(
