@@ -18,6 +18,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
@@ -49,6 +50,9 @@ EMBED_CHUNK = 64
 QUERY_CACHE_SIZE = 2048
 #: What PAPERFEED_VECTOR_BACKEND may be.
 BACKENDS = ("auto", "memory", "database")
+#: Seconds an answer of :meth:`SemanticIndex.mismatch` is reused: the stored model changes
+#: only with ``index rebuild``, and reading it is a round trip per search on PostgreSQL.
+MISMATCH_SECONDS = 1.0
 
 
 def resolve_backend(backend: str, dialect: str) -> str:
@@ -95,6 +99,8 @@ class SemanticIndex:
         #: Build a missing HNSW graph in the call (the CLI) rather than in the background.
         self.wait_for_graph = False
         self._graph_thread: threading.Thread | None = None
+        #: (when read, the answer) of the last :meth:`mismatch` that read the database.
+        self._mismatch: tuple[float, str | None] | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -103,20 +109,26 @@ class SemanticIndex:
         return self._embedder
 
     def mismatch(self) -> str | None:
-        """Why stored vectors cannot be used with the configured embedder, if they cannot."""
+        """Why stored vectors cannot be used with the configured embedder, if they cannot
+        (read from the database at most every :data:`MISMATCH_SECONDS`, and after this
+        index stored vectors or forgot them)."""
+        last = self._mismatch
+        if last is not None and time.monotonic() - last[0] < MISMATCH_SECONDS:
+            return last[1]
+        read_at = time.monotonic()
         with self.engine.connect() as conn:
             recorded = vectors.recorded_model(conn)
-        if recorded is None:
-            return None
-        name, dim = recorded
+        problem = None
         embedder = self.embedder
-        if (name, dim) != (embedder.name, embedder.dim):
-            return (
+        if recorded is not None and recorded != (embedder.name, embedder.dim):
+            name, dim = recorded
+            problem = (
                 f"the stored vectors were made by {name} ({dim} dimensions) but "
                 f"PAPERFEED_EMBEDDER={self.embedder_key} is {embedder.name} ({embedder.dim}): "
                 "run `paperfeed index rebuild`"
             )
-        return None
+        self._mismatch = (read_at, problem)
+        return problem
 
     def index(self) -> vectors.VectorIndex | PgVectorIndex:
         """The vector index, loaded on first use and caught up with the database."""
@@ -239,6 +251,7 @@ class SemanticIndex:
                 keep = [i for i, r in enumerate(rows) if r.id in present]
                 vectors.store_vectors(conn, embedder.name, [rows[i].id for i in keep], matrix[keep])
                 vectors.record_model(conn, embedder.name, embedder.dim)
+            self._mismatch = None
             done += len(rows)
             if progress is not None:
                 progress(done)
@@ -251,6 +264,7 @@ class SemanticIndex:
             conn.execute(delete(index_state).where(index_state.c.name == vectors.MODEL_KEY))
             if conn.dialect.name == "postgresql":
                 vectors_pgvector.drop_indexes(conn)
+        self._mismatch = None
         with self._lock:
             self._index = None
 
