@@ -37,6 +37,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+import route_memo
 from paperfeed.clock import FrozenClock
 from paperfeed.config import load_settings
 from paperfeed.store.engine import make_engine
@@ -55,6 +56,7 @@ _ONLY_REASONS = {
     "postgresql": "postgres_only (about PostgreSQL: the PostgreSQL pass runs them)",
 }
 _DESELECTED = pytest.StashKey[dict[str, int]]()
+_ROUTE_ANALYSIS = pytest.StashKey[str]()
 _counter = itertools.count()
 
 
@@ -79,6 +81,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # standard profile.
     os.environ.setdefault("PAPERFEED_PASSWORD_HASH_PROFILE", "test")
     config.stash[_DESELECTED] = {}
+    # Some 200 tests build an app each: analyse each route once per process, not per app.
+    config.stash[_ROUTE_ANALYSIS] = route_memo.install()
 
 
 def pass_database(config: pytest.Config) -> str:
@@ -131,8 +135,8 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         node.config.stash[_DESELECTED] = counts
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"database pass: {pass_database(config)}"
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [f"database pass: {pass_database(config)}", config.stash.get(_ROUTE_ANALYSIS, "")]
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
