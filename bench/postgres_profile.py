@@ -13,10 +13,11 @@ PostgreSQL by default), warms up over 20 queries, then, with the query cache emp
 before each search (so the model runs, as for a new query):
 
 - counts what one hybrid search sends, from SQLAlchemy's events: connections checked out
-  of the pool (each one pinged first: ``pool_pre_ping``), transactions begun (psycopg
-  sends ``BEGIN`` as a statement of its own), statements (SQLAlchemy's, plus pgvector's
-  one script, sent on the raw connection) and transactions ended: their sum is the
-  round trips to the server;
+  of the pool (on PostgreSQL pinged first only when idle a second or more, see
+  ``paperfeed.store.engine``), transactions begun (psycopg sends ``BEGIN`` as a statement
+  of its own), statements (SQLAlchemy's; pgvector's one script goes on the raw
+  connection, not counted) and transactions ended: on a busy server the round trips are
+  begun + statements + ended + 1 (pgvector's script);
 - times ``search(..., mode="hybrid")`` end to end (p50 / p95 ms, over ``--repeat``
   passes) and each step of the hybrid path apart, as rank/search.py calls them;
 - with ``--cprofile N``: profiles N end-to-end searches (top 25 by cumulative and own time).
@@ -91,7 +92,7 @@ def profile(args: argparse.Namespace) -> None:
         statements.append(" ".join(str(a[2]).split())[:100])
 
     event.listen(engine, "before_cursor_execute", statement)
-    event.listen(engine.pool, "checkout", lambda *a: counts.update(["checkouts (pinged)"]))
+    event.listen(engine.pool, "checkout", lambda *a: counts.update(["checkouts"]))
     event.listen(engine, "begin", lambda *a: counts.update(["transactions begun"]))
     event.listen(engine, "rollback", lambda *a: counts.update(["transactions ended"]))
     event.listen(engine, "commit", lambda *a: counts.update(["transactions ended"]))
