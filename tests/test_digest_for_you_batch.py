@@ -330,3 +330,43 @@ def _plain(message: Any) -> str:
     assert body is not None
     text: str = body.get_content()
     return text
+
+
+def test_a_saved_search_is_run_once_per_edition_however_many_saved_it(
+    db_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from digest_support import MONDAY, add_papers, add_subscriber, digest_settings
+    from paperfeed.deliver.digests import content as content_module
+    from paperfeed.store.engine import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        add_papers(engine, ["Sparse attention for long documents", "Graph pooling layers"])
+        for n in range(6):
+            add_subscriber(
+                engine,
+                f"s{n}@example.org",
+                searches=("sparse attention", "graph pooling") if n % 2 else ("sparse attention",),
+            )
+        asked: list[str] = []
+        search = content_module.search
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            asked.append(str(args[2]))
+            return search(*args, **kwargs)
+
+        monkeypatch.setattr(content_module, "search", counting)
+        settings = digest_settings(db_url, 25, tmp_path)
+        content = DigestContent(settings, engine)
+        with engine.connect() as conn:
+            subs = subscriptions.many(conn, subscriptions.confirmed_ids(conn, "daily", NOW))
+        digests = content.digests_for(list(subs.values()), MONDAY)
+        assert len(asked) == 2  # two distinct saved searches, six subscribers
+        for sub in subs.values():
+            sections = [s for s in digests[sub.id].sections if s.kind == "search"]
+            assert [s.query for s in sections] == list(sub.searches)
+            assert all(s.papers for s in sections)
+        assert content.digest_for(subs[min(subs)], MONDAY) == digests[min(subs)]
+        assert len(asked) == 2  # the same edition: nothing searched again
+    finally:
+        engine.dispose()
