@@ -223,3 +223,22 @@ def test_papers_hidden_by_a_moderator_are_never_found(hub, clock: FrozenClock) -
     assert drafting.id not in [h.paper_id for h in listed.hits]
     near, _ = similar(engine, semantic, [sparse.id], limit=29)
     assert drafting.id not in [h.paper_id for h in near] and len(near) == 28
+
+
+@pytest.mark.parametrize("text", ["sparse attention for long context", 'agents "web agent"'])
+def test_hybrid_answers_the_same_with_its_meaning_half_on_another_thread(
+    hub, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:  # type: ignore[no-untyped-def]
+    from paperfeed.rank import search as search_module
+
+    engine, semantic, words = hub
+    answers = []
+    for overlap in (True, False):
+        monkeypatch.setattr(search_module, "_overlap", lambda overlap=overlap: overlap)
+        result = search(engine, semantic, text, limit=10, words=words)
+        answers.append([(h.paper_id, round(h.score, 6)) for h in result.hits])
+    assert answers[0] == answers[1] and answers[0]
+    # An error of the meaning half reaches the caller from the other thread too.
+    monkeypatch.setattr(search_module, "_overlap", lambda: True)
+    with pytest.raises(ConfigError):
+        search(engine, None, text, words=words)
