@@ -47,14 +47,31 @@ def test_postgres_benchmark_runs(tmp_path: Path) -> None:
     assert row["postgresql"]["lexical_backend"] == "tantivy"  # built from the copied rows
     assert row["postgresql"]["word_index_build_s"] > 0 == row["sqlite"]["word_index_build_s"]
     assert row["postgresql"]["vector_backend"] == "database: pgvector"
+    floor = row["floor"]["latency_ms"]  # NumPy exact search over the same query vectors
+    assert floor["p95"] >= floor["p50"] > 0
     for engine in ("sqlite", "postgresql"):
         latency = row[engine]["latency_ms"]
-        assert set(latency) == {"lexical", "semantic", "hybrid", "vector_index", "lexical_database"}
+        assert set(latency) == {
+            "lexical",
+            "semantic",
+            "hybrid",
+            "hybrid_e2e",
+            "vector_index",
+            "lexical_database",
+        }
         assert all(v["p95"] >= v["p50"] > 0 for v in latency.values()), latency
+        assert 0.5 <= row[engine]["recall_at_10"] <= 1.0  # of the vector index, vs the floor
         api = row[engine]["api"]
         if wrk:
-            assert set(api) == {"/api/daily_papers", "/api/papers/search?q="}
+            search = "/api/papers/search?q="
+            assert set(api) == {
+                "static (ceiling)",
+                "/api/daily_papers",
+                search,
+                f"{search} @ goal rate",
+            }
             assert all(r["requests"] > 0 and r["errors"] == 0 for r in api.values()), api
+            assert api[f"{search} @ goal rate"]["verdict"] in ("PASS", "FAIL")
         else:
             assert api == {}
     table = subprocess.run(
