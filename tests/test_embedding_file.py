@@ -96,3 +96,20 @@ def test_features_take_their_embeddings_from_the_same_file(engine: Engine, tmp_p
     later = FeatureCache(engine, MODEL, tmp_path).features()
     assert len(later.ids) == 620 and later.dense_as_stored
     assert _mapped_file(later.dense) not in (None, path)
+
+
+def test_a_new_set_keeps_the_previous_one_and_drops_older(tmp_path: Path) -> None:
+    shared = EmbeddingFile(tmp_path, MODEL, "db1")
+    ids = np.arange(1, 11, dtype=np.int64)
+    tokens = [shared.save(ids, _unit_rows(10, seed=s), (s, 10)) for s in range(3)]
+    assert shared.stored_key() == (2, 10)
+    assert shared.load(tokens[0]) is None  # two generations back: deleted
+    previous = shared.load(tokens[1])
+    assert previous is not None and previous.key == (1, 10)
+    assert np.array_equal(previous.matrix[:10], _unit_rows(10, seed=1))
+    current = shared.load()
+    assert current is not None and current.token == tokens[2]
+    assert current.matrix.shape[0] > 10  # spare rows past the written ones
+    assert not current.matrix.flags.writeable
+    other = EmbeddingFile(tmp_path, MODEL, "db2")  # another database's files are not these
+    assert other.load() is None
