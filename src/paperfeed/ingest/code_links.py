@@ -46,7 +46,13 @@ def _repository(host: str, path: str) -> str | None:
 def find_code_link(*texts: str | None) -> str | None:
     """The first repository link in ``texts`` (in order), or None."""
     for text in texts:
-        for match in _LINK.finditer(text or ""):
+        # Every host the pattern knows holds ".co", and no letter of it folds to another
+        # case under IGNORECASE but its ASCII pair: a text without it has no link, and
+        # most abstracts are skipped at once (the scan cost ~0.3 ms an abstract, per card
+        # of every page that lists papers).
+        if not text or ".co" not in text.lower():
+            continue
+        for match in _LINK.finditer(text):
             found = _repository(match.group("host"), match.group("path"))
             if found:
                 return found
