@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
@@ -23,10 +24,18 @@ def highlight(text: str, words: Iterable[str]) -> Markup:
     safe = str(escape(text))
     if not stems:
         return Markup(safe)  # noqa: S704 (escaped above)
-    pattern = re.compile(
+    pattern = _stems_pattern(tuple(stems))
+    # A template, not a function: no Python call per match (the abstracts of a page of
+    # results hold hundreds).
+    return Markup(pattern.sub(r"<mark>\g<0></mark>", safe))  # noqa: S704
+
+
+@lru_cache(maxsize=256)
+def _stems_pattern(stems: tuple[str, ...]) -> re.Pattern[str]:
+    """The pattern marking words that start with one of ``stems`` (shortest first)."""
+    return re.compile(
         r"(?<![\w&])(" + "|".join(re.escape(s) for s in reversed(stems)) + r")\w*", re.IGNORECASE
     )
-    return Markup(pattern.sub(lambda m: f"<mark>{m.group(0)}</mark>", safe))  # noqa: S704
 
 
 def paper_path(stored: StoredPaper) -> str:
