@@ -367,3 +367,29 @@ def test_a_machine_that_left_is_forgotten(
     env = settings_env(db_url, tmp_path, store, "a")
     again = CliRunner().invoke(cli, ["index", "forget", "b"], env=env)
     assert again.exit_code != 0 and "no machine 'b'" in again.output
+
+
+def test_the_published_graph_is_repaired_first(
+    hub: Engine, machine: Callable[[str], Run], tmp_path: Path
+) -> None:
+    """A serving machine keeps its indexes in step in memory only: publishing brings the
+    folder's files in step with the stored vectors first, so B maps them and repairs
+    nothing."""
+    import numpy as np
+
+    from paperfeed.index.vectors import table as vectors
+
+    a, b = machine("a"), machine("b")
+    a("index", "update")
+    with hub.connect() as conn:
+        ids, matrix = vectors.load_vectors(conn, MODEL)
+    moved = matrix[:3][:, ::-1].copy()  # three papers' vectors change after A's update
+    with writing(hub) as conn:
+        vectors.store_vectors(conn, MODEL, [int(i) for i in ids[:3]], moved)
+    a("index", "publish")
+    joined = b("index", "update").output
+    assert "recommendation features: 30 papers, already in step" in joined
+    assert "vector graph: 30 papers (cache)" in joined
+    index = VectorIndex.load(hub, MODEL, exact_max=10, cache_dir=tmp_path / "b")
+    assert index.origin == "cache"
+    assert np.allclose(index.vector_of(int(ids[0])), moved[0])

@@ -180,6 +180,36 @@ def _copy_set(kind: str, manifest: Path, identity: str, put: Put) -> Part | None
     return None
 
 
+def bring_in_step(engine: Engine, settings: Settings) -> None:
+    """Bring the folder's index files in step with the database before they are published,
+    in the order `paperfeed index update` does: the word index, the recommendation features
+    (when the folder keeps them; they rewrite the shared embeddings file), then the HNSW
+    graph cache, repaired against those embeddings. A serving process keeps its own in step
+    in memory only, so without this a snapshot would carry what its files held at startup,
+    and a joining machine would repair or rebuild what the publisher could have."""
+    from paperfeed.index.lexical.tantivy_index import WordIndex
+    from paperfeed.index.recommend.cache import FeatureCache
+    from paperfeed.index.semantic import semantic_index
+    from paperfeed.index.vectors.table import count_model, recorded_model
+
+    root = Path(settings.index_dir)
+    if settings.lexical_engine != "database":
+        WordIndex(engine, root, background=False).refresh()
+    with engine.connect() as conn:
+        recorded = recorded_model(conn)
+        count = count_model(conn, recorded[0]) if recorded else 0
+    if recorded is None:
+        return
+    features = FeatureCache(engine, recorded[0], root)
+    files = features.files()
+    if files is not None and files.stored_key() is not None:
+        features.features()
+    if _graph_used(engine, settings) and count > settings.vector_exact_max:
+        semantic = semantic_index(engine, settings)
+        semantic.wait_for_graph = True
+        semantic.index()
+
+
 def _once(put: Put) -> Put:
     """``put`` that stores each path once (a file two sets share)."""
     done: dict[str, dict[str, Any]] = {}
@@ -205,6 +235,7 @@ def publish(engine: Engine, settings: Settings, now: datetime) -> PublishReport:
     """Write a snapshot of this machine's index files to the configured store, then delete
     the snapshots beyond PAPERFEED_INDEX_SNAPSHOT_KEEP."""
     store = _store_of(engine, settings)
+    bring_in_step(engine, settings)
     root = Path(settings.index_dir)
     identity = database_identity(engine)
     machine = this_machine(settings)
