@@ -63,7 +63,12 @@ test-postgres: $(VENV)/.installed-dev
 ## test-fast: the inner loop, under a minute: SQLite only, no lint; tests marked slow (child
 ## processes, much data, MiniLM), browser or quality (external data) are left out
 test-fast: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -n 2 -q --database=sqlite -m "not slow and not browser and not quality"
+	$(BIN)/python -m pytest -n 2 -q --durations=5 --database=sqlite -m "not slow and not browser and not quality"
+
+# The test targets keep compiled byte-code (__pycache__, git-ignored) even where the
+# environment sets PYTHONDONTWRITEBYTECODE: else every run compiles again each module and
+# assertion-rewritten test it imports, about 5 s of CPU in each test process.
+test test-postgres test-fast test-browser: export PYTHONDONTWRITEBYTECODE :=
 
 ## test-browser: only the browser tests (headless Debian chromium driven by Playwright)
 test-browser: $(VENV)/.installed-dev
