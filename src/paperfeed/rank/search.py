@@ -165,8 +165,8 @@ def _overlap() -> bool:
     """Whether hybrid search gives its meaning half a thread of its own: only while the
     machine has a core to spare (its 1-minute load average half a core below the core
     count). On a busy machine (a server at capacity, or a shared one) the other thread
-    waits for a core, and the hand-off cost more than the overlap saved: 100 k papers at
-    load 14, 20.8 ms p50 on two threads against 18.0 on one (docs/benchmarks.md)."""
+    only waits for a core: at 100 k papers and load 10-17 the two ways were within noise
+    of each other, now one ahead, now the other (docs/benchmarks.md)."""
     try:
         load = os.getloadavg()[0]
     except OSError:  # no load average on this system
