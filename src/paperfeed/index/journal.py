@@ -100,6 +100,21 @@ def read_version(conn: Connection, name: str) -> int:
     return int(version or 0)
 
 
+def read_versions(conn: Connection, names: Sequence[str]) -> dict[str, int]:
+    """The versions of several journals in one statement (0 for one never written): what
+    a search reads once for both of its indexes, instead of one read per index."""
+    if not names:
+        return {}
+    found = conn.execute(
+        select(index_state.c.name, index_state.c.value["version"].as_integer()).where(
+            index_state.c.name.in_(list(names))
+        )
+    ).all()
+    versions = dict.fromkeys(names, 0)
+    versions.update((str(name), int(version or 0)) for name, version in found)
+    return versions
+
+
 def _locked(conn: Connection, name: str) -> dict[str, Any]:
     """The journal's JSON, row-locked until the transaction ends (PostgreSQL ``FOR UPDATE``;
     SQLite's write transaction already holds the database lock)."""

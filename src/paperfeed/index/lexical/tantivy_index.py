@@ -243,10 +243,13 @@ class WordIndex:
         self._worker = threading.Thread(target=run, name="word-index", daemon=True)
         self._worker.start()
 
-    def _ready(self) -> tantivy.Searcher | None:
-        """A searcher in step with the database, catching up first when cheap."""
-        with self.engine.connect() as conn:
-            version = journal.read_version(conn, JOURNAL)
+    def _ready(self, version: int | None = None) -> tantivy.Searcher | None:
+        """A searcher in step with the database, catching up first when cheap. ``version``
+        is the journal's version when the caller has read it already (search() reads both
+        indexes' versions in one statement); None reads it here."""
+        if version is None:
+            with self.engine.connect() as conn:
+                version = journal.read_version(conn, JOURNAL)
         if self._searcher is not None and self._loaded_version == version:
             return self._searcher
         if self.applied_version() != version:
@@ -333,13 +336,16 @@ class WordIndex:
             clauses.append((Occur.Must, tantivy.Query.boost_query(days, 0.0)))
         return tantivy.Query.boolean_query(clauses)
 
-    def constrain(self, query: Query, paper_ids: Sequence[int]) -> list[int] | None:
+    def constrain(
+        self, query: Query, paper_ids: Sequence[int], *, version: int | None = None
+    ) -> list[int] | None:
         """Those of ``paper_ids`` that hold every phrase and no excluded word, in order (what
         :func:`paperfeed.index.lexical.database.constrain` answers with FTS5, without walking every
-        paper that holds the phrase); ``None`` when this index cannot answer now."""
+        paper that holds the phrase); ``None`` when this index cannot answer now.
+        ``version``: the :data:`JOURNAL` version, when the caller has read it."""
         if not paper_ids or not (query.phrases or query.excluded):
             return list(paper_ids)
-        searcher = self._ready()
+        searcher = self._ready(version)
         if searcher is None:
             return None
         Occur = tantivy.Occur
@@ -359,12 +365,13 @@ class WordIndex:
         kept = set(searcher.fast_field_values("id", addresses)) if addresses else set()
         return [pid for pid in paper_ids if pid in kept]
 
-    def search(self, query: Query, *, limit: int) -> list[Hit] | None:
+    def search(self, query: Query, *, limit: int, version: int | None = None) -> list[Hit] | None:
         """Best word matches, best first; ``None`` when this index cannot answer now (not
-        in step yet, or an author filter): the caller asks FTS5 / tsvector instead."""
+        in step yet, or an author filter): the caller asks FTS5 / tsvector instead.
+        ``version``: the :data:`JOURNAL` version, when the caller has read it."""
         if query.authors or not query.has_text:
             return None
-        searcher = self._ready()
+        searcher = self._ready(version)
         if searcher is None:
             return None
         compiled = self.compile(query)

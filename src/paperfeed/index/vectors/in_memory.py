@@ -419,7 +419,7 @@ class VectorIndex:
                 self._snap = snap
             return changed
 
-    def refresh(self, engine: Engine, *, full: bool = False) -> int:
+    def refresh(self, engine: Engine, *, full: bool = False, version: int | None = None) -> int:
         """Catch up with the database; return how many papers were added, replaced or removed.
 
         Cheap when nothing changed: one primary-key read of the model's change journal
@@ -430,23 +430,35 @@ class VectorIndex:
         the id lists: this catches papers deleted directly, whose vectors go by
         ``ON DELETE CASCADE`` outside the journal. When another thread is already
         changing the index, returns 0 at once rather than wait.
+
+        ``version`` is the journal's version when the caller has read it already (search()
+        reads both indexes' versions in one statement): then nothing is read at all while
+        it is the version held and no reconcile is due.
         """
+        if not full and version is not None and version == self._version and not self._due():
+            return 0
         if not self._lock.acquire(blocking=False):
             return 0
         try:
             with engine.connect() as conn:
-                return self._catch_up(conn, full)
+                return self._catch_up(conn, full, version)
         finally:
             self._lock.release()
 
-    def _catch_up(self, conn: Connection, full: bool) -> int:
-        due = full or (
+    def _due(self) -> bool:
+        """Whether the row count is to be compared again (every :attr:`reconcile_seconds`)."""
+        return (
             self.reconcile_seconds is not None
             and time.monotonic() - self._reconciled_at >= self.reconcile_seconds
         )
+
+    def _catch_up(self, conn: Connection, full: bool, version: int | None = None) -> int:
+        due = full or self._due()
         # The version alone first: the whole journal (up to a few hundred KB of JSON) is
         # read and parsed only when something changed.
-        if not due and read_journal_version(conn, self.model) == self._version:
+        if version is None:
+            version = read_journal_version(conn, self.model)
+        if not due and version == self._version:
             return 0
         journal = read_journal(conn, self.model)
         if journal.version == self._version and not due:
