@@ -38,6 +38,7 @@ from paperfeed.index.vectors import pgvector_index as vectors_pgvector
 from paperfeed.index.vectors.bundled import embed_texts
 from paperfeed.index.vectors.hnsw import DEFAULT_PARAMS, REPAIR_FRACTION, GraphCache
 from paperfeed.index.vectors.pgvector_index import PgVectorIndex
+from paperfeed.index.vectors.table import journal_name as vector_journal
 from paperfeed.models import Hit
 from paperfeed.store.engine import writing
 from paperfeed.store.tables.papers import index_state, papers
@@ -130,8 +131,14 @@ class SemanticIndex:
         self._mismatch = (read_at, problem)
         return problem
 
-    def index(self) -> vectors.VectorIndex | PgVectorIndex:
-        """The vector index, loaded on first use and caught up with the database."""
+    def journal_name(self) -> str:
+        """The ``index_state`` name of the change journal the vector index follows (its
+        version is what :meth:`search` takes as ``version``)."""
+        return vector_journal(self.embedder.name)
+
+    def index(self, version: int | None = None) -> vectors.VectorIndex | PgVectorIndex:
+        """The vector index, loaded on first use and caught up with the database;
+        ``version``: its journal's version when the caller has read it already."""
         with self._lock:
             if self._index is None:
                 problem = self.mismatch()
@@ -143,7 +150,7 @@ class SemanticIndex:
                 else:
                     self._index = self._load_memory()
             else:
-                self._index.refresh(self.engine)
+                self._index.refresh(self.engine, version=version)
             return self._index
 
     def _load_memory(self) -> vectors.VectorIndex:
@@ -295,8 +302,11 @@ class SemanticIndex:
         *,
         allowed: np.ndarray | None = None,
         exclude: Collection[int] = (),
+        version: int | None = None,
     ) -> list[Hit]:
-        index = self.index()
+        """The ``k`` papers nearest ``text``; ``version``: the journal's version (see
+        :meth:`journal_name`) when the caller has read it already."""
+        index = self.index(version)
         found = index.search(self.query_vector(text), k, allowed=allowed, exclude=exclude)
         return [Hit(pid, score) for pid, score in found]
 

@@ -21,7 +21,9 @@ from sqlalchemy import Engine, select
 
 from paperfeed.config import Settings
 from paperfeed.errors import ConfigError, InvalidQueryError
+from paperfeed.index import journal
 from paperfeed.index.lexical import database as lexical
+from paperfeed.index.lexical.tantivy_index import JOURNAL as word_journal
 from paperfeed.index.lexical.tantivy_index import WordIndex
 from paperfeed.index.query import Query, parse_query
 from paperfeed.index.semantic import SemanticIndex
@@ -108,16 +110,20 @@ def search(
     ``words`` is the fast tantivy word index; without it (or while it is not in step
     with the database) FTS5 / tsvector rank the word matches.
 
-    The steps: check the input, take the word hits and the meaning hits (each step takes
-    its own short-lived connection, and none is held while the semantic index checks out
-    one of its own: holding one here deadlocked the pool under load), rank them (one list,
-    or both fused), then drop hidden papers and load the page.
+    The steps: check the input, read the journal versions of both indexes (one
+    statement), take the word hits and the meaning hits (caught up to those versions, so
+    neither index reads its own), rank them (one list, or both fused), then drop hidden
+    papers and load the page. Each database step takes its own short-lived connection, and
+    none is held while the indexes run: the semantic index checks out one of its own now
+    and then (catching up, re-checking its model), and holding one here deadlocked the
+    pool under load.
     """
     checked = _check(mode, limit, offset)
     parsed = _parsed(query)
     if not parsed.has_text:
         return _filtered(engine, parsed, checked, limit=limit, offset=offset)
     wanted = max(CANDIDATES, offset + limit + 1)
+    versions = _versions(engine, semantic, words, checked)
     meaning_hits: list[Hit] = []
     notice = None
     if checked == "hybrid" and _overlap():
@@ -126,16 +132,21 @@ def search(
         # release the interpreter lock, so with a core to spare the halves overlap.
         context = contextvars.copy_context()
         meaning = _threads().submit(
-            context.run, _meaning_hits, engine, semantic, words, parsed, wanted, checked
+            context.run, _meaning_hits, engine, semantic, words, parsed, wanted, checked, versions
         )
         try:
-            word_hits = _word_hits(engine, words, parsed, wanted)
+            word_hits = _word_hits(engine, words, parsed, wanted, versions)
         finally:
             meaning_hits, notice = meaning.result()
     else:
-        word_hits = _word_hits(engine, words, parsed, wanted) if checked != "semantic" else []
+        if checked != "semantic":
+            word_hits = _word_hits(engine, words, parsed, wanted, versions)
+        else:
+            word_hits = []
         if checked != "lexical":
-            meaning_hits, notice = _meaning_hits(engine, semantic, words, parsed, wanted, checked)
+            meaning_hits, notice = _meaning_hits(
+                engine, semantic, words, parsed, wanted, checked, versions
+            )
     if checked == "lexical":
         ranked = word_hits
     elif checked == "semantic":
@@ -202,10 +213,30 @@ def _parsed(query: str | Query) -> Query:
     return parsed
 
 
-def _word_hits(engine: Engine, words: WordIndex | None, parsed: Query, wanted: int) -> list[Hit]:
+def _versions(
+    engine: Engine, semantic: SemanticIndex | None, words: WordIndex | None, mode: Mode
+) -> dict[str, int]:
+    """The change-journal versions of the indexes this search asks (one statement, or
+    none when both are the database's own)."""
+    names = []
+    if words is not None:  # hybrid's meaning half constrains with it too
+        names.append(word_journal)
+    if semantic is not None and mode != "lexical":
+        names.append(semantic.journal_name())
+    if not names:
+        return {}
+    with engine.connect() as conn:
+        return journal.read_versions(conn, names)
+
+
+def _word_hits(
+    engine: Engine, words: WordIndex | None, parsed: Query, wanted: int, versions: dict[str, int]
+) -> list[Hit]:
     """The best ``wanted`` word matches: tantivy's (which already hold every phrase and no
     excluded word) when it is in step, else the database's."""
-    fast = words.search(parsed, limit=wanted) if words is not None else None
+    fast = None
+    if words is not None:
+        fast = words.search(parsed, limit=wanted, version=versions.get(word_journal))
     if fast is not None:
         return fast
     with engine.connect() as conn:
@@ -219,6 +250,7 @@ def _meaning_hits(
     parsed: Query,
     wanted: int,
     mode: Mode,
+    versions: dict[str, int],
 ) -> tuple[list[Hit], str | None]:
     """The ``wanted`` papers nearest in meaning that pass the filters, phrases and
     exclusions, and a notice when hybrid search has to do without them (an embedder that
@@ -232,9 +264,12 @@ def _meaning_hits(
         return [], f"showing word matches only: {problem}"
     with engine.connect() as conn:
         allowed = _allowed(conn, parsed)
-    found = semantic.search(parsed.semantic_text, wanted, allowed=allowed)
+    version = versions.get(semantic.journal_name())
+    found = semantic.search(parsed.semantic_text, wanted, allowed=allowed, version=version)
     candidates = [h.paper_id for h in found]
-    quick = words.constrain(parsed, candidates) if words is not None else None
+    quick = None
+    if words is not None:
+        quick = words.constrain(parsed, candidates, version=versions.get(word_journal))
     if quick is not None:
         kept = quick
     else:

@@ -246,21 +246,26 @@ class PgVectorIndex:
 
     # --- keeping up ---------------------------------------------------------------------------
 
-    def refresh(self, engine: Engine | None = None, *, full: bool = False) -> int:
+    def refresh(
+        self, engine: Engine | None = None, *, full: bool = False, version: int | None = None
+    ) -> int:
         """Nothing to catch up (the database is the index): at most every
         :data:`REFRESH_SECONDS` (always with ``full``), re-reads the size when the model's
-        change journal moved, and looks for a missing HNSW index now and then. Returns 0."""
+        change journal moved, and looks for a missing HNSW index now and then. Returns 0.
+        ``version``: the journal's version when the caller has read it already."""
         now = time.monotonic()
         if not full and now - self._refreshed_at < REFRESH_SECONDS:
             return 0
         self._refreshed_at = now
-        with self.engine.connect() as conn:
-            version = read_journal_version(conn, self.model)
-            if full or version != self._version:
-                self._size = count_model(conn, self.model)
-                self._version = version
-                if self.dim == 0:  # the model's first vectors were stored meanwhile
-                    self.dim = _stored_dim(conn, self.model)
+        if full or version is None or version != self._version:
+            with self.engine.connect() as conn:
+                if version is None:
+                    version = read_journal_version(conn, self.model)
+                if full or version != self._version:
+                    self._size = count_model(conn, self.model)
+                    self._version = version
+                    if self.dim == 0:  # the model's first vectors were stored meanwhile
+                        self.dim = _stored_dim(conn, self.model)
         if not self._indexed and time.monotonic() - self._checked_at >= RECHECK_SECONDS:
             self._check_index()
         return 0
