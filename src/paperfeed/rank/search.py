@@ -123,7 +123,7 @@ def search(
     if not parsed.has_text:
         return _filtered(engine, parsed, checked, limit=limit, offset=offset)
     wanted = max(CANDIDATES, offset + limit + 1)
-    versions = _versions(engine, semantic, words, checked)
+    versions, allowed = _read_first(engine, semantic, words, parsed, checked)
     meaning_hits: list[Hit] = []
     notice = None
     if checked == "hybrid" and _overlap():
@@ -132,7 +132,16 @@ def search(
         # release the interpreter lock, so with a core to spare the halves overlap.
         context = contextvars.copy_context()
         meaning = _threads().submit(
-            context.run, _meaning_hits, engine, semantic, words, parsed, wanted, checked, versions
+            context.run,
+            _meaning_hits,
+            engine,
+            semantic,
+            words,
+            parsed,
+            wanted,
+            checked,
+            versions,
+            allowed,
         )
         try:
             word_hits = _word_hits(engine, words, parsed, wanted, versions)
@@ -145,7 +154,7 @@ def search(
             word_hits = []
         if checked != "lexical":
             meaning_hits, notice = _meaning_hits(
-                engine, semantic, words, parsed, wanted, checked, versions
+                engine, semantic, words, parsed, wanted, checked, versions, allowed
             )
     if checked == "lexical":
         ranked = word_hits
@@ -213,20 +222,29 @@ def _parsed(query: str | Query) -> Query:
     return parsed
 
 
-def _versions(
-    engine: Engine, semantic: SemanticIndex | None, words: WordIndex | None, mode: Mode
-) -> dict[str, int]:
-    """The change-journal versions of the indexes this search asks (one statement, or
-    none when both are the database's own)."""
+def _read_first(
+    engine: Engine,
+    semantic: SemanticIndex | None,
+    words: WordIndex | None,
+    parsed: Query,
+    mode: Mode,
+) -> tuple[dict[str, int], np.ndarray | None]:
+    """What the indexes need from the database before they run, in one connection: the
+    change-journal versions of the indexes this search asks (one statement), and the ids
+    the filters allow the meaning half (None: no filter, nothing read)."""
     names = []
     if words is not None:  # hybrid's meaning half constrains with it too
         names.append(word_journal)
-    if semantic is not None and mode != "lexical":
+    meaning = semantic is not None and mode != "lexical"
+    if semantic is not None and meaning:
         names.append(semantic.journal_name())
-    if not names:
-        return {}
+    filtering = meaning and lexical.filter_ids(parsed) is not None
+    if not names and not filtering:
+        return {}, None
     with engine.connect() as conn:
-        return journal.read_versions(conn, names)
+        versions = journal.read_versions(conn, names)
+        allowed = _allowed(conn, parsed) if filtering else None
+    return versions, allowed
 
 
 def _word_hits(
@@ -251,6 +269,7 @@ def _meaning_hits(
     wanted: int,
     mode: Mode,
     versions: dict[str, int],
+    allowed: np.ndarray | None,
 ) -> tuple[list[Hit], str | None]:
     """The ``wanted`` papers nearest in meaning that pass the filters, phrases and
     exclusions, and a notice when hybrid search has to do without them (an embedder that
@@ -262,8 +281,6 @@ def _meaning_hits(
         raise ConfigError(problem)
     if problem:
         return [], f"showing word matches only: {problem}"
-    with engine.connect() as conn:
-        allowed = _allowed(conn, parsed)
     version = versions.get(semantic.journal_name())
     found = semantic.search(parsed.semantic_text, wanted, allowed=allowed, version=version)
     candidates = [h.paper_id for h in found]
