@@ -271,3 +271,15 @@ def test_the_training_matrix_is_each_embedding_then_its_scaled_words() -> None:
     assert got.has_canonical_format
     for i in range(len(rows)):
         assert np.all(np.diff(got.indices[got.indptr[i] : got.indptr[i + 1]]) > 0)
+
+
+def test_a_member_who_liked_every_paper_still_gets_a_model() -> None:
+    # Every paper is a positive: no negative to sample, and a classifier needs two classes.
+    features, _, by_topic = corpus(per_topic=4)
+    liked = {int(pid): 1.0 for pid in features.ids}
+    liked.update(dict.fromkeys(by_topic["speech"], 3.0))
+    model = fit(features, liked, (), seed=1)
+    assert model is not None
+    scores = linear_scores(model, features)
+    top = {int(features.ids[i]) for i in np.argsort(-scores)[:4]}
+    assert top == set(by_topic["speech"])  # the most liked topic ranks first

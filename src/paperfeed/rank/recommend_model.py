@@ -146,6 +146,10 @@ def train(
         min(wanted, params.negatives_max),
         rng,
     )
+    if len(negative_rows) + len(sampled) == 0:
+        # Every paper of the hub is a positive: nothing to tell them from, so rank by
+        # likeness to what the member chose (a classifier needs two classes).
+        return _profile_model(features, positive_rows, positive_weights)
     rows = np.concatenate([positive_rows, negative_rows, sampled]).astype(np.int64)
     y = np.concatenate([np.ones(len(positive_rows)), np.zeros(len(negative_rows) + len(sampled))])
     # Balanced classes: the positives together weigh as much as the negatives together.
@@ -176,6 +180,25 @@ def train(
         positive_rows=positive_rows.astype(np.int64),
         positive_weights=positive_weights.astype(np.float64),
         negative_rows=negative_rows.astype(np.int64),
+    )
+
+
+def _profile_model(
+    features: Features, positive_rows: np.ndarray, positive_weights: np.ndarray
+) -> Model:
+    """The weighted mean of the positives' embeddings as the model: no negatives to fit."""
+    weights = positive_weights / max(float(positive_weights.sum()), 1e-9)
+    dense = np.asarray(features.dense[positive_rows], dtype=np.float32)
+    terms_coef = None
+    if features.terms is not None:
+        terms_coef = np.zeros(features.terms.shape[1], dtype=features.terms.dtype)
+    return Model(
+        dense_coef=(weights.astype(np.float32) @ dense).astype(np.float32),
+        terms_coef=terms_coef,
+        intercept=0.0,
+        positive_rows=positive_rows.astype(np.int64),
+        positive_weights=positive_weights.astype(np.float64),
+        negative_rows=np.empty(0, dtype=np.int64),
     )
 
 
