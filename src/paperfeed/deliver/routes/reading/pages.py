@@ -14,7 +14,7 @@ from paperfeed.deliver.community.paper_ref import find_paper
 from paperfeed.deliver.render.markdown import render_markdown
 from paperfeed.deliver.render.papers import paper_path
 from paperfeed.deliver.web.cards import NO_CARDS, load_cards
-from paperfeed.deliver.web.deps import CsrfDep, HubDep, viewer_of
+from paperfeed.deliver.web.deps import CsrfDep, HubDep, render, viewer_of
 from paperfeed.deliver.web.hub import Hub
 from paperfeed.deliver.web.paper_view import load_paper_view
 from paperfeed.errors import InvalidInputError, InvalidQueryError, NotFoundError, PaperfeedError
@@ -39,12 +39,6 @@ from paperfeed.store import papers as store
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
-
-
-def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    templates = request.app.state.templates
-    response: Response = templates.TemplateResponse(request, name, context, status_code=status)
-    return response
 
 
 def _list_page(
@@ -85,7 +79,7 @@ def _list_page(
         "month": month_of(period.first),
         "fragment": request.headers.get("HX-Request") == "true",
     }
-    return _render(request, "list.html", context)
+    return render(request, "list.html", context)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -147,7 +141,7 @@ def trending(request: Request, hub: HubDep, p: int = 0) -> Response:
         "page": p,
         "fragment": request.headers.get("HX-Request") == "true",
     }
-    return _render(request, "trending.html", context)
+    return render(request, "trending.html", context)
 
 
 def _paper_page(request: Request, hub: HubDep, stored: StoredPaper) -> Response:
@@ -167,7 +161,7 @@ def _paper_page(request: Request, hub: HubDep, stored: StoredPaper) -> Response:
         "view": view,
         "may": permissions.allowed_actions(member),
     }
-    return _render(request, "paper.html", context)
+    return render(request, "paper.html", context)
 
 
 @router.get("/papers/id/{paper_id}", response_class=HTMLResponse)
@@ -227,7 +221,7 @@ def search_page(
         "fragment": request.headers.get("HX-Request") == "true",
     }
     if not q.strip() and not cat.strip():
-        return _render(request, "search.html", context)
+        return render(request, "search.html", context)
     try:
         if p < 0:
             raise InvalidQueryError("p must be 0 or more")
@@ -248,11 +242,11 @@ def search_page(
         )
     except InvalidInputError as exc:
         context["problem"] = str(exc)
-        return _render(request, "search.html", context, status=400)
+        return render(request, "search.html", context, status=400)
     with hub.engine.connect() as conn:
         context["cards"] = load_cards(conn, result.papers, viewer_of(request).member)
     context["result"] = result
-    return _render(request, "search.html", context)
+    return render(request, "search.html", context)
 
 
 @router.post("/comments/preview", response_class=HTMLResponse)
