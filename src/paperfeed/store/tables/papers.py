@@ -71,6 +71,8 @@ papers = Table(
     Index(None, "published_at"),
     # Papers a Hugging Face user submitted to the daily list (the API's ``submitter=``).
     Index(None, "submitted_by"),
+    # A digest edition's new papers, and the newest-first list (migration 0013).
+    Index(None, "first_seen_at", "id"),
 )
 
 paper_authors = Table(
