@@ -13,7 +13,7 @@ reused by later runs). Machine A's index folder is the corpus's, hard-linked.
 Each repeat:
 
 1. ``publish``: machine A publishes a snapshot of its index files to a folder (the
-   product's ``index.joining.publish``), timed.
+   product's ``index.machines.publish``), timed.
 2. ``changes``: ``--changes`` papers change after the snapshot (new titles through the
    product's ``update_papers`` + ``lexical.sync``, and moved vectors through
    ``store_vectors``), as a day of ingestion would: B must replay them.
@@ -151,8 +151,8 @@ def apply_changes(url: str, count: int, seed: int) -> float:
 
 
 def publish_once(url: str, a: Path, snapshots: Path, *, database_store: bool) -> dict[str, Any]:
-    from paperfeed.index.joining import publish
     from paperfeed.index.lexical.tantivy_index import WordIndex
+    from paperfeed.index.machines.publish import publish
 
     engine = engine_of(url)
     WordIndex(engine, a, background=False).refresh()  # A is in step when it publishes
@@ -169,8 +169,8 @@ def publish_once(url: str, a: Path, snapshots: Path, *, database_store: bool) ->
 
 def child_join(cfg: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
-    from paperfeed.index.joining import join
     from paperfeed.index.lexical.tantivy_index import WordIndex
+    from paperfeed.index.machines.restore import join
     from paperfeed.index.query import parse_query
     from paperfeed.index.semantic import semantic_index
     from paperfeed.rank.search import search
@@ -226,7 +226,7 @@ def run_join(cfg: dict[str, Any]) -> dict[str, Any]:
 def time_database_store(url: str, folder: Path) -> dict[str, Any]:
     """Write every file under ``folder`` as chunks of one snapshot row, read them back,
     delete the row: the database store's raw MB/s on files of that size."""
-    from paperfeed.index.snapshots import DatabaseStore, Manifest, read_blocks
+    from paperfeed.index.machines.snapshots import DatabaseStore, Manifest, read_blocks
 
     engine = engine_of(url)
     store = DatabaseStore(engine)

@@ -17,12 +17,12 @@ from sqlalchemy import Engine
 from paperfeed.cli import cli
 from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings
-from paperfeed.index import joining, positions
 from paperfeed.index.lexical.tantivy_index import WordIndex
+from paperfeed.index.machines import positions, restore
+from paperfeed.index.machines.snapshots import MANIFEST, SnapshotError, file_sets, set_files
 from paperfeed.index.query import parse_query
 from paperfeed.index.recommend.cache import FeatureCache
 from paperfeed.index.semantic import SemanticIndex
-from paperfeed.index.snapshots import MANIFEST, SnapshotError, file_sets, set_files
 from paperfeed.index.vectors.in_memory import VectorIndex
 from paperfeed.store import machines
 from paperfeed.store.engine import writing
@@ -171,7 +171,7 @@ def test_a_crash_mid_restore_leaves_b_consistent_and_a_rerun_finishes(
     a("index", "update")
     a("index", "publish")
     settings = settings_of(db_url, tmp_path, store, "b")
-    chosen = joining.newest(hub, settings)
+    chosen = restore.newest(hub, settings)
     assert chosen is not None
     _manifest, read, _kind = chosen
     served: list[str] = []
@@ -184,7 +184,7 @@ def test_a_crash_mid_restore_leaves_b_consistent_and_a_rerun_finishes(
         yield from read(path)
 
     with pytest.raises(OSError, match="went away"):
-        joining.join(hub, settings, datetime.fromisoformat(NOW), reader=failing)
+        restore.join(hub, settings, datetime.fromisoformat(NOW), reader=failing)
     # Consistent: every index B has is whole (the word index opens and answers or is
     # absent; the file sets' manifests name files that exist), and nothing half-copied
     # sits where an index is read.
@@ -266,7 +266,7 @@ def test_a_damaged_copy_is_refused(
     a("index", "update")
     a("index", "publish")
     settings = settings_of(db_url, tmp_path, store, "b")
-    chosen = joining.newest(hub, settings)
+    chosen = restore.newest(hub, settings)
     assert chosen is not None
     _manifest, read, _kind = chosen
 
@@ -275,7 +275,7 @@ def test_a_damaged_copy_is_refused(
             yield bytes([block[0] ^ 1]) + block[1:] if block else block
 
     with pytest.raises(SnapshotError, match="damaged"):
-        joining.join(hub, settings, datetime.fromisoformat(NOW), reader=flipped)
+        restore.join(hub, settings, datetime.fromisoformat(NOW), reader=flipped)
     assert positions.local_positions(hub, settings) == {}
 
 

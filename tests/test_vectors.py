@@ -21,7 +21,7 @@ from sqlalchemy import Engine, delete
 
 from paperfeed.clock import FrozenClock
 from paperfeed.index import journal
-from paperfeed.index.vectors import hnsw, in_memory
+from paperfeed.index.vectors import hnsw, loading
 from paperfeed.index.vectors import table as vector_table
 from paperfeed.index.vectors.in_memory import (
     VectorIndex,
@@ -379,8 +379,8 @@ def test_hnsw_cache_is_reused_repaired_and_rebuilt(
     assert caught_up.origin == "cache" and caught_up.pending == 1
     assert caught_up.search(moved[0], 1)[0][0] == ids[0]
     # A file further behind than allowed is written again, and the graph repaired.
-    monkeypatch.setattr(in_memory, "_REWRITE_MIN", 0)
-    monkeypatch.setattr(in_memory, "REWRITE_FRACTION", 0.0)
+    monkeypatch.setattr(loading, "_REWRITE_MIN", 0)
+    monkeypatch.setattr(loading, "REWRITE_FRACTION", 0.0)
     third = VectorIndex.load(engine, "m", exact_max=100, cache_dir=cache)
     assert third.origin == "repaired" and third.pending == 0
     assert third.search(moved[0], 1)[0][0] == ids[0]

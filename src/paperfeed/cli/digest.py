@@ -229,7 +229,7 @@ def schedule(click_ctx: click.Context, interval: float, once: bool) -> None:
 
 def _publish(ctx: Context) -> str:
     """The scheduled `paperfeed index publish` (PAPERFEED_INDEX_SNAPSHOT_HOURS)."""
-    from paperfeed.index.joining import publish
+    from paperfeed.index.machines.publish import publish
 
     report = publish(ctx.engine(), ctx.settings, ctx.settings.clock().now())
     return f"published {report.name} ({report.total_bytes / 1e6:,.1f} MB, {report.store})"
@@ -239,7 +239,7 @@ def _housekeeping(ctx: Context, now: datetime) -> None:
     """Each round: prune the rate-limit events, and record this machine's index positions
     and heartbeat for `paperfeed index status` when it keeps indexes."""
     from paperfeed.deliver.scheduler import prune_rate_events
-    from paperfeed.index.positions import record
+    from paperfeed.index.machines.positions import record
 
     prune_rate_events(ctx.engine(), ctx.settings, now)
     if Path(ctx.settings.index_dir).is_dir():

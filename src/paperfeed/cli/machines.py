@@ -27,7 +27,7 @@ def index_publish(ctx: Context, as_json: bool) -> None:
 
     Example: paperfeed index publish
     """
-    from paperfeed.index.joining import publish
+    from paperfeed.index.machines.publish import publish
 
     report = publish(ctx.engine(), ctx.settings, ctx.settings.clock().now())
     data = {
@@ -64,8 +64,8 @@ def join_step(ctx: Context, *, serving: bool = False) -> None:
     set). Serving, a snapshot that cannot be read is reported and the indexes are built
     in the background as without one."""
     from paperfeed.errors import PaperfeedError
-    from paperfeed.index.joining import join
-    from paperfeed.index.positions import record
+    from paperfeed.index.machines.positions import record
+    from paperfeed.index.machines.restore import join
 
     settings = ctx.settings
     now = settings.clock().now()
@@ -112,14 +112,14 @@ def graph_step(ctx: Context) -> None:
 
 def finish_update(ctx: Context) -> None:
     """Record this machine's positions and heartbeat (the last step of `index update`)."""
-    from paperfeed.index.positions import record
+    from paperfeed.index.machines.positions import record
 
     record(ctx.engine(), ctx.settings, ctx.settings.clock().now(), state="ready")
 
 
 def machines_status(ctx: Context) -> dict[str, Any]:
     """Every machine's lag per index and the newest snapshot (for `index status`)."""
-    from paperfeed.index.positions import status
+    from paperfeed.index.machines.positions import status
 
     return status(ctx.engine(), ctx.settings.clock().now())
 

@@ -3,7 +3,7 @@ of published index snapshots (``index_snapshots``), for ``paperfeed index status
 for machines joining the hub (#17).
 
 Each machine writes its own row: the journal position each of its on-disk indexes
-reflects and a heartbeat. Nothing here reads index files; :mod:`paperfeed.index.joining`
+reflects and a heartbeat. Nothing here reads index files; :mod:`paperfeed.index.machines`
 does and calls these functions.
 """
 

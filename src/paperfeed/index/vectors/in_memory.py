@@ -8,7 +8,8 @@ the whole matrix (one matrix-vector product: about 5 ms per 100 k papers, bound 
 memory bandwidth, so one BLAS thread is as fast as two and steadier under load);
 above, an HNSW graph (:mod:`.hnsw`) proposes candidates that are re-scored
 exactly (under 1 ms at a million papers). The search itself is
-:mod:`.vector_search`; catching up with the database, :mod:`.vector_sync`.
+:mod:`.vector_search`; catching up with the database, :mod:`.vector_sync`; loading from
+the database or the machine's embeddings file, :mod:`.loading`.
 
 Concurrency: searches take no lock. They read one immutable
 :class:`~paperfeed.index.vectors.snapshot.Snapshot` (the matrix rows in use,
@@ -25,7 +26,6 @@ query); :meth:`VectorIndex.compact` folds the tail into the graph, and every
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Collection, Sequence
@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Connection, Engine
 
-from paperfeed.index.vectors.embedding_file import EmbeddingFile, database_identity
 from paperfeed.index.vectors.hnsw import DEFAULT_PARAMS, Graph, HnswParams, Origin, open_graph
+from paperfeed.index.vectors.loading import load_index
 from paperfeed.index.vectors.search import Scratch, nearest, unit_query
 from paperfeed.index.vectors.snapshot import (
     EMPTY_IDS,
@@ -52,13 +52,11 @@ from paperfeed.index.vectors.sync import sync_everything, sync_id_list, sync_ids
 from paperfeed.index.vectors.table import (
     MODEL_KEY,
     as_batch,
-    collect_vectors,
     count_model,
     count_vectors,
     decode,
     delete_vectors,
     encode,
-    iter_vectors,
     load_vectors,
     missing_ids,
     read_journal,
@@ -82,18 +80,12 @@ __all__ = [
     "store_vectors",
 ]
 
-log = logging.getLogger(__name__)
-
 #: Dead rows (replaced or removed papers) tolerated before the matrix is compacted.
 COMPACT_FRACTION = 0.10
 _COMPACT_MIN = 4_096
 #: A refresh that must look at more ids than this (and a third of the index) streams
 #: every vector instead of asking for each id.
 _STREAM_OVER = 50_000
-#: A mapped embeddings file is caught up from the journal when at most this share of its
-#: rows (or _REWRITE_MIN) changed since it was written; beyond, a new one is written.
-REWRITE_FRACTION = 0.05
-_REWRITE_MIN = 20_000
 #: Rows folded into the graph per lock hold in :meth:`VectorIndex.compact`.
 _FOLD_SLICE = 256
 
@@ -191,112 +183,11 @@ class VectorIndex:
         cache_dir: Path | None,
         params: HnswParams = DEFAULT_PARAMS,
     ) -> VectorIndex:
-        """Every vector of ``model``: with ``cache_dir``, the machine's embeddings file
-        mapped (:mod:`.embedding_file`), else streamed from the database into one matrix.
-
-        The file is shared by the machine's processes: it is mapped copy-on-write, and the
-        papers changed since it was written (the vector journal names them) go to its
-        spare rows as this process's own pages. When it is missing, or further behind
-        than :data:`REWRITE_FRACTION` of its rows, the vectors are read from the database
-        and written as a new file (one process at a time; the others then map it).
-
-        Above ``exact_max`` papers an HNSW graph is needed. ``cache_dir`` holds one
-        per (model, dimension, graph parameters), with the ids and a fingerprint of
-        each vector it was made from: identical data reuses it; a few changed papers
-        (at most 10 %, or 1,000) are removed and re-added, seconds of work; anything
-        more rebuilds it (about 6.5 minutes at a million papers on 2 cores) and
-        saves it there. Without ``cache_dir`` the graph is always built.
-        """
-        shared = (
-            None
-            if cache_dir is None
-            else EmbeddingFile(cache_dir, model, database_identity(engine))
+        """Every vector of ``model``, from the machine's embeddings file or the database
+        (:func:`paperfeed.index.vectors.loading.load_index`)."""
+        return load_index(
+            cls, engine, model, exact_max=exact_max, cache_dir=cache_dir, params=params
         )
-        if shared is not None:
-            index = cls._from_file(
-                engine, shared, model, exact_max=exact_max, cache_dir=cache_dir, params=params
-            )
-            if index is not None:
-                return index
-        with engine.connect() as conn:
-            # The journal version is read first: whatever changes after it is
-            # picked up again by the next refresh (re-applying is harmless).
-            version = read_journal(conn, model).version
-            expected = count_model(conn, model)
-            ids, backing = collect_vectors(
-                iter_vectors(conn, model), expected, headroom=headroom(expected)
-            )
-            dim = backing.shape[1] or _recorded_dim(conn, model)
-        if backing.shape[1] == 0:
-            backing = np.empty((headroom(0), dim), dtype=np.float32)
-        if shared is not None and len(ids):
-            with shared.lock():  # another process may have written one meanwhile
-                index = cls._from_file(
-                    engine, shared, model, exact_max=exact_max, cache_dir=cache_dir, params=params
-                )
-                if index is not None:
-                    return index
-                try:
-                    shared.save(ids, backing[: len(ids)], (version, len(ids)))
-                except OSError as exc:
-                    log.warning("could not write the embeddings file in %s: %s", cache_dir, exc)
-                else:
-                    index = cls._from_file(
-                        engine,
-                        shared,
-                        model,
-                        exact_max=exact_max,
-                        cache_dir=cache_dir,
-                        params=params,
-                    )
-                    if index is not None:
-                        return index
-        return cls._create(
-            model,
-            ids,
-            backing,
-            len(ids),
-            dim=dim,
-            exact_max=exact_max,
-            cache_dir=cache_dir,
-            version=version,
-            params=params,
-        )
-
-    @classmethod
-    def _from_file(
-        cls,
-        engine: Engine,
-        shared: EmbeddingFile,
-        model: str,
-        *,
-        exact_max: int,
-        cache_dir: Path | None,
-        params: HnswParams,
-    ) -> VectorIndex | None:
-        """The index over the mapped embeddings file, caught up with the journal; None when
-        there is no file or it is too far behind (or the journal no longer reaches it)."""
-        mapped = shared.load(copy_on_write=True)
-        if mapped is None:
-            return None
-        with engine.connect() as conn:
-            changed = read_journal(conn, model).changed_after(mapped.key[0])
-        if changed is None or len(changed) > max(_REWRITE_MIN, REWRITE_FRACTION * mapped.rows):
-            return None
-        index = cls._create(
-            model,
-            mapped.ids,
-            mapped.matrix,
-            mapped.rows,
-            dim=int(mapped.matrix.shape[1]),
-            exact_max=exact_max,
-            cache_dir=cache_dir,
-            version=mapped.key[0],
-            params=params,
-            hashes=mapped.hashes,
-        )
-        index.refresh(engine)
-        return index
 
     # --- facts --------------------------------------------------------------------------------
 
@@ -480,8 +371,3 @@ class VectorIndex:
         if due:
             self._reconciled_at = time.monotonic()
         return changed
-
-
-def _recorded_dim(conn: Connection, model: str) -> int:
-    recorded = recorded_model(conn)
-    return recorded[1] if recorded is not None and recorded[0] == model else 0

@@ -18,8 +18,8 @@ snapshot is written into ``.tmp-<name>/``, its ``snapshot.json`` last, then rena
 turns complete after its last chunk). Either way a reader never sees a half-written
 snapshot, and every file's size and SHA-256 are checked on the way back.
 
-:mod:`paperfeed.index.joining` decides what to publish and restore; this module moves
-bytes.
+:mod:`paperfeed.index.machines.publish` and :mod:`paperfeed.index.machines.restore` decide
+what to publish and restore; this module moves bytes.
 """
 
 from __future__ import annotations

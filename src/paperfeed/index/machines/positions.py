@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine
 
 from paperfeed.config import Settings
 from paperfeed.index import journal
-from paperfeed.index.snapshots import file_sets
+from paperfeed.index.machines.snapshots import file_sets
 from paperfeed.store import machines
 from paperfeed.store.engine import writing
 
