@@ -6,6 +6,7 @@ in a paper's own text."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import feedparser
 import pytest
@@ -74,10 +75,19 @@ def test_an_author_page_lists_their_papers_newest_first_with_a_feed_and_a_follow
 
 def test_layout_fixes(app_client: TestClient) -> None:
     add_paper(app_client, "2611.00001", title="On $\\mathbb{R}^d$ and $\\ell_1$")
+    add_paper(app_client, "2611.00009", featured_on=date(2026, 11, 19))
     today = app_client.get("/").text
-    # Today's list links back a day, not forward to a day that has not come.
-    assert 'rel="prev"' in today and 'rel="next"' not in today
-    assert 'rel="next"' in app_client.get("/papers/date/2026-11-20").text
+    # A day's list steps to the nearest days that have papers, over empty days (a weekend)
+    # and never to a day that has not come.
+    assert 'rel="prev" href="/papers/date/2026-11-19"' in today and 'rel="next"' not in today
+    before = app_client.get("/papers/date/2026-11-20").text
+    assert 'rel="prev" href="/papers/date/2026-11-19"' in before
+    assert 'rel="next" href="/papers/date/2026-11-23"' in before
+    first = app_client.get("/papers/date/2026-11-19").text
+    assert 'rel="prev"' not in first and 'rel="next" href="/papers/date/2026-11-23"' in first
+    # Weeks and months step by the calendar.
+    week = app_client.get("/papers/week/2026-W47").text
+    assert 'rel="prev" href="/papers/week/2026-W46"' in week
     # Logged out, "For you" says how to log in.
     for_you = app_client.get("/for-you")
     assert for_you.status_code in (401, 403)

@@ -142,6 +142,15 @@ def _votes_key(row: Any, voted: dict[int, int]) -> tuple[Any, ...]:
     )
 
 
+def neighbour_featured_days(conn: Connection, day: date) -> tuple[date | None, date | None]:
+    """The nearest featured days before and after ``day``, in one statement."""
+    before = select(func.max(papers.c.featured_on)).where(papers.c.featured_on < day)
+    after = select(func.min(papers.c.featured_on)).where(papers.c.featured_on > day)
+    row = conn.execute(select(before.scalar_subquery(), after.scalar_subquery())).one()
+    found = [date.fromisoformat(v) if isinstance(v, str) else v for v in row]
+    return found[0], found[1]
+
+
 def latest_featured_day(conn: Connection, on_or_before: date | None = None) -> date | None:
     query = select(func.max(papers.c.featured_on))
     if on_or_before is not None:

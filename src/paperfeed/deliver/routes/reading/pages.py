@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Connection
 
 from paperfeed.deliver.community import permissions
 from paperfeed.deliver.community.comments import MAX_BODY
@@ -66,9 +67,12 @@ def _list_page(
     with hub.engine.connect() as conn:
         if latest is None:
             latest = featured.latest_featured_day(conn, on_or_before=hub.today())
+        step_back, step_on = _steps(conn, period, hub.today())
         cards = load_cards(conn, listed.papers, viewer_of(request).member, listed.votes)
     context = {
         "period": period,
+        "step_back": step_back,
+        "step_on": step_on,
         "listed": listed,
         "cards": cards,
         "sort": sort,
@@ -80,6 +84,20 @@ def _list_page(
         "fragment": request.headers.get("HX-Request") == "true",
     }
     return render(request, "list.html", context)
+
+
+def _steps(conn: Connection, period: Period, today: date) -> tuple[Period | None, Period | None]:
+    """The lists a page links to as previous and next: a day steps to the nearest days
+    that have papers (never to an empty weekend or past the last list); a week or a month
+    to its calendar neighbours, up to today."""
+    if period.kind == "day":
+        before, after = featured.neighbour_featured_days(conn, period.first)
+        return (
+            day_period(before) if before else None,
+            day_period(after) if after and after <= today else None,
+        )
+    following = period.following
+    return period.previous, following if following.first <= today else None
 
 
 @router.get("/", response_class=HTMLResponse)
