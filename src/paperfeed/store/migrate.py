@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -22,7 +23,9 @@ def _config() -> Config:
     return cfg
 
 
+@functools.cache
 def head_revision() -> str:
+    """The newest migration the code ships (read once: the scripts are part of the package)."""
     head = ScriptDirectory.from_config(_config()).get_current_head()
     assert head is not None
     return head
