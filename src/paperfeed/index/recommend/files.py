@@ -32,11 +32,9 @@ go: Linux frees an unlinked file's pages only then).
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import logging
 import os
-import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -46,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from paperfeed.index.file_sets import read_manifest, set_stem
 from paperfeed.index.recommend.features import Features
 from paperfeed.index.vectors.embedding_file import EmbeddingFile
 
@@ -62,12 +61,10 @@ class FeatureFiles:
     """The feature files of one embedding model in ``directory``."""
 
     def __init__(self, directory: Path, model: str, database: str = "") -> None:
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model)[:40]
-        digest = hashlib.sha256(f"{database}\n{model}".encode()).hexdigest()[:8]
         self.directory = Path(directory)
         self.model = model
         self.database = database
-        self.stem = f"recommend-{database[:16] or 'db'}-{slug}-{digest}"
+        self.stem = set_stem("recommend", model, database)
 
     @property
     def manifest(self) -> Path:
@@ -78,17 +75,8 @@ class FeatureFiles:
         return self.directory / f"{self.stem}.{token}.{part}.{suffix}"
 
     def _read_manifest(self) -> dict[str, Any] | None:
-        try:
-            manifest: dict[str, Any] = json.loads(self.manifest.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            log.warning("ignoring the unreadable manifest %s: %s", self.manifest, exc)
-            return None
-        found = (manifest.get("format"), manifest.get("model"), manifest.get("database", ""))
-        if found != (FORMAT, self.model, self.database):
-            return None
-        return manifest
+        expected = {"format": FORMAT, "model": self.model, "database": self.database}
+        return read_manifest(self.manifest, expected)
 
     def stored_key(self) -> tuple[int, int] | None:
         """The journal key the current files were made at (one small file read), or None."""

@@ -37,11 +37,9 @@ once the last process mapping it lets go).
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import logging
 import os
-import re
 import secrets
 import time
 import uuid
@@ -54,6 +52,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine
 
+from paperfeed.index.file_sets import read_manifest, set_stem
 from paperfeed.index.journal import insert_if_absent, read_state
 from paperfeed.store.engine import writing
 
@@ -102,12 +101,10 @@ class EmbeddingFile:
     """The embeddings file of one database and model in ``directory``."""
 
     def __init__(self, directory: Path, model: str, database: str) -> None:
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", model)[:40]
-        digest = hashlib.sha256(f"{database}\n{model}".encode()).hexdigest()[:8]
         self.directory = Path(directory)
         self.model = model
         self.database = database
-        self.stem = f"embeddings-{database[:16] or 'db'}-{slug}-{digest}"
+        self.stem = set_stem("embeddings", model, database)
 
     @property
     def manifest(self) -> Path:
@@ -117,17 +114,8 @@ class EmbeddingFile:
         return self.directory / f"{self.stem}.{token}.{part}.npy"
 
     def read_manifest(self) -> dict[str, Any] | None:
-        try:
-            manifest: dict[str, Any] = json.loads(self.manifest.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            log.warning("ignoring the unreadable manifest %s: %s", self.manifest, exc)
-            return None
-        found = (manifest.get("format"), manifest.get("model"), manifest.get("database"))
-        if found != (FORMAT, self.model, self.database):
-            return None
-        return manifest
+        expected = {"format": FORMAT, "model": self.model, "database": self.database}
+        return read_manifest(self.manifest, expected)
 
     def stored_key(self) -> tuple[int, int] | None:
         """The journal key the current files were written at, or None."""
