@@ -4,14 +4,21 @@ src/paperfeed/index/vectors/embedding_file.py and src/paperfeed/index/recommend/
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 log = logging.getLogger(__name__)
+
+#: Leftover files (from a crash) older than this are deleted by the next save.
+STALE_SECONDS = 86_400
 
 
 def set_stem(kind: str, model: str, database: str) -> str:
@@ -37,3 +44,50 @@ def read_manifest(path: Path, expected: dict[str, Any]) -> dict[str, Any] | None
     ):
         return None
     return manifest
+
+
+class FileSet:
+    """One kind of file set of a database and a model in ``directory``: files named
+    ``<stem>.<token>.<part>.<suffix>``, made current by the manifest ``<stem>.json``, and
+    written by one process of the machine at a time (:meth:`lock`)."""
+
+    kind: ClassVar[str]
+    format: ClassVar[int]
+
+    def __init__(self, directory: Path, model: str, database: str = "") -> None:
+        self.directory = Path(directory)
+        self.model = model
+        self.database = database
+        self.stem = set_stem(self.kind, model, database)
+
+    @property
+    def manifest(self) -> Path:
+        return self.directory / f"{self.stem}.json"
+
+    def read_manifest(self) -> dict[str, Any] | None:
+        expected = {"format": self.format, "model": self.model, "database": self.database}
+        return read_manifest(self.manifest, expected)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Held by the one process of the machine writing new files (others wait)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with (self.directory / f"{self.stem}.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def delete_old(self, keep: set[str], retired: str | None) -> None:
+        """Delete the files of set ``retired``, and leftovers older than a day."""
+        now = time.time()
+        for path in self.directory.glob(f"{self.stem}.*.*"):
+            token = path.name[len(self.stem) + 1 :].split(".", 1)[0]
+            if token in keep:
+                continue
+            try:
+                if token == retired or now - path.stat().st_mtime > STALE_SECONDS:
+                    path.unlink()
+            except OSError:
+                continue

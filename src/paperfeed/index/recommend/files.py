@@ -31,20 +31,16 @@ go: Linux frees an unlinked file's pages only then).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
 import secrets
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from paperfeed.index.file_sets import read_manifest, set_stem
+from paperfeed.index.file_sets import FileSet
 from paperfeed.index.recommend.features import Features
 from paperfeed.index.vectors.embedding_file import EmbeddingFile
 
@@ -53,34 +49,21 @@ log = logging.getLogger(__name__)
 #: Bumped when the files change meaning: older ones are then ignored (and rebuilt).
 FORMAT = 1
 _ARRAYS = ("ids", "dense", "data", "indices", "indptr", "idf")
-#: Leftover files (from a crash) older than this are deleted by the next save.
-_STALE_SECONDS = 86_400
 
 
-class FeatureFiles:
+class FeatureFiles(FileSet):
     """The feature files of one embedding model in ``directory``."""
 
-    def __init__(self, directory: Path, model: str, database: str = "") -> None:
-        self.directory = Path(directory)
-        self.model = model
-        self.database = database
-        self.stem = set_stem("recommend", model, database)
-
-    @property
-    def manifest(self) -> Path:
-        return self.directory / f"{self.stem}.json"
+    kind = "recommend"
+    format = FORMAT
 
     def _path(self, token: str, part: str) -> Path:
         suffix = "json" if part == "vocab" else "npy"
         return self.directory / f"{self.stem}.{token}.{part}.{suffix}"
 
-    def _read_manifest(self) -> dict[str, Any] | None:
-        expected = {"format": FORMAT, "model": self.model, "database": self.database}
-        return read_manifest(self.manifest, expected)
-
     def stored_key(self) -> tuple[int, int] | None:
         """The journal key the current files were made at (one small file read), or None."""
-        manifest = self._read_manifest()
+        manifest = self.read_manifest()
         if manifest is None:
             return None
         version, count = manifest.get("key", (None, None))
@@ -89,7 +72,7 @@ class FeatureFiles:
     def load(self) -> Features | None:
         """The current features, memory-mapped read-only, or None when absent or unusable."""
         for _ in range(3):  # a writer may delete the files named by the manifest just read
-            manifest = self._read_manifest()
+            manifest = self.read_manifest()
             if manifest is None:
                 return None
             try:
@@ -147,17 +130,6 @@ class FeatureFiles:
             raise FileNotFoundError(f"the embeddings {token} of {self.stem} are gone")
         return mapped.matrix[: mapped.rows]
 
-    @contextmanager
-    def lock(self) -> Iterator[None]:
-        """Held by the one process of the machine making new files (others wait)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with (self.directory / f"{self.stem}.lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
     def save(self, features: Features, embeddings: str | None = None) -> None:
         """Write the features as a new set of files and make them current (see the module).
 
@@ -165,7 +137,7 @@ class FeatureFiles:
         embeddings (:meth:`share_embeddings`): then no embedding part is written."""
         self.directory.mkdir(parents=True, exist_ok=True)
         token = secrets.token_hex(6)
-        previous = self._read_manifest()
+        previous = self.read_manifest()
         arrays: dict[str, np.ndarray] = {"ids": np.asarray(features.ids, dtype=np.int64)}
         if embeddings is None:
             arrays["dense"] = np.asarray(features.dense, dtype=np.float32)
@@ -196,7 +168,7 @@ class FeatureFiles:
         tmp = self.directory / f"{self.stem}.{token}.tmp"
         tmp.write_text(json.dumps(manifest), encoding="utf-8")
         os.replace(tmp, self.manifest)
-        self._delete_old(token, None if previous is None else str(previous["token"]))
+        self.delete_old({token}, None if previous is None else str(previous["token"]))
 
     def share_embeddings(self, features: Features) -> str | None:
         """Write the features' ids and embeddings as the machine's embeddings file (the
@@ -219,15 +191,3 @@ class FeatureFiles:
         except OSError as exc:
             log.warning("could not write the embeddings file in %s: %s", self.directory, exc)
             return None
-
-    def _delete_old(self, current: str, replaced: str | None) -> None:
-        now = time.time()
-        for path in self.directory.glob(f"{self.stem}.*.*"):
-            token = path.name[len(self.stem) + 1 :].split(".", 1)[0]
-            if token == current:
-                continue
-            try:
-                if token == replaced or now - path.stat().st_mtime > _STALE_SECONDS:
-                    path.unlink()
-            except OSError:
-                continue

@@ -36,23 +36,18 @@ once the last process mapping it lets go).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
 import secrets
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine
 
-from paperfeed.index.file_sets import read_manifest, set_stem
+from paperfeed.index.file_sets import FileSet
 from paperfeed.index.journal import insert_if_absent, read_state
 from paperfeed.store.engine import writing
 
@@ -62,8 +57,6 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 #: The ``index_state`` row holding the database's random identity (the word index's).
 IDENTITY = "lexical:identity"
-#: Leftover files (from a crash) older than this are deleted by the next save.
-_STALE_SECONDS = 86_400
 
 
 def spare_rows(rows: int) -> int:
@@ -97,25 +90,17 @@ class MappedEmbeddings:
         return len(self.ids)
 
 
-class EmbeddingFile:
+class EmbeddingFile(FileSet):
     """The embeddings file of one database and model in ``directory``."""
 
-    def __init__(self, directory: Path, model: str, database: str) -> None:
-        self.directory = Path(directory)
-        self.model = model
-        self.database = database
-        self.stem = set_stem("embeddings", model, database)
+    kind = "embeddings"
+    format = FORMAT
 
-    @property
-    def manifest(self) -> Path:
-        return self.directory / f"{self.stem}.json"
+    def __init__(self, directory: Path, model: str, database: str) -> None:
+        super().__init__(directory, model, database)
 
     def _path(self, token: str, part: str) -> Path:
         return self.directory / f"{self.stem}.{token}.{part}.npy"
-
-    def read_manifest(self) -> dict[str, Any] | None:
-        expected = {"format": FORMAT, "model": self.model, "database": self.database}
-        return read_manifest(self.manifest, expected)
 
     def stored_key(self) -> tuple[int, int] | None:
         """The journal key the current files were written at, or None."""
@@ -170,17 +155,6 @@ class EmbeddingFile:
             np.asarray(matrix),  # a plain ndarray over the mapping (it keeps the mapping)
             (int(key[0]), int(key[1])),
         )
-
-    @contextmanager
-    def lock(self) -> Iterator[None]:
-        """Held by the one process of the machine writing new files (others wait)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with (self.directory / f"{self.stem}.lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def save(
         self,
@@ -238,18 +212,5 @@ class EmbeddingFile:
         tmp.write_text(json.dumps(manifest), encoding="utf-8")
         os.replace(tmp, self.manifest)
         keep = {token, str(previous["token"])} if previous is not None else {token}
-        self._delete_old(keep, None if previous is None else previous.get("previous"))
+        self.delete_old(keep, None if previous is None else previous.get("previous"))
         return token
-
-    def _delete_old(self, keep: set[str], retired: str | None) -> None:
-        """Delete the set two generations back, and leftovers older than a day."""
-        now = time.time()
-        for path in self.directory.glob(f"{self.stem}.*.*"):
-            token = path.name[len(self.stem) + 1 :].split(".", 1)[0]
-            if token in keep:
-                continue
-            try:
-                if token == retired or now - path.stat().st_mtime > _STALE_SECONDS:
-                    path.unlink()
-            except OSError:
-                continue
