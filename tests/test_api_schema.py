@@ -22,6 +22,13 @@ from typing import Any
 
 import pytest
 import schemathesis
+
+# Loaded here, at collection, not lazily inside from_asgi: pytest rewrites schemathesis'
+# modules (it is a pytest plugin) with ast.parse, and CPython 3.11 keeps the AST
+# recursion depth per interpreter, not per thread: a parse racing one in another thread (the
+# app's background threads) can fail with "SystemError: AST constructor recursion depth
+# mismatch", as all 58 cases once did in a full run.
+import schemathesis.specs.openapi.schemas
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
