@@ -279,6 +279,18 @@ def child_search(cfg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def migrate_kept(url: str) -> None:
+    """Bring a kept database copy to this paperfeed's newest migration."""
+    from paperfeed.store.engine import make_engine
+    from paperfeed.store.migrate import migrate
+
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+
+
 def child_feature(cfg: dict[str, Any]) -> dict[str, Any]:
     """Migrate a copied bench/search_speed.py corpus, then feature it as
     :class:`FeaturedCorpus` would have."""
@@ -590,6 +602,8 @@ def measure_size(size: int, args: argparse.Namespace, queries: list[str], work: 
         if copied.exists():
             progress(f"N={size:,}: reusing the PostgreSQL copy")
             result["copy"] = {**json.loads(copied.read_text()), "reused": True}
+            for kept in (f"sqlite:///{db}", url):  # kept copies may predate new migrations
+                migrate_kept(kept)
         else:
             progress(f"N={size:,}: paperfeed db copy into PostgreSQL")
             result["copy"] = db_copy(db, url, folder)
