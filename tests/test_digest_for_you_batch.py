@@ -21,7 +21,7 @@ from paperfeed.clock import FrozenClock
 from paperfeed.deliver import security
 from paperfeed.deliver.app import create_app
 from paperfeed.deliver.digests.content import DigestContent
-from paperfeed.deliver.digests.for_you import DigestRecommender, ForYouSection
+from paperfeed.deliver.digests.for_you import ForYouSection
 from paperfeed.deliver.digests.send import DigestSender
 from paperfeed.deliver.digests.subscriptions import Subscriptions
 from paperfeed.index.lexical import database as lexical
@@ -158,7 +158,7 @@ def _digest_section(c: TestClient) -> ForYouSection:
     database, the index folder and the search indexes)."""
     page = _page_recommender(c)
     settings = c.app.state.hub.settings  # type: ignore[attr-defined]
-    own = DigestRecommender(
+    own = Recommender(
         _engine(c),
         zone=page.zone,
         rule=page.rule,
@@ -166,6 +166,7 @@ def _digest_section(c: TestClient) -> ForYouSection:
         semantic=page.semantic,
         words=page.words,
         index_dir=page.index_dir,
+        topic_memo={},
     )
     return ForYouSection(own, schedule_of(settings), COUNT)
 
@@ -248,6 +249,58 @@ def test_each_members_section_is_the_pages_feed_when_every_paper_is_new(
     assert ed[0] in speech  # the followed author's paper leads
     di = batch[members["dia"][1].id][0].papers
     assert di and all("camera" not in p.paper.abstract.lower() for p in di)
+
+
+def test_a_cold_start_topic_is_searched_once_per_edition_however_many_share_it(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The digest's recommender keeps each topic text's papers in its ``topic_memo`` for an
+    edition (a new edition forgets them); the page's recommender has none and searches
+    each time, so a paper added since joins at once."""
+    from paperfeed.rank import recommend_feed
+
+    ids: dict[str, list[int]] = client.app.state.topics  # type: ignore[attr-defined]
+    engine = _engine(client)
+    text = "image segmentation pixels"
+    users = [make_member(client, f"cold{n}").id for n in range(3)]
+    with writing(engine) as conn:
+        for n, user in enumerate(users):
+            votes.set_vote(conn, paper_id=ids["vision"][n], user_id=user, on=True, now=NOW)
+            rec.add_topic(conn, user_id=user, query=text, now=NOW)
+        subs = []
+        for n, user in enumerate(users):
+            sid = subscriptions.create(
+                conn,
+                email=f"cold{n}@example.org",
+                frequency="daily",
+                link_key=f"k-cold{n}",
+                now=NOW,
+                user_id=user,
+            )
+            subscriptions.change(conn, sid, status="confirmed", confirmed_at=NOW)
+            sub = subscriptions.get(conn, sid)
+            assert sub is not None
+            subs.append(sub)
+    asked: list[str] = []
+    search = recommend_feed.search
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        asked.append(str(args[2]))
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(recommend_feed, "search", counting)
+    provider = _digest_section(client)
+    batch = provider.many(subs, EDITION)
+    assert asked == [text]  # three members, one search
+    assert all(sub.id in batch for sub in subs)
+    assert provider.recommender.topic_memo is not None
+    assert set(provider.recommender.topic_memo[text]) & set(ids["vision"])
+    provider.edition_papers(Edition("daily", EDITION.day + timedelta(days=1)))
+    assert provider.recommender.topic_memo == {}  # the next edition searches afresh
+    page = _page_recommender(client)
+    assert page.topic_memo is None
+    assert page.topic_papers([text]) == page.topic_papers([text])
+    assert asked == [text, text, text]
 
 
 def test_only_papers_new_in_the_edition_are_mailed(client: TestClient) -> None:

@@ -19,7 +19,7 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -101,8 +101,14 @@ class Recommender:
         semantic: SemanticIndex | None = None,
         words: WordIndex | None = None,
         index_dir: Path | None = None,
+        topic_memo: MutableMapping[str, list[int]] | None = None,
     ) -> None:
         self.engine = engine
+        #: The papers each cold-start topic text found, kept across members when given (the
+        #: digest passes one per edition: members share saved searches, and each text is
+        #: searched once); None (the page) searches each time, so new papers join at once.
+        #: The owner of the memo decides when it is stale and clears it.
+        self.topic_memo = topic_memo
         #: Where the corpus features are shared with the machine's other processes.
         self.index_dir = index_dir
         #: How long a request waits for what is being prepared (None: as long as it takes).
@@ -189,22 +195,34 @@ class Recommender:
                 self.warm()
         return self._libraries.wait(wait)
 
-    def _topic_papers(self, topics: Sequence[str]) -> list[int]:
+    def topic_papers(self, topics: Sequence[str]) -> list[int]:
+        """The papers the cold-start ``topics`` stand for: the best :data:`TOPIC_PAPERS` of a
+        search for each text (hybrid, or by words without a vector index; a text that is
+        no valid query adds none), taken from :attr:`topic_memo` when it holds the text."""
         found: list[int] = []
         for text in topics:
-            try:
-                result = search(
-                    self.engine,
-                    self.semantic,
-                    text,
-                    mode="hybrid" if self.semantic is not None else "lexical",
-                    limit=TOPIC_PAPERS,
-                    words=self.words,
-                )
-            except InvalidQueryError:
-                continue
-            found.extend(h.paper_id for h in result.hits)
+            memo = self.topic_memo
+            hits = memo.get(text) if memo is not None else None
+            if hits is None:
+                hits = self._search_topic(text)
+                if memo is not None:
+                    memo[text] = hits
+            found.extend(hits)
         return found
+
+    def _search_topic(self, text: str) -> list[int]:
+        try:
+            result = search(
+                self.engine,
+                self.semantic,
+                text,
+                mode="hybrid" if self.semantic is not None else "lexical",
+                limit=TOPIC_PAPERS,
+                words=self.words,
+            )
+        except InvalidQueryError:
+            return []
+        return [h.paper_id for h in result.hits]
 
     def model_for(
         self, signals: rec.MemberSignals, version: str, features: Features, now: datetime
@@ -217,7 +235,7 @@ class Recommender:
                 return cached[1]
         weights = positive_weights(signals.positives, now, self.half_life_days)
         weights = with_topics(
-            weights, self._topic_papers(signals.topics) if len(weights) < 3 else []
+            weights, self.topic_papers(signals.topics) if len(weights) < 3 else []
         )
         negatives = [s.paper_id for s in signals.negatives]
         seed = zlib.crc32(f"{signals.user_id}:{version}".encode())

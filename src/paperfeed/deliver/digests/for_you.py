@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -56,23 +55,6 @@ from paperfeed.store.subscriptions import Subscriber
 TITLE = "For you"
 #: Trending papers the page's feed mixes in (``Recommender.for_you`` reads as many).
 TRENDING_MIXED = 50
-
-
-class DigestRecommender(Recommender):
-    """The page's recommender, remembering the cold-start topic searches of a run: many
-    members share saved searches, and each text is searched once per edition."""
-
-    def __init__(self, engine: Engine, **options: Any) -> None:
-        super().__init__(engine, **options)
-        self.topic_memo: dict[str, list[int]] = {}
-
-    def _topic_papers(self, topics: Sequence[str]) -> list[int]:
-        found: list[int] = []
-        for text in topics:
-            if text not in self.topic_memo:
-                self.topic_memo[text] = super()._topic_papers([text])
-            found.extend(self.topic_memo[text])
-        return found
 
 
 @dataclass(frozen=True)
@@ -118,8 +100,8 @@ class ForYouSection:
         """The shared part of ``edition`` (looked up once, kept for the next blocks)."""
         if self._edition is not None and self._edition.key == edition.key:
             return self._edition
-        if isinstance(self.recommender, DigestRecommender):
-            self.recommender.topic_memo.clear()
+        if self.recommender.topic_memo is not None:
+            self.recommender.topic_memo.clear()  # a new edition: topics may find new papers
         now = self.schedule.slot(edition)
         start, end = self.schedule.window(edition)
         engine = self.recommender.engine
@@ -218,7 +200,7 @@ def for_you_provider(
     words: WordIndex | None = None,
 ) -> ForYouSection:
     """The provider the digest sender registers (``PAPERFEED_DIGEST_RECOMMEND_COUNT``)."""
-    recommender = DigestRecommender(
+    recommender = Recommender(
         engine,
         zone=settings.zone,
         rule=TrendingRule(settings.trending_gravity, settings.trending_window_days),
@@ -226,5 +208,6 @@ def for_you_provider(
         semantic=semantic,
         words=words,
         index_dir=Path(settings.index_dir),
+        topic_memo={},  # each cold-start topic text searched once per edition
     )
     return ForYouSection(recommender, schedule_of(settings), settings.digest_recommend_count)
