@@ -108,3 +108,28 @@ def test_cards_take_a_lists_counted_votes_and_survive_a_deleted_paper() -> None:
         3: Social(4, False, None),  # gone from the store since: its imported votes only
     }
     assert cards.thumbnails == {1: "/thumbnails/1.webp"}
+
+
+def test_the_same_statement_counts_visible_comments_when_asked(engine: Engine) -> None:
+    """The JSON API's community part (votes, comments, submitter) is this one statement:
+    deleted and hidden comments are not counted; a paper without any counts 0."""
+    from paperfeed.store import comments
+
+    ids, ann, bob = _seed(engine)
+    with writing(engine) as conn:
+        made = [
+            comments.add(conn, paper_id=ids[0], user_id=u, parent_id=None, body="b", now=T)
+            for u in (ann, bob, ann, bob)
+        ]
+        comments.add(conn, paper_id=ids[1], user_id=ann, parent_id=None, body="b", now=T)
+        comments.delete(conn, made[1], T)
+        comments.set_hidden(conn, made[2], T)
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    with engine.connect() as conn:
+        facts = card_facts(conn, ids, user_id=None, count_votes=True, count_comments=True)
+        without = card_facts(conn, ids, user_id=None, count_votes=False)
+    assert len([s for s in seen if s.lstrip().upper().startswith("SELECT")]) == 2
+    assert [(facts[i].hub_votes, facts[i].comments) for i in ids] == [(2, 2), (1, 1), (0, 0)]
+    assert facts[ids[1]].submitted_by == "bob"
+    assert [without[i].comments for i in ids] == [None] * 3

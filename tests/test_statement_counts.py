@@ -7,6 +7,7 @@ templates cannot query at all is tests/test_templates_no_database.py."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -203,3 +204,31 @@ def test_the_for_you_page_asks_the_same_whatever_its_length(recommending: TestCl
     many = _statements(member, "/for-you")
     assert _cards(member, "/for-you") > shown
     _same_cost(few, many, "for_you")
+
+
+#: A statement that reads what members add to papers (votes, submissions, comments).
+_COMMUNITY = re.compile(r"\b(FROM|JOIN) (paper_votes|submissions|comments)\b")
+
+
+def test_the_json_apis_community_part_is_one_statement(app_client: TestClient) -> None:
+    """The JSON API's papers (a search, one paper) read their hub votes, visible comments
+    and submitters in one statement, however many papers and comments (it took three)."""
+    writer = member_client(app_client, "ann")
+    _papers(app_client, 1, 3, abstract="graph networks")
+    paths = {
+        "hf search": "/api/papers/search?q=graph&mode=lexical",
+        "pf search": "/api/pf/papers/search?q=graph&mode=lexical",
+        "hf paper": "/api/papers/2611.00001",
+    }
+    few = {name: _statements(app_client, path) for name, path in paths.items()}
+    _papers(app_client, 100, 20, abstract="graph networks")
+    for n in range(3):
+        post_form(writer, "/papers/id/1/comments", {"body": f"comment {n}"}, page="/collections")
+    post_form(writer, "/papers/id/1/upvote", {}, page=DAY)
+    many = {name: _statements(app_client, path) for name, path in paths.items()}
+    for name in paths:
+        assert len(many[name]) == len(few[name]), name
+        community = [s for s in many[name] if _COMMUNITY.search(s)]
+        assert len(community) == 1, "\n".join([name, *community])
+    paper = app_client.get("/api/papers/2611.00001").json()
+    assert (paper["numComments"], paper["upvotes"]) == (3, 1)

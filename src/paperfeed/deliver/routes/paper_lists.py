@@ -31,9 +31,8 @@ from paperfeed.rank.lists import (
 )
 from paperfeed.rank.search import Fusion, SearchResult, search
 from paperfeed.rank.trending import combined_votes
-from paperfeed.store import comments as hub_comments
-from paperfeed.store import featured, submissions
-from paperfeed.store import votes as hub_votes
+from paperfeed.store import featured
+from paperfeed.store.cards import card_facts
 
 Sort = Literal["publishedAt", "trending", "votes"]
 Mode = Literal["hybrid", "lexical", "semantic"]
@@ -175,14 +174,19 @@ class Community:
 
 
 def community(hub: Hub, papers: list[StoredPaper], listed: ListPage | None = None) -> Community:
-    """The community's part of ``papers`` (a list page has counted votes and comments)."""
+    """The community's part of ``papers`` in one statement (a list page has counted votes
+    and comments: then only who submitted each)."""
+    if not papers:
+        return Community({}, {}, {})
     ids = [s.id for s in papers]
+    count = listed is None
     with hub.engine.connect() as conn:
-        by = submissions.submitters(conn, ids)
-        if listed is not None:
-            return Community(listed.votes, listed.comments, by)
-        votes = combined_votes(papers, hub_votes.counts(conn, ids))
-        return Community(votes, hub_comments.counts(conn, ids), by)
+        facts = card_facts(conn, ids, user_id=None, count_votes=count, count_comments=count)
+    by = {pid: f.submitted_by for pid, f in facts.items() if f.submitted_by is not None}
+    if listed is not None:
+        return Community(listed.votes, listed.comments, by)
+    votes = combined_votes(papers, {pid: f.hub_votes or 0 for pid, f in facts.items()})
+    return Community(votes, {pid: f.comments or 0 for pid, f in facts.items()}, by)
 
 
 def daily_items(hub: Hub, listed: ListPage) -> list[dict[str, object]]:
