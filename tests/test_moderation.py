@@ -3,6 +3,9 @@ members may do none of it (403), and the rules are pure."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from fastapi.testclient import TestClient
 
 from community_support import (
@@ -52,6 +55,39 @@ def test_hidden_papers_leave_every_list(app_client: TestClient) -> None:
     assert "Spam paper" in admin_page and "spam" in admin_page
     post_form(moderator, f"/papers/id/{pid}/hide", {"hidden": "0"}, page="/admin")
     assert "Spam paper" in app_client.get("/").text
+
+
+def test_a_hidden_or_missing_papers_page_runs_no_similar_search(
+    app_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the paper is there and hidden is known before the similar papers are looked
+    for: a visitor's page of a hidden paper (which shows only that it was hidden) and a
+    missing paper's 404 cost no search; a moderator's page still shows similar papers."""
+    from paperfeed.deliver.routes.reading import pages
+
+    pid = add_paper(app_client, title="Spam paper")
+    good = add_paper(app_client, "2611.00002", title="Good paper")
+    pf = add_paper(app_client, None, title="A paper without an arXiv id")  # type: ignore[arg-type]
+    moderator = member_client(app_client, "mod", role="moderator")
+    for hidden in (pid, pf):
+        post_form(moderator, f"/papers/id/{hidden}/hide", {"hidden": "1"}, page="/")
+    searched: list[list[int]] = []
+    similar = pages.similar
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        searched.append(list(args[2]))
+        return similar(*args, **kwargs)
+
+    monkeypatch.setattr(pages, "similar", counting)
+    for path in ("/papers/2611.00001", f"/papers/pf{pf}", f"/papers/id/{pf}"):
+        page = app_client.get(path)
+        assert page.status_code == 200 and "hid this paper" in page.text, path
+    for path in ("/papers/2611.09999", "/papers/id/9999", "/papers/pf9999"):
+        assert app_client.get(path).status_code == 404, path
+    assert searched == []
+    assert moderator.get("/papers/2611.00001").status_code == 200
+    assert app_client.get("/papers/2611.00002").status_code == 200
+    assert searched == [[pid], [good]]
 
 
 def test_members_cannot_moderate(app_client: TestClient) -> None:

@@ -1,7 +1,9 @@
 """What a paper's page shows beyond the paper, as its viewer may see it: whether the
 moderators hid it, the cards of the paper and its similar papers, the comment threads and
 which comments the viewer may edit, and the viewer's collections (for "add to a
-collection"). :func:`load_paper_view` reads it in one connection before the page renders."""
+collection"). The route asks :func:`paper_hidden` in the connection that found the paper,
+before it looks for similar papers (a withheld page shows none: it costs no search), then
+:func:`load_paper_view` reads the rest in one connection before the page renders."""
 
 from __future__ import annotations
 
@@ -33,15 +35,28 @@ class PaperView:
     collections: list[Collection]
 
 
+def paper_hidden(conn: Connection, stored: StoredPaper) -> bool:
+    """Whether the moderators hid ``stored`` (asked once a page)."""
+    return bool(moderation.hidden_among(conn, [stored.id]))
+
+
+def withheld_from(member: Member | None, hidden: bool) -> bool:
+    """Whether the page of a paper ``hidden`` or not shows ``member`` only that it was hidden
+    (anyone but a moderator). Pure."""
+    return hidden and not permissions.allowed(member, "hide")
+
+
 def load_paper_view(
     conn: Connection,
     stored: StoredPaper,
     similar: Sequence[StoredPaper],
     member: Member | None,
+    *,
+    hidden: bool,
 ) -> PaperView:
+    """The view of ``stored`` (``hidden``: what :func:`paper_hidden` said of it)."""
     moderator = permissions.allowed(member, "hide")
-    hidden = bool(moderation.hidden_among(conn, [stored.id]))
-    if hidden and not moderator:
+    if withheld_from(member, hidden):
         return PaperView(True, True, NO_CARDS, [], frozenset(), [])
     found = comments.thread(conn, stored.id)
     editable = frozenset(

@@ -17,11 +17,11 @@ from paperfeed.deliver.render.papers import paper_path
 from paperfeed.deliver.web.cards import NO_CARDS, load_cards
 from paperfeed.deliver.web.deps import CsrfDep, HubDep, render, viewer_of
 from paperfeed.deliver.web.hub import Hub
-from paperfeed.deliver.web.paper_view import load_paper_view
+from paperfeed.deliver.web.paper_view import load_paper_view, paper_hidden, withheld_from
 from paperfeed.errors import InvalidInputError, InvalidQueryError, NotFoundError, PaperfeedError
 from paperfeed.index.query import Query as SearchQuery
 from paperfeed.index.query import parse_query
-from paperfeed.models import StoredPaper, split_arxiv_id
+from paperfeed.models import Hit, StoredPaper, split_arxiv_id
 from paperfeed.rank.daily import parse_day
 from paperfeed.rank.lists import (
     Period,
@@ -162,15 +162,20 @@ def trending(request: Request, hub: HubDep, p: int = 0) -> Response:
     return render(request, "trending.html", context)
 
 
-def _paper_page(request: Request, hub: HubDep, stored: StoredPaper) -> Response:
-    try:
-        hits, neighbours = similar(hub.engine, hub.semantic, [stored.id], limit=6)
-        similar_note = None
-    except PaperfeedError as exc:  # the page still shows the paper
-        hits, neighbours, similar_note = [], [], f"similar papers are unavailable: {exc}"
+def _paper_page(request: Request, hub: HubDep, stored: StoredPaper, hidden: bool) -> Response:
+    """The page of ``stored`` (``hidden``: asked where it was found). A page withheld from
+    its viewer (hidden, and no moderator) looks for no similar papers."""
     member = viewer_of(request).member
+    hits: list[Hit] = []
+    neighbours: list[StoredPaper] = []
+    similar_note = None
+    if not withheld_from(member, hidden):
+        try:
+            hits, neighbours = similar(hub.engine, hub.semantic, [stored.id], limit=6)
+        except PaperfeedError as exc:  # the page still shows the paper
+            similar_note = f"similar papers are unavailable: {exc}"
     with hub.engine.connect() as conn:
-        view = load_paper_view(conn, stored, neighbours, member)
+        view = load_paper_view(conn, stored, neighbours, member, hidden=hidden)
     context = {
         "stored": stored,
         "paper": stored.paper,
@@ -186,11 +191,12 @@ def _paper_page(request: Request, hub: HubDep, stored: StoredPaper) -> Response:
 def paper_by_number(request: Request, hub: HubDep, paper_id: int) -> Response:
     with hub.engine.connect() as conn:
         stored = store.get_by_id(conn, paper_id)
-    if stored is None:
-        raise NotFoundError(f"no paper number {paper_id}")
-    if stored.paper.arxiv_id:
-        return RedirectResponse(f"/papers/{stored.paper.arxiv_id}", status_code=301)
-    return _paper_page(request, hub, stored)
+        if stored is None:
+            raise NotFoundError(f"no paper number {paper_id}")
+        if stored.paper.arxiv_id:
+            return RedirectResponse(f"/papers/{stored.paper.arxiv_id}", status_code=301)
+        hidden = paper_hidden(conn, stored)
+    return _paper_page(request, hub, stored, hidden)
 
 
 @router.get("/papers/{arxiv_id:path}", response_class=HTMLResponse)
@@ -198,9 +204,10 @@ def paper(request: Request, hub: HubDep, arxiv_id: str) -> Response:
     if arxiv_id.startswith("pf"):  # the API's id of a paper without an arXiv id
         with hub.engine.connect() as conn:
             found = find_paper(conn, arxiv_id, include_hidden=True)
-        if found.paper.arxiv_id:
-            return RedirectResponse(paper_path(found), status_code=301)
-        return _paper_page(request, hub, found)
+            if found.paper.arxiv_id:
+                return RedirectResponse(paper_path(found), status_code=301)
+            hidden = paper_hidden(conn, found)
+        return _paper_page(request, hub, found, hidden)
     try:
         base, version = split_arxiv_id(arxiv_id)
     except ValueError as exc:
@@ -209,9 +216,10 @@ def paper(request: Request, hub: HubDep, arxiv_id: str) -> Response:
         return RedirectResponse(f"/papers/{base}", status_code=301)
     with hub.engine.connect() as conn:
         stored = store.get_by_arxiv_id(conn, base)
-    if stored is None:
-        raise NotFoundError(f"paper {base} is not on this hub yet")
-    return _paper_page(request, hub, stored)
+        if stored is None:
+            raise NotFoundError(f"paper {base} is not on this hub yet")
+        hidden = paper_hidden(conn, stored)
+    return _paper_page(request, hub, stored, hidden)
 
 
 @router.get("/search", response_class=HTMLResponse)
