@@ -353,8 +353,11 @@ def test_a_missing_index_is_built_in_the_background(pg: Engine, clock, monkeypat
 
 
 def test_the_backend_setting(pg: Engine, sqlite_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    assert resolve_backend("auto", "postgresql") == "database"
+    # auto: each machine's own index on both, pgvector answering until it is loaded
+    # (tests/test_vector_switch.py).
+    assert resolve_backend("auto", "postgresql") == "memory"
     assert resolve_backend("auto", "sqlite") == "memory"
+    assert resolve_backend("database", "postgresql") == "database"
     assert resolve_backend("memory", "postgresql") == "memory"
     with pytest.raises(ConfigError, match="PostgreSQL"):
         resolve_backend("database", "sqlite")
@@ -364,7 +367,12 @@ def test_the_backend_setting(pg: Engine, sqlite_url: str, tmp_path) -> None:  # 
     memory = SemanticIndex(
         pg, embedder="static", exact_max=10, cache_dir=tmp_path, backend="memory"
     )
-    assert auto.backend == "database" and memory.backend == "memory"
+    database = SemanticIndex(
+        pg, embedder="static", exact_max=10, cache_dir=tmp_path, backend="database"
+    )
+    assert (auto.backend, auto.interim) == ("memory", "database")
+    assert (memory.backend, memory.interim) == ("memory", None)
+    assert (database.backend, database.interim) == ("database", None)
     lite = make_engine(sqlite_url)
     try:
         with pytest.raises(ConfigError):
@@ -375,7 +383,9 @@ def test_the_backend_setting(pg: Engine, sqlite_url: str, tmp_path) -> None:  # 
 
 def test_both_backends_answer_alike_on_postgresql(pg: Engine, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
     ids = add_papers(pg, 60, clock.now())
-    database = SemanticIndex(pg, embedder="static", exact_max=10, cache_dir=tmp_path)
+    database = SemanticIndex(
+        pg, embedder="static", exact_max=10, cache_dir=tmp_path, backend="database"
+    )
     assert database.embed_missing() == 60
     memory = SemanticIndex(
         pg, embedder="static", exact_max=1000, cache_dir=tmp_path, backend="memory"
@@ -522,6 +532,7 @@ def test_index_status_names_the_backend(
     monkeypatch.setenv("PAPERFEED_DATABASE_URL", postgres_url)
     monkeypatch.setenv("PAPERFEED_EMBEDDER", "static")
     monkeypatch.setenv("PAPERFEED_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("PAPERFEED_VECTOR_BACKEND", "database")
 
     def status() -> str:
         out = CliRunner().invoke(cli, ["index", "status", "--json"], catch_exceptions=False)
@@ -533,6 +544,8 @@ def test_index_status_names_the_backend(
     )
     assert done.exit_code == 0, done.output
     assert status() == "pgvector hnsw"
+    monkeypatch.setenv("PAPERFEED_VECTOR_BACKEND", "auto")
+    assert status() == "exact in memory (pgvector while a serving process loads the vectors)"
     monkeypatch.setenv("PAPERFEED_VECTOR_BACKEND", "memory")
     assert status() == "exact"
     near = CliRunner().invoke(cli, ["similar", "2606.12243", "--limit", "4", "--json"])

@@ -116,6 +116,9 @@ class Context:
 
         if self._semantic is None:
             self._semantic = semantic_index(self.engine(), self.settings)
+            # A command answers and exits: no background load it would cut short (see
+            # SemanticIndex.background); `index update` loads the graph in its call.
+            self._semantic.background = False
         return self._semantic
 
     def words(self) -> WordIndex | None:

@@ -106,6 +106,9 @@ def graph_step(ctx: Context) -> None:
         return
     semantic.wait_for_graph = True  # the point of this step: build or repair it now
     index = semantic.index()
+    if not isinstance(index, VectorIndex):  # pgvector answered an earlier step: load it now
+        semantic.unload()
+        index = semantic.index()
     if isinstance(index, VectorIndex):
         click.echo(f"vector graph: {index.size:,} papers ({index.origin})")
 
@@ -140,6 +143,8 @@ def print_machines(data: dict[str, Any]) -> None:
             f"machine {machine['machine']} ({machine['state']}, heartbeat "
             f"{_age(machine['heartbeat_age_s'])} ago): {machine['index_dir']}"
         )
+        if machine.get("note"):
+            click.echo(f"  {machine['note']}")
         if machine["heartbeat_age_s"] > SILENT_SECONDS:
             click.echo(
                 f"  silent: if it left the hub, `paperfeed index forget {machine['machine']}`"

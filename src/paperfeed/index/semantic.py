@@ -3,8 +3,11 @@ kept in step with the vectors stored in the database.
 
 The vector index is the in-memory :class:`~paperfeed.index.vectors.in_memory.VectorIndex` or, on
 PostgreSQL, pgvector inside the database (:class:`~paperfeed.index.vectors.pgvector_index.
-PgVectorIndex`), chosen by ``PAPERFEED_VECTOR_BACKEND`` (``auto``: the database on
-PostgreSQL, memory on SQLite). Both answer the same calls.
+PgVectorIndex`), chosen by ``PAPERFEED_VECTOR_BACKEND``. Both answer the same calls.
+``auto`` is memory on both databases; on PostgreSQL pgvector answers until the process's
+memory index is loaded (the machine's files mapped, or its graph built), on a thread of
+its own (:mod:`~paperfeed.index.vectors.background`), so a new machine serves at once and
+then takes the faster path; the switch is logged and recorded for ``index status``.
 
 Vectors are stored with the name of the model that made them. When the stored
 vectors were made by another model than the configured one, nothing is mixed:
@@ -21,6 +24,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +39,7 @@ from paperfeed.errors import ConfigError
 from paperfeed.index.embedders.embedder import Embedder, load_embedder, paper_text, query_text
 from paperfeed.index.vectors import in_memory as vectors
 from paperfeed.index.vectors import pgvector_index as vectors_pgvector
+from paperfeed.index.vectors.background import Loader, describe
 from paperfeed.index.vectors.bundled import embed_texts
 from paperfeed.index.vectors.hnsw import DEFAULT_PARAMS, REPAIR_FRACTION, GraphCache
 from paperfeed.index.vectors.pgvector_index import PgVectorIndex
@@ -57,19 +62,28 @@ MISMATCH_SECONDS = 1.0
 
 
 def resolve_backend(backend: str, dialect: str) -> str:
-    """``memory`` or ``database`` for a PAPERFEED_VECTOR_BACKEND value on this database."""
+    """Where vectors are searched once a process is ready, for a PAPERFEED_VECTOR_BACKEND
+    value on this database: ``memory`` or ``database`` (``auto``: memory on both; see
+    :func:`interim_backend` for what answers before)."""
     if backend not in BACKENDS:
         raise ConfigError(
             f"PAPERFEED_VECTOR_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}"
         )
     if backend == "auto":
-        return "database" if dialect == "postgresql" else "memory"
+        return "memory"
     if backend == "database" and dialect != "postgresql":
         raise ConfigError(
             "PAPERFEED_VECTOR_BACKEND=database searches vectors with pgvector inside "
             f"PostgreSQL; this database is {dialect}: use `auto` or `memory`"
         )
     return backend
+
+
+def interim_backend(backend: str, dialect: str) -> str | None:
+    """What answers while a process loads its memory index: ``database`` (pgvector) for
+    ``auto`` on PostgreSQL; None when the memory index answers from the start (exactly,
+    while a missing graph is built in the background)."""
+    return "database" if backend == "auto" and dialect == "postgresql" else None
 
 
 class SemanticIndex:
@@ -83,10 +97,15 @@ class SemanticIndex:
         exact_max: int,
         cache_dir: Path | None,
         backend: str = "auto",
+        on_switch: Callable[[str], None] | None = None,
     ) -> None:
         self.engine = engine
         #: ``memory`` or ``database`` (see :func:`resolve_backend`).
         self.backend = resolve_backend(backend, engine.dialect.name)
+        #: ``database`` when pgvector answers until the memory index is loaded, else None.
+        self.interim = interim_backend(backend, engine.dialect.name)
+        #: Called (on the loading thread) with a line saying what vector search switched to.
+        self.on_switch = on_switch
         self.embedder_key = embedder
         self.exact_max = exact_max
         self.cache_dir = cache_dir
@@ -97,9 +116,15 @@ class SemanticIndex:
         # costs no second model call. Keyed by the text, so it never goes stale.
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._queries_lock = threading.Lock()
-        #: Build a missing HNSW graph in the call (the CLI) rather than in the background.
+        #: Load the memory index (and build a missing HNSW graph) in the call (the CLI,
+        #: benchmarks) rather than in the background.
         self.wait_for_graph = False
-        self._graph_thread: threading.Thread | None = None
+        #: Load the memory index in the background at all. A command that answers and
+        #: exits sets it off: it keeps to pgvector, or to the exact scan, meanwhile.
+        self.background = True
+        self._loader = Loader()
+        #: Bumped by :meth:`reset`: a background load begun before it is not handed over.
+        self._generation = 0
         #: (when read, the answer) of the last :meth:`mismatch` that read the database.
         self._mismatch: tuple[float, str | None] | None = None
 
@@ -138,20 +163,39 @@ class SemanticIndex:
 
     def index(self, version: int | None = None) -> vectors.VectorIndex | PgVectorIndex:
         """The vector index, loaded on first use and caught up with the database;
-        ``version``: its journal's version when the caller has read it already."""
+        ``version``: its journal's version when the caller has read it already.
+
+        Nothing here waits on a build: with an interim backend the first call answers
+        from pgvector and starts loading the memory index in the background (again, later,
+        should that fail)."""
         with self._lock:
-            if self._index is None:
+            index = self._index
+            if index is None:
                 problem = self.mismatch()
                 if problem:
                     raise ConfigError(problem)
+                embedder = self.embedder
                 if self.backend == "database":
-                    embedder = self.embedder
-                    self._index = PgVectorIndex.load(self.engine, embedder.name, embedder.dim)
+                    index = PgVectorIndex.load(self.engine, embedder.name, embedder.dim)
+                elif self.interim is not None and not self.wait_for_graph:
+                    index = PgVectorIndex.load(self.engine, embedder.name, embedder.dim)
+                    if self.background:
+                        self._load_later(embedder.name, "pgvector")
                 else:
-                    self._index = self._load_memory()
-            else:
-                self._index.refresh(self.engine, version=version)
-            return self._index
+                    index = self._load_memory()
+                self._index = index
+                return index
+            if (
+                self.interim is not None
+                and self.background
+                and isinstance(index, PgVectorIndex)
+                and self._loader.due()
+            ):
+                self._load_later(index.model, "pgvector")  # the last load failed: again
+        # Caught up outside the lock: searches on other threads need not queue behind it
+        # (each index guards its own catching up).
+        index.refresh(self.engine, version=version)
+        return index
 
     def _load_memory(self) -> vectors.VectorIndex:
         """The in-memory index. Above ``exact_max`` papers it needs an HNSW graph: from the
@@ -165,8 +209,8 @@ class SemanticIndex:
                 self.engine, name, exact_max=self.exact_max, cache_dir=self.cache_dir
             )
         exact = vectors.VectorIndex.load(self.engine, name, exact_max=sys.maxsize, cache_dir=None)
-        if exact.size > self.exact_max:
-            self._build_graph_later(name)
+        if exact.size > self.exact_max and self.background:
+            self._load_later(name, "an exact scan in this process")
         return exact
 
     def _graph_cached(self, model: str) -> bool:
@@ -184,42 +228,66 @@ class SemanticIndex:
             return False
         return abs(count - cached) <= max(1_000, REPAIR_FRACTION * count)
 
-    def _build_graph_later(self, model: str) -> None:
-        if self._graph_thread is not None and self._graph_thread.is_alive():
-            return
+    def _load_later(self, model: str, meanwhile: str) -> None:
+        """Load the memory index on a thread of its own (the machine's files mapped, a
+        missing graph built) and hand it over when ready; ``meanwhile`` answers until then."""
+        generation = self._generation
 
-        def build() -> None:
-            try:
-                graphed = vectors.VectorIndex.load(
-                    self.engine, model, exact_max=self.exact_max, cache_dir=self.cache_dir
-                )
-            except Exception:  # searches go on exactly; the next process start retries
-                log.exception("building the HNSW graph in the background failed")
-                return
+        def load() -> vectors.VectorIndex:
+            return vectors.VectorIndex.load(
+                self.engine, model, exact_max=self.exact_max, cache_dir=self.cache_dir
+            )
+
+        def ready(loaded: vectors.VectorIndex, seconds: float) -> None:
             with self._lock:
-                if self._index is not None:
-                    self._index = graphed
+                if self._index is None or self._generation != generation:
+                    return  # reset meanwhile: the next search loads afresh
+                self._index = loaded
+            line = f"{describe(loaded)}, loaded in {seconds:.1f} s (before: {meanwhile})"
+            # A warning so that it shows at the default log level: what answers changed.
+            log.warning("vector search switched to %s", line)
+            if self.on_switch is not None:
+                self.on_switch(line)
 
-        self._graph_thread = threading.Thread(target=build, name="hnsw-graph", daemon=True)
-        self._graph_thread.start()
+        self._loader.start(load, ready, meanwhile=meanwhile, cache_dir=self.cache_dir, model=model)
 
     def building_graph(self) -> bool:
-        """Whether searches scan exactly while the HNSW graph is built in the background."""
-        return self._graph_thread is not None and self._graph_thread.is_alive()
+        """Whether the memory index is being loaded (or its graph built) in the background,
+        while pgvector or an exact scan answers."""
+        return self._loader.running()
 
     def join_graph(self, timeout: float | None = None) -> None:
-        """Wait for a background graph build (tests, benchmarks)."""
-        if self._graph_thread is not None:
-            self._graph_thread.join(timeout)
+        """Wait for a background load of the memory index (tests, benchmarks)."""
+        self._loader.join(timeout)
+
+    def answering(self) -> str:
+        """What answers this process's vector searches now: ``pgvector``, ``hnsw``,
+        ``exact`` or ``not loaded``."""
+        index = self._index
+        if index is None:
+            return "not loaded"
+        return "pgvector" if isinstance(index, PgVectorIndex) else index.kind
 
     def search_method(self, papers: int) -> str:
         """How nearest neighbours are found now (for ``paperfeed index status``)."""
         if self.backend == "memory":
             if papers <= self.exact_max:
+                if self.interim is not None:
+                    return "exact in memory (pgvector while a serving process loads the vectors)"
                 return "exact"
             if not self._graph_cached(self.embedder.name):
+                if self.interim is not None:
+                    return (
+                        f"{self._pgvector_method()} until a serving process has built this "
+                        "machine's HNSW graph (in the background), then hnsw"
+                    )
                 return "exact until a serving process builds its HNSW graph (in the background)"
+            if self.interim is not None:
+                return "hnsw (this machine's graph; pgvector while a serving process maps it)"
             return "hnsw"
+        return self._pgvector_method()
+
+    def _pgvector_method(self) -> str:
         embedder = self.embedder
         with self.engine.connect() as conn:
             state = vectors_pgvector.hnsw_state(conn, embedder.name, embedder.dim)
@@ -235,7 +303,7 @@ class SemanticIndex:
         problem = self.mismatch()
         if problem:
             raise ConfigError(problem)
-        if self.backend == "database" and paper_ids:
+        if (self.backend == "database" or self.interim == "database") and paper_ids:
             # The model's HNSW index, before its first vectors (then kept by each insert).
             vectors_pgvector.ensure_index(self.engine, embedder.name, embedder.dim)
         done = 0
@@ -272,8 +340,14 @@ class SemanticIndex:
             if conn.dialect.name == "postgresql":
                 vectors_pgvector.drop_indexes(conn)
         self._mismatch = None
+        self.unload()
+
+    def unload(self) -> None:
+        """Forget this process's loaded index (the next search loads it again); a
+        background load begun before is not handed over."""
         with self._lock:
             self._index = None
+            self._generation += 1
 
     def embed_missing(self, progress: Callable[[int], None] | None = None) -> int:
         """Embed every paper that has no vector from the configured model."""
@@ -336,11 +410,24 @@ class SemanticIndex:
 
 
 def semantic_index(engine: Engine, settings: Settings) -> SemanticIndex:
-    """The semantic index the settings describe (nothing is loaded until first use)."""
+    """The semantic index the settings describe (nothing is loaded until first use). A
+    switch of what answers vector searches is recorded as this machine's note in
+    ``paperfeed index status``."""
+
+    def recorded(line: str) -> None:
+        from paperfeed.index.machines.positions import record
+
+        now: datetime = settings.clock().now()
+        try:
+            record(engine, settings, now, state="serving", note=f"vector search: {line}")
+        except Exception as exc:  # the switch stands; only the record is missing
+            log.warning("could not record the vector search switch: %s", exc)
+
     return SemanticIndex(
         engine,
         embedder=settings.embedder,
         exact_max=settings.vector_exact_max,
         cache_dir=Path(settings.index_dir),
         backend=settings.vector_backend,
+        on_switch=recorded,
     )
