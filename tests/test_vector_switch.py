@@ -21,6 +21,7 @@ from sqlalchemy import Engine, delete
 from paperfeed.cli import cli
 from paperfeed.clock import FrozenClock
 from paperfeed.config import Settings
+from paperfeed.index.machines.positions import switch_recorder
 from paperfeed.index.query import parse_query
 from paperfeed.index.semantic import SemanticIndex, interim_backend, resolve_backend, semantic_index
 from paperfeed.index.vectors import background
@@ -93,7 +94,7 @@ def test_auto_answers_from_pgvector_at_once_then_switches_to_its_graph(
         machine_id="web-1",
         vector_exact_max=10,
     )
-    semantic = semantic_index(hub, settings)
+    semantic = semantic_index(hub, settings, on_switch=switch_recorder(hub, settings))
     assert (semantic.backend, semantic.interim) == ("memory", "database")
     method = semantic.search_method(30)
     assert method.startswith("pgvector") and "until a serving process has built" in method

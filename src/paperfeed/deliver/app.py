@@ -42,6 +42,7 @@ from paperfeed.deliver.web.sessions import ViewerMiddleware
 from paperfeed.deliver.web.templating import make_templates
 from paperfeed.errors import PaperfeedError
 from paperfeed.index.lexical.tantivy_index import word_index
+from paperfeed.index.machines.positions import switch_recorder
 from paperfeed.index.semantic import semantic_index
 from paperfeed.store.changes import change_marker
 from paperfeed.store.engine import EngineOptions, make_engine
@@ -86,7 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
     hub = Hub(
         settings,
         engine,
-        semantic_index(engine, settings),
+        semantic_index(engine, settings, on_switch=switch_recorder(engine, settings)),
         settings.clock(),
         words=word_index(engine, settings),
     )

@@ -24,7 +24,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -409,25 +408,18 @@ class SemanticIndex:
         return [Hit(pid, score) for pid, score in hits]
 
 
-def semantic_index(engine: Engine, settings: Settings) -> SemanticIndex:
-    """The semantic index the settings describe (nothing is loaded until first use). A
-    switch of what answers vector searches is recorded as this machine's note in
-    ``paperfeed index status``."""
-
-    def recorded(line: str) -> None:
-        from paperfeed.index.machines.positions import record
-
-        now: datetime = settings.clock().now()
-        try:
-            record(engine, settings, now, state="serving", note=f"vector search: {line}")
-        except Exception as exc:  # the switch stands; only the record is missing
-            log.warning("could not record the vector search switch: %s", exc)
-
+def semantic_index(
+    engine: Engine, settings: Settings, *, on_switch: Callable[[str], None] | None = None
+) -> SemanticIndex:
+    """The semantic index the settings describe (nothing is loaded until first use).
+    ``on_switch`` hears a switch of what answers vector searches (the app passes
+    :func:`paperfeed.index.machines.positions.switch_recorder`, which records it as this
+    machine's note in ``paperfeed index status``)."""
     return SemanticIndex(
         engine,
         embedder=settings.embedder,
         exact_max=settings.vector_exact_max,
         cache_dir=Path(settings.index_dir),
         backend=settings.vector_backend,
-        on_switch=recorded,
+        on_switch=on_switch,
     )

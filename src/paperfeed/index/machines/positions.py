@@ -11,6 +11,8 @@ so its lag is the papers with a vector that the graph does not hold.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +25,8 @@ from paperfeed.index import journal
 from paperfeed.index.machines.snapshots import file_sets
 from paperfeed.store import machines
 from paperfeed.store.engine import writing
+
+log = logging.getLogger(__name__)
 
 #: The word index's journal.
 WORD_JOURNAL = "lexical"
@@ -146,6 +150,21 @@ def record(
             now=now,
         )
     return positions
+
+
+def switch_recorder(engine: Engine, settings: Settings) -> Callable[[str], None]:
+    """What the serving app gives its semantic index as ``on_switch``: a switch of what
+    answers vector searches (pgvector, then this machine's own index under ``auto``) is
+    recorded as this machine's note in ``paperfeed index status``."""
+
+    def recorded(line: str) -> None:
+        now: datetime = settings.clock().now()
+        try:
+            record(engine, settings, now, state="serving", note=f"vector search: {line}")
+        except Exception as exc:  # the switch stands; only the record is missing
+            log.warning("could not record the vector search switch: %s", exc)
+
+    return recorded
 
 
 def status(engine: Engine, now: datetime) -> dict[str, Any]:
