@@ -31,6 +31,7 @@ from paperfeed.models import Hit, StoredPaper
 from paperfeed.rank.fusion import normalised_combination, reciprocal_rank_fusion
 from paperfeed.store import moderation
 from paperfeed.store import papers as store
+from paperfeed.store.engine import reading
 from paperfeed.store.tables.papers import papers
 
 Mode = Literal["hybrid", "lexical", "semantic"]
@@ -241,7 +242,7 @@ def _read_first(
     filtering = meaning and lexical.filter_ids(parsed) is not None
     if not names and not filtering:
         return {}, None
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         versions = journal.read_versions(conn, names)
         allowed = _allowed(conn, parsed) if filtering else None
     return versions, allowed
@@ -257,7 +258,7 @@ def _word_hits(
         fast = words.search(parsed, limit=wanted, version=versions.get(word_journal))
     if fast is not None:
         return fast
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return lexical.search(conn, parsed, limit=wanted)
 
 
@@ -290,7 +291,7 @@ def _meaning_hits(
     if quick is not None:
         kept = quick
     else:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             kept = lexical.constrain(conn, parsed, candidates)
     by_id = {h.paper_id: h for h in found}
     return [by_id[pid] for pid in kept], None
@@ -308,7 +309,7 @@ def _page(
 ) -> SearchResult:
     """One page of ``ranked`` with its papers loaded; papers hidden by a moderator are
     never found."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         hidden = moderation.hidden_among(conn, [h.paper_id for h in ranked])
         if hidden:
             ranked = [h for h in ranked if h.paper_id not in hidden]
@@ -332,7 +333,7 @@ def _filtered(engine: Engine, query: Query, mode: Mode, *, limit: int, offset: i
     """A query of filters only: the matching papers, newest first."""
     subquery = lexical.filter_ids(query)
     assert subquery is not None
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         newest = list(
             conn.execute(
                 select(papers.c.id)
@@ -385,12 +386,12 @@ def similar(
     problem = semantic.mismatch()
     if problem:
         raise ConfigError(problem)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         allowed = _allowed(conn, within) if within is not None else None
         known = set(conn.execute(select(papers.c.id).where(papers.c.id.in_(paper_ids))).scalars())
     # A few more than asked, so that papers hidden by a moderator leave none missing.
     hits = semantic.similar([pid for pid in paper_ids if pid in known], limit + 10, allowed=allowed)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         hidden = moderation.hidden_among(conn, [h.paper_id for h in hits])
         hits = [h for h in hits if h.paper_id not in hidden][:limit]
         loaded = store.read_papers(conn, [h.paper_id for h in hits])

@@ -256,5 +256,18 @@ def writing(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads that need no transaction around them (a request's few
+    statements). On PostgreSQL it runs in autocommit: no ``BEGIN`` before its first
+    statement and no ``ROLLBACK`` when it goes back to the pool, two round trips fewer a
+    checkout; each statement still reads one consistent snapshot, as each does at READ
+    COMMITTED inside a transaction. SQLite (in process, no round trips) reads as ever."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT")  # reset on return
+        yield conn
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
