@@ -37,12 +37,14 @@ For each size N, in one run:
    embedded by the model inside ``search()`` (its cache of recent queries emptied before
    each), what a user waits for (#17). Each engine runs the backends
    the settings pick by default (``auto``): the tantivy word index on both (on PostgreSQL
-   built here from the copied rows the first time, timed), the in-memory vector index on
-   SQLite and pgvector's HNSW on PostgreSQL; the table says which ran. One more row times
+   built here from the copied rows the first time, timed) and each machine's own vector
+   index (on PostgreSQL pgvector answers a server until it is loaded: the graph is built
+   into the run's PostgreSQL index folder the first time, timed, and the wrk runs wait
+   until every worker logged its switch); the table says which ran. One more row times
    ``lexical`` with the database alone ranking words (FTS5 / tsvector, what answers while
    the word index is not in step) over the first 20 queries. ``--pg-vector-backend
-   memory`` runs PostgreSQL with the in-process HNSW graph instead of pgvector (built into
-   the run's PostgreSQL index folder the first time, timed).
+   database`` runs PostgreSQL with pgvector's HNSW only, ``memory`` with the in-process
+   index from the start (no pgvector meanwhile).
    Then the floor: NumPy exact search (``matrix @ q``, top 100) over the same vectors and
    the same query vectors (bench/search_speed.py's ``child_floor``).
 4. For each engine: ``paperfeed serve --workers 2`` on 127.0.0.1, warmed up, then wrk
@@ -465,10 +467,34 @@ def _serve(
     command = [sys.executable, "-m", "paperfeed", "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", str(web.WORKERS)]
     with log.open("ab") as out:
+        started_at = out.tell()
         process = subprocess.Popen(
             command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    return process, port, log
+    return process, port, (log, started_at)
+
+
+#: What each serve worker logs when its own vector index took over from pgvector.
+SWITCHED = b"vector search switched to"
+
+
+def wait_switched(log: Path, since: int, workers: int, poke: Any, timeout: float = 1800.0) -> float:
+    """With ``auto`` on PostgreSQL the workers answer from pgvector until their own index
+    is loaded (mapped from the index folder, or its graph built): wait until every worker
+    logged the switch, so wrk measures what a server settles on (``poke()`` sends a search
+    now and then, on a new connection, so that every worker gets one). Returns the seconds
+    waited."""
+    started = time.monotonic()
+    while True:
+        poke()
+        with log.open("rb") as read:
+            read.seek(since)
+            switched = read.read().count(SWITCHED)
+        if switched >= workers:
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise SystemExit(f"the serve workers did not switch from pgvector: see {log}")
+        time.sleep(0.5)
 
 
 def measure_apis(
@@ -491,7 +517,7 @@ def measure_apis(
             for name, (url, index_dir) in engines.items()
         }
         try:
-            for name, (process, port, log) in servers.items():
+            for name, (process, port, (log, since)) in servers.items():
                 base = f"http://127.0.0.1:{port}"
                 web.wait_ready(base, port, [process], web.WORKERS, timeout=300)
                 progress(f"{name}: serving on {base}; warming up")
@@ -503,6 +529,12 @@ def measure_apis(
                         if bad:
                             raise SystemExit(f"warm-up got {sorted(set(bad))}: see {log}")
                 rows[name] = {}
+                if name == "postgresql" and args.pg_vector_backend == "auto":
+                    search = next(t for t in targets if t.min_rps is not None).paths[0]
+                    waited = wait_switched(
+                        log, since, web.WORKERS, lambda b=base, p=search: web.get(b + p, 300)
+                    )
+                    progress(f"{name}: the workers left pgvector after {waited:.1f} s more")
                 for target in targets:
                     progress(f"{name}: wrk {target.name}")
                     row = web.run_wrk(
@@ -770,8 +802,9 @@ def main() -> None:
         "--pg-vector-backend",
         choices=("auto", "memory", "database"),
         default="auto",
-        help="PAPERFEED_VECTOR_BACKEND on PostgreSQL (auto: pgvector; memory: the in-process "
-        "HNSW graph of each machine, built into the run's PostgreSQL index folder).",
+        help="PAPERFEED_VECTOR_BACKEND on PostgreSQL (auto: each machine's own index, "
+        "pgvector until it is loaded; memory: the same without pgvector meanwhile; "
+        "database: pgvector only).",
     )
     parser.add_argument(
         "--api-queries",

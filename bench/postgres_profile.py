@@ -1,15 +1,17 @@
 """Where one hybrid search spends its time on PostgreSQL: statements, round trips, parts.
 
     python bench/postgres_profile.py --folder DIR/postgres-n100000 [--engine postgresql|sqlite]
-        [--queries 200] [--repeat 1] [--cprofile 40] [--timing-nice -10]
+        [--vector-backend auto|memory|database] [--queries 200] [--repeat 1] [--cprofile 40]
+        [--timing-nice -10]
     python bench/postgres_profile.py --url URL --index-dir DIR ...
 
 ``--folder`` is a size's folder that ``bench/postgres.py --workdir DIR`` keeps: its
 PostgreSQL data folder (``pgdata``, started here with the same wheel, stopped at the end)
 and word index (``pg-index``), or with ``--engine sqlite`` its SQLite file and index
 folder, for the same figures beside it. It loads the indexes as a server does
-(``semantic_index`` and ``word_index`` from the settings: pgvector and tantivy on
-PostgreSQL by default), warms up over 20 queries, then, with the query cache emptied
+(``semantic_index`` and ``word_index`` from the settings, ``--vector-backend``: with
+``auto`` the process's own index, loaded here in the call rather than behind pgvector;
+``database``: pgvector), warms up over 20 queries, then, with the query cache emptied
 before each search (so the model runs, as for a new query):
 
 - counts what one hybrid search sends, from SQLAlchemy's events: connections checked out
@@ -20,6 +22,9 @@ before each search (so the model runs, as for a new query):
   begun + statements + ended + 1 (pgvector's script);
 - times ``search(..., mode="hybrid")`` end to end (p50 / p95 ms, over ``--repeat``
   passes) and each step of the hybrid path apart, as rank/search.py calls them;
+- the CPU one search costs over those passes (``cpu_ms_per_search``): this process's
+  (all its threads) and, with ``--folder`` on PostgreSQL, the server's (its processes'
+  user + system time from /proc): what bounds a 2-core machine's capacity;
 - with ``--cprofile N``: profiles N end-to-end searches (top 25 by cumulative and own time).
 """
 
@@ -47,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--folder", type=Path, help="A size's folder of bench/postgres.py.")
     parser.add_argument("--engine", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--vector-backend", choices=("auto", "memory", "database"), default="auto")
     parser.add_argument("--url", help="The database (postgresql:// or sqlite:///).")
     parser.add_argument("--index-dir", type=Path, help="Its word index folder.")
     parser.add_argument("--queries", type=int, default=200)
@@ -55,11 +61,14 @@ def main() -> None:
     parser.add_argument("--timing-nice", type=int, default=0)
     args = parser.parse_args()
     server = None
+    args.server_pid = None
     if args.folder and args.engine == "postgresql":
         import postgres
 
         server, args.url = postgres.start_postgres(args.folder)
         args.index_dir = args.folder / "pg-index"
+        pid_file = args.folder / "pgdata" / "postmaster.pid"
+        args.server_pid = int(pid_file.read_text().split()[0])
     elif args.folder:
         args.url, args.index_dir = f"sqlite:///{args.folder / 'papers.db'}", args.folder / "index"
     if not args.url or not args.index_dir:
@@ -69,6 +78,25 @@ def main() -> None:
     finally:
         if server is not None:
             server.cleanup()
+
+
+def server_cpu(postmaster: int | None) -> float:
+    """Seconds of CPU (user + system) used so far by the server's processes (0 without)."""
+    if postmaster is None:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        pid = int(stat.parent.name)
+        if pid == postmaster:  # its own, and that of its children that ended
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        elif int(fields[1]) == postmaster:  # fields[1]: the parent's pid
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def profile(args: argparse.Namespace) -> None:
@@ -82,7 +110,9 @@ def profile(args: argparse.Namespace) -> None:
     from paperfeed.rank.search import Fusion, search
     from paperfeed.store.engine import make_engine
 
-    settings = load_settings(database_url=args.url, index_dir=str(args.index_dir))
+    settings = load_settings(
+        database_url=args.url, index_dir=str(args.index_dir), vector_backend=args.vector_backend
+    )
     engine = make_engine(args.url)
     counts: collections.Counter[str] = collections.Counter()
     statements: list[str] = []
@@ -97,6 +127,7 @@ def profile(args: argparse.Namespace) -> None:
     event.listen(engine, "rollback", lambda *a: counts.update(["transactions ended"]))
     event.listen(engine, "commit", lambda *a: counts.update(["transactions ended"]))
     semantic = semantic_index(engine, settings)
+    semantic.wait_for_graph = True  # the index a server ends up with, loaded in the call
     words = word_index(engine, settings)
     started = time.perf_counter()
     index = semantic.index()
@@ -133,15 +164,22 @@ def profile(args: argparse.Namespace) -> None:
         "load_before": os.getloadavg()[0],
         "per_search_after_a_second": first,
         "per_search": dict(counts),
-        "statements": statements,
+        "statements": list(statements),
     }
     times: list[float] = []
+    cpu = (time.process_time(), server_cpu(args.server_pid))
     for _ in range(args.repeat):
         for q in queries:
             t0 = time.perf_counter()
             e2e(q)
             times.append(time.perf_counter() - t0)
     out["hybrid_e2e_ms"] = pct(times)
+    out["cpu_ms_per_search"] = {
+        "this_process": round(1000 * (time.process_time() - cpu[0]) / len(times), 2),
+        "server": None
+        if args.server_pid is None
+        else round(1000 * (server_cpu(args.server_pid) - cpu[1]) / len(times), 2),
+    }
 
     steps = ("embed", "mismatch", "words", "allowed", "vectors", "constrain", "fuse", "page")
     parts: dict[str, list[float]] = {k: [] for k in (*steps, "sum")}
