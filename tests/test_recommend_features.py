@@ -175,7 +175,7 @@ def test_files_behind_the_journal_are_brought_up_to_date_once(
     assert worker_a.builds == 1  # its first build only: the new files are mapped
     assert caught_up.key == after.key and _file_of(caught_up.dense) == _file_of(after.dense)
     files = {str(p) for p in tmp_path.iterdir() if ".npy" in p.name}
-    assert len(files) == 6 and _file_of(before.dense) not in files  # the old set is deleted
+    assert len(files) == 9 and _file_of(before.dense) not in files  # the old set is deleted
     assert before.dense[0].shape == after.dense[0].shape  # the old map still reads
 
 

@@ -170,6 +170,8 @@ class Context:
         if only_kept and files is not None and files.stored_key() is None:
             return None
         features = cache.features()
+        if files is not None:
+            files.add_postings()  # files written before postings (For you's shortlist)
         return len(features.ids), cache.builds > 0
 
     def engine(self, *, migrated: bool = True) -> Engine:

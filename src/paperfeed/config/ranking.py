@@ -23,6 +23,18 @@ class RankingSettings(BaseModel):
         description="Recommendations: a signal (upvote, save, opened paper) weighs half as "
         "much after this many days; 0 keeps every signal at full weight.",
     )
+    recommend_shortlist_over: int = Field(
+        200_000,
+        ge=0,
+        description='Above this many papers, "For you" scores each member\'s model on a '
+        "shortlist of a few thousand papers (the vector graph's nearest to the model and to "
+        "the liked papers, and the papers holding the model's heaviest words) instead of on "
+        "every paper: at a million papers it then reads megabytes, not the 2.2 GB of every "
+        "paper's features, and the top 50 agree with scoring every paper for 99 % of the "
+        "papers (docs/benchmarks.md). Needs the HNSW graph (PAPERFEED_VECTOR_EXACT_MAX) and "
+        "feature files with postings (`paperfeed index update`); every paper is scored "
+        "otherwise.",
+    )
     recommend_count: int = Field(
         30, ge=1, le=100, description='Papers on the "For you" page, API and private feed.'
     )

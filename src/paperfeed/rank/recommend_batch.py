@@ -33,15 +33,22 @@ def _z(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def block_linear(models: Sequence[Model], features: Features, rows: np.ndarray) -> np.ndarray:
-    """Each model's decision value for each candidate row: ``(len(rows), len(models))``."""
-    dense = features.dense[rows]
+def block_linear(
+    models: Sequence[Model],
+    features: Features,
+    rows: np.ndarray,
+    dense: np.ndarray | None = None,
+) -> np.ndarray:
+    """Each model's decision value for each candidate row: ``(len(rows), len(models))``
+    (``dense``: the rows' embeddings, when the caller has read them)."""
+    if dense is None:
+        dense = features.dense_rows(rows)
     coef = np.stack([m.dense_coef for m in models], axis=1).astype(dense.dtype, copy=False)
     intercepts = np.array([m.intercept for m in models], dtype=dense.dtype)
     linear = dense @ coef + intercepts
     with_terms = [j for j, m in enumerate(models) if m.terms_coef is not None]
     if with_terms and features.terms is not None:
-        words = features.terms[rows]
+        words = features.term_rows(rows)
         weights = np.stack([models[j].terms_coef for j in with_terms], axis=1)  # type: ignore[misc]
         linear[:, with_terms] += np.asarray(words @ weights.astype(words.dtype, copy=False))
     out: np.ndarray = np.asarray(linear, dtype=np.float64)
@@ -49,12 +56,17 @@ def block_linear(models: Sequence[Model], features: Features, rows: np.ndarray) 
 
 
 def _similarities(
-    features: Features, rows: np.ndarray, others: np.ndarray, terms_weight: float
+    features: Features,
+    rows: np.ndarray,
+    others: np.ndarray,
+    terms_weight: float,
+    dense: np.ndarray,
 ) -> np.ndarray:
-    """Cosine of each candidate row to each of ``others`` (rows of the full features)."""
-    sims = features.dense[rows] @ features.dense[others].T
+    """Cosine of each candidate row (embeddings ``dense``) to each of ``others`` (rows of
+    the full features)."""
+    sims = dense @ features.dense_rows(others).T
     if terms_weight and features.terms is not None:
-        words = features.terms[rows] @ features.terms[others].T
+        words = features.term_rows(rows) @ features.term_rows(others).T
         sims = sims + terms_weight * np.asarray(words.todense())
     out: np.ndarray = np.asarray(sims)
     return out
@@ -79,12 +91,15 @@ def block_scores(
     out = np.full((len(rows), len(models)), -np.inf)
     if len(rows) == 0 or not models:
         return out
-    linear = block_linear(models, features, rows)
+    # Each candidate's embedding is read once (from the file: scattered rows, see
+    # Features.dense_rows) for both products.
+    dense = features.dense_rows(rows)
+    linear = block_linear(models, features, rows, dense)
     liked = np.unique(np.concatenate([m.positive_rows for m in models]))
     disliked = np.unique(np.concatenate([m.negative_rows for m in models]))
-    liked_sims = _similarities(features, rows, liked, params.knn_terms)
+    liked_sims = _similarities(features, rows, liked, params.knn_terms, dense)
     disliked_sims = (
-        _similarities(features, rows, disliked, params.knn_terms) if len(disliked) else None
+        _similarities(features, rows, disliked, params.knn_terms, dense) if len(disliked) else None
     )
     count = min(params.rerank, len(rows))
     for j, model in enumerate(models):

@@ -32,7 +32,7 @@ class Reason:
 def closest_liked(
     model: Model, features: Features, row: int, count: int = LIKED_SHOWN
 ) -> tuple[int, ...]:
-    sims = features.dense[model.positive_rows] @ features.dense[row]
+    sims = features.dense_rows(model.positive_rows) @ features.dense_rows(np.array([row]))[0]
     order = np.argsort(-sims, kind="stable")[:count]
     return tuple(int(features.ids[model.positive_rows[i]]) for i in order)
 
@@ -42,7 +42,7 @@ def weightiest_terms(
 ) -> tuple[str, ...]:
     if model.terms_coef is None or features.terms is None:
         return ()
-    paper = features.terms[row]
+    paper = features.term_rows(np.array([row]))
     cols = paper.indices
     if len(cols) == 0:
         return ()

@@ -28,11 +28,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy import Engine
 
-from paperfeed.errors import InvalidQueryError
+from paperfeed.errors import ConfigError, InvalidQueryError
 from paperfeed.index.lexical.tantivy_index import WordIndex
 from paperfeed.index.recommend.cache import CHILD_OVER, FeatureCache
 from paperfeed.index.recommend.features import Features
 from paperfeed.index.semantic import SemanticIndex
+from paperfeed.index.vectors.in_memory import VectorIndex
 from paperfeed.index.vectors.table import recorded_model
 from paperfeed.models import StoredPaper
 from paperfeed.rank.lists import trending_list
@@ -47,6 +48,7 @@ from paperfeed.rank.recommend import (
 )
 from paperfeed.rank.recommend_follows import follow_since, followed_papers
 from paperfeed.rank.recommend_model import Model
+from paperfeed.rank.recommend_shortlist import ranked_shortlist, shortlist
 from paperfeed.rank.search import search
 from paperfeed.rank.trending import TrendingRule
 from paperfeed.store import follows as follows_store
@@ -59,6 +61,10 @@ TOPIC_PAPERS = 10
 #: Members whose trained model is kept per process.
 CACHED_MODELS = 256
 MAX_LIMIT = 100
+#: Above this many papers a member's model scores a shortlist drawn from the vector
+#: index's graph and the tf-idf postings instead of every paper
+#: (:mod:`.recommend_shortlist`; ``PAPERFEED_RECOMMEND_SHORTLIST_OVER``).
+SHORTLIST_OVER = 200_000
 #: Seconds a request waits for the corpus features (and the model's libraries) before
 #: answering with the trending list, marked ``preparing``.
 READY_WAIT_SECONDS = 1.0
@@ -102,8 +108,13 @@ class Recommender:
         words: WordIndex | None = None,
         index_dir: Path | None = None,
         topic_memo: MutableMapping[str, list[int]] | None = None,
+        shortlist_over: int = SHORTLIST_OVER,
     ) -> None:
         self.engine = engine
+        #: Corpus size above which models score a shortlist, not every paper.
+        self.shortlist_over = shortlist_over
+        #: Rankings made from a shortlist (tests check which path ranked).
+        self.shortlisted = 0
         #: The papers each cold-start topic text found, kept across members when given (the
         #: digest passes one per edition: members share saved searches, and each text is
         #: searched once); None (the page) searches each time, so new papers join at once.
@@ -264,12 +275,43 @@ class Recommender:
                 self._ranked.move_to_end(signals.user_id)
                 return cached[2][:want]
         skip = {s.paper_id for s in signals.positives} | {s.paper_id for s in signals.negatives}
-        scored = ranked(model, features, skip=skip, limit=want)
+        scored = self._ranked_from_shortlist(model, features, skip, want)
+        if scored is None:
+            scored = ranked(model, features, skip=skip, limit=want)
         with self._lock:
             self._ranked[signals.user_id] = (key, want, scored)
             while len(self._ranked) > CACHED_MODELS:
                 self._ranked.popitem(last=False)
         return scored
+
+    def _ranked_from_shortlist(
+        self, model: Model, features: Features, skip: set[int], want: int
+    ) -> list[tuple[int, float]] | None:
+        """The model's best papers from its shortlist, on a corpus above
+        :attr:`shortlist_over` papers whose vector index has a graph (None otherwise:
+        every paper is scored)."""
+        if len(features.ids) <= self.shortlist_over or self.semantic is None:
+            return None
+        if features.terms is not None and features.term_postings() is None:
+            return None  # feature files from before postings: `paperfeed index update`
+        rows = shortlist(model, features, self._nearest)
+        if rows is None:
+            return None
+        with self._lock:
+            self.shortlisted += 1
+        return ranked_shortlist(model, features, rows, skip=skip, limit=want)
+
+    def _nearest(self, queries: np.ndarray, count: int, ef: int) -> list[np.ndarray] | None:
+        """Candidates of the machine's HNSW graph for the shortlist (None without one:
+        pgvector, or a corpus searched exactly)."""
+        assert self.semantic is not None
+        try:
+            index = self.semantic.index()
+        except ConfigError:
+            return None
+        if not isinstance(index, VectorIndex):
+            return None
+        return index.graph_candidates(queries, count, ef)
 
     def _candidates(
         self,

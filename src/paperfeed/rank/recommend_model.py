@@ -80,11 +80,11 @@ def _stack(features: Features, rows: np.ndarray, scale: float) -> sparse.csr_mat
     ~50 ms of a 500-positive fit at 100 k papers."""
     from scipy import sparse
 
-    block = features.dense[rows].astype(np.float64)
+    block = features.dense_rows(rows).astype(np.float64)
     m, d = block.shape
     if features.terms is None:
         return sparse.csr_matrix(block)
-    words = features.terms[rows]
+    words = features.term_rows(rows)
     per_row = d + np.diff(words.indptr)
     indptr = np.zeros(m + 1, dtype=np.int64)
     np.cumsum(per_row, out=indptr[1:])
@@ -188,7 +188,7 @@ def _profile_model(
 ) -> Model:
     """The weighted mean of the positives' embeddings as the model: no negatives to fit."""
     weights = positive_weights / max(float(positive_weights.sum()), 1e-9)
-    dense = np.asarray(features.dense[positive_rows], dtype=np.float32)
+    dense = np.asarray(features.dense_rows(positive_rows), dtype=np.float32)
     terms_coef = None
     if features.terms is not None:
         terms_coef = np.zeros(features.terms.shape[1], dtype=features.terms.dtype)
@@ -243,9 +243,9 @@ def neighbour_similarity(
 ) -> np.ndarray:
     """Mean similarity of each row to its ``k`` nearest positives: the embeddings' cosine
     plus ``terms_weight`` times the tf-idf rows' cosine."""
-    sims = features.dense[rows] @ features.dense[positive_rows].T
+    sims = features.dense_rows(rows) @ features.dense_rows(positive_rows).T
     if terms_weight and features.terms is not None:
-        words = features.terms[rows] @ features.terms[positive_rows].T
+        words = features.term_rows(rows) @ features.term_rows(positive_rows).T
         sims = sims + terms_weight * np.asarray(words.todense())
     m = min(k, sims.shape[1])
     nearest = np.partition(sims, sims.shape[1] - m, axis=1)[:, -m:]

@@ -49,6 +49,7 @@ def build_services(settings: Settings, hub: Hub) -> Services:
             semantic=hub.semantic,
             words=hub.words,
             index_dir=Path(settings.index_dir),
+            shortlist_over=settings.recommend_shortlist_over,
         ),
         recommend_settings=RecommendSettings(hub.engine, hub.clock),
     )

@@ -186,6 +186,7 @@ def bring_in_step(engine: Engine, settings: Settings) -> None:
     files = features.files()
     if files is not None and files.stored_key() is not None:
         features.features()
+        files.add_postings()  # files written before postings (For you's shortlist)
     if _graph_used(engine, settings) and count > settings.vector_exact_max:
         semantic = semantic_index(engine, settings)
         semantic.wait_for_graph = True

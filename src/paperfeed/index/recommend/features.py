@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from paperfeed.index.recommend.postings import Postings
+from paperfeed.index.recommend.rows import RowReader
 from paperfeed.index.recommend.term_view import fit_terms, restore_vectorizer, transform_terms
 
 if TYPE_CHECKING:  # scipy takes a second to import: only where rows are made
@@ -47,12 +49,18 @@ class Features:
     #: Whether ``dense`` holds the stored vectors bit for bit (then the machine's shared
     #: embeddings file can serve as the embedding part: see :mod:`.files`).
     dense_as_stored: bool = field(default=False, compare=False)
+    #: Reads single rows from the files the arrays are mapped from, without mapping them
+    #: (:mod:`.rows`); None when the features are held in memory.
+    reader: RowReader | None = field(default=None, compare=False, repr=False)
+    #: The tf-idf rows by term (:mod:`.postings`): from the files, or made from ``terms``
+    #: when first asked (:meth:`term_postings`).
+    postings: Postings | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.ids) > 1 and not bool(np.all(self.ids[1:] > self.ids[:-1])):
             raise ValueError("feature rows must be in ascending paper id order")
 
-    def rows_of(self, paper_ids: Sequence[int]) -> np.ndarray:
+    def rows_of(self, paper_ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """Rows of these papers (absent papers left out), in the given order."""
         wanted = np.asarray(paper_ids, dtype=np.int64).reshape(-1)
         if len(self.ids) == 0 or len(wanted) == 0:
@@ -60,6 +68,31 @@ class Features:
         pos = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)
         rows: np.ndarray = pos[self.ids[pos] == wanted].astype(np.int64)
         return rows
+
+    def dense_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The unit embeddings of these rows (a copy, in the given order): read from the
+        file when the features are mapped (nothing mapped for a few scattered rows)."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if self.reader is not None and self.reader.dense is not None:
+            return self.reader.dense_rows(rows)
+        return np.asarray(self.dense[rows])
+
+    def term_rows(self, rows: np.ndarray) -> sparse.csr_matrix:
+        """The tf-idf rows of these rows (in the given order), read as :meth:`dense_rows`."""
+        assert self.terms is not None
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if self.reader is not None and self.reader.data is not None:
+            return self.reader.term_rows(self.terms, rows)
+        picked: sparse.csr_matrix = self.terms[rows]
+        return picked
+
+    def term_postings(self) -> Postings | None:
+        """The tf-idf rows by term: the files', or made once from rows held in memory.
+        None without terms, and for mapped features whose files hold none (written before
+        postings were: ``paperfeed index update`` adds them, see :mod:`.files`)."""
+        if self.postings is None and self.terms is not None and self.reader is None:
+            object.__setattr__(self, "postings", Postings.of_terms(self.terms))
+        return self.postings
 
     def row_of(self, paper_id: int) -> int | None:
         rows = self.rows_of([paper_id])

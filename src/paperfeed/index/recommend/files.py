@@ -21,6 +21,10 @@ embedding model (``recommend-<database>-<model>-<digest>``)::
     .<token>.indptr.npy
     .<token>.idf.npy         (v,) the fitted idf, and the fitted terms: what rows of papers
     .<token>.vocab.json       added later are made with
+    .<token>.pindptr.npy     the tf-idf rows by term (:mod:`.postings`): int64 pointers,
+    .<token>.prows.npy        int32 rows, float32 values; read a term at a time with pread
+    .<token>.pvalues.npy      (:mod:`.rows`), never mapped. Sets written before they
+                             existed lack them: :meth:`FeatureFiles.add_postings` adds them
     .lock                    held (``flock``) by the process writing new files
 
 Files are never written in place: new ones carry a new random token and the manifest is
@@ -42,6 +46,8 @@ import numpy as np
 
 from paperfeed.index.file_sets import FileSet
 from paperfeed.index.recommend.features import Features
+from paperfeed.index.recommend.postings import Postings
+from paperfeed.index.recommend.rows import ArrayReader, FileArray, RowReader
 from paperfeed.index.vectors.embedding_file import EmbeddingFile
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,7 @@ log = logging.getLogger(__name__)
 #: Bumped when the files change meaning: older ones are then ignored (and rebuilt).
 FORMAT = 1
 _ARRAYS = ("ids", "dense", "data", "indices", "indptr", "idf")
+_POSTINGS = ("pindptr", "prows", "pvalues")
 
 
 class FeatureFiles(FileSet):
@@ -91,8 +98,13 @@ class FeatureFiles(FileSet):
             for part in _ARRAYS
             if manifest["parts"].get(part)
         }
+        dense_file: FileArray | None = None
         if manifest.get("embeddings"):
-            arrays["dense"] = self._shared_dense(str(manifest["embeddings"]), arrays["ids"])
+            embeddings = str(manifest["embeddings"])
+            arrays["dense"] = self._shared_dense(embeddings, arrays["ids"])
+            dense_file = FileArray.of_npy(self.embeddings().matrix_path(embeddings))
+        elif "dense" in arrays:
+            dense_file = FileArray.of_npy(self._path(token, "dense"))
         terms = None
         vocabulary: tuple[str, ...] = ()
         if "data" in arrays:
@@ -105,6 +117,18 @@ class FeatureFiles(FileSet):
             )
             # Written canonical (sorted, no duplicates): spare scipy a check of every row.
             terms.has_canonical_format = True
+        reader = RowReader(
+            dense_file,
+            FileArray.of_npy(self._path(token, "data")) if terms is not None else None,
+            FileArray.of_npy(self._path(token, "indices")) if terms is not None else None,
+        )
+        postings = None
+        if terms is not None and all(manifest["parts"].get(part) for part in _POSTINGS):
+            postings = Postings(
+                np.load(self._path(token, "pindptr"), allow_pickle=False),
+                ArrayReader(FileArray.of_npy(self._path(token, "prows"))),
+                ArrayReader(FileArray.of_npy(self._path(token, "pvalues"))),
+            )
         key = manifest["key"]
         return Features(
             arrays["ids"],
@@ -116,6 +140,8 @@ class FeatureFiles(FileSet):
             added_since_fit=int(manifest["added_since_fit"]),
             idf=arrays.get("idf"),
             dense_as_stored=bool(manifest.get("embeddings")),
+            reader=reader,
+            postings=postings,
         )
 
     def embeddings(self) -> EmbeddingFile:
@@ -145,6 +171,7 @@ class FeatureFiles(FileSet):
             idf = features.idf_values()
             terms = features.terms
             arrays |= {"data": terms.data, "indices": terms.indices, "indptr": terms.indptr}
+            arrays |= _postings_arrays(features)
             if idf is not None:
                 arrays["idf"] = idf
             self._path(token, "vocab").write_text(
@@ -191,3 +218,36 @@ class FeatureFiles(FileSet):
         except OSError as exc:
             log.warning("could not write the embeddings file in %s: %s", self.directory, exc)
             return None
+
+    def add_postings(self) -> bool:
+        """Write the postings of the current set when its files lack them (sets written
+        before postings were), under the folder's lock; whether the set has them now.
+        Reads every tf-idf row: ``paperfeed index update``'s work, never a request's."""
+        with self.lock():
+            manifest = self.read_manifest()
+            if manifest is None or not manifest["parts"].get("data"):
+                return False
+            if all(manifest["parts"].get(part) for part in _POSTINGS):
+                return True
+            features = self.load()
+            if features is None or features.terms is None:
+                return False
+            token = str(manifest["token"])
+            loose = Features(features.ids, features.dense, features.terms)
+            for part, array in _postings_arrays(loose).items():
+                with self._path(token, part).open("wb") as out:
+                    np.save(out, np.ascontiguousarray(array), allow_pickle=False)
+            manifest["parts"] |= {part: True for part in _POSTINGS}
+            tmp = self.directory / f"{self.stem}.{token}.tmp"
+            tmp.write_text(json.dumps(manifest), encoding="utf-8")
+            os.replace(tmp, self.manifest)
+            return True
+
+
+def _postings_arrays(features: Features) -> dict[str, np.ndarray]:
+    """The postings parts of the files (none without terms)."""
+    postings = features.term_postings()
+    if postings is None:
+        return {}
+    whole = postings.arrays()
+    return {"pindptr": whole["indptr"], "prows": whole["rows"], "pvalues": whole["values"]}

@@ -102,6 +102,11 @@ class EmbeddingFile(FileSet):
     def _path(self, token: str, part: str) -> Path:
         return self.directory / f"{self.stem}.{token}.{part}.npy"
 
+    def matrix_path(self, token: str) -> Path:
+        """The ``.npy`` file of the set ``token``'s matrix (the recommendation features
+        read single rows of it: :mod:`paperfeed.index.recommend.rows`)."""
+        return self._path(token, "matrix")
+
     def stored_key(self) -> tuple[int, int] | None:
         """The journal key the current files were written at, or None."""
         manifest = self.read_manifest()

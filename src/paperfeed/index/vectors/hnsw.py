@@ -176,6 +176,22 @@ class Graph:
             matches = self._index.search(query, count, threads=1)
         return np.asarray(matches.keys, dtype=np.int64)
 
+    def search_many(self, queries: np.ndarray, count: int, ef: int) -> list[np.ndarray]:
+        """Ids of up to ``count`` approximate nearest neighbours of each query row (best
+        first), searched with ``ef`` (at least ``count``): candidates for a caller that
+        scores them itself (For you's shortlist), where a smaller ef than search's will do."""
+        rows = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if len(rows) == 0 or count <= 0:
+            return []
+        with self._lock:
+            wanted = max(ef, count)
+            if self._index.expansion_search != wanted:
+                self._index.expansion_search = wanted  # type: ignore[misc]
+            matches = self._index.search(rows, count, threads=1)
+        keys = np.asarray(matches.keys, dtype=np.int64).reshape(len(rows), -1)
+        counts = np.asarray(getattr(matches, "counts", [keys.shape[1]]), dtype=np.int64)
+        return [keys[i, : counts[i]] for i in range(len(rows))]
+
     def add(self, ids: np.ndarray, matrix: np.ndarray, *, threads: int = 1) -> None:
         """Insert new ids (``threads=0``: all cores, for builds nobody searches yet)."""
         if len(ids) == 0:

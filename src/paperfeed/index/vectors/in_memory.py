@@ -251,6 +251,20 @@ class VectorIndex:
             snap, self._graph, q, k, allowed=allowed, exclude=exclude, scratch=self._scratch
         )
 
+    def graph_candidates(self, queries: np.ndarray, count: int, ef: int) -> list[np.ndarray] | None:
+        """For each query row (any length: the graph ranks by inner product, which for
+        unit paper vectors is the order of cosine), the ids of the graph's approximate
+        ``count`` nearest papers (``ef``: see :meth:`Graph.search_many`), then one more
+        array: every paper added since the graph was made (the exact tail, which the graph
+        does not hold). Nothing is re-scored here: the caller scores the candidates
+        itself. None without a graph (an exactly searched index)."""
+        snap, graph = self._snap, self._graph
+        if graph is None or snap.graph_rows == 0:
+            return None
+        found = graph.search_many(queries, count, ef)
+        tail = snap.row_ids[snap.graph_rows : snap.n]
+        return [*found, np.asarray(tail[tail >= 0], dtype=np.int64)]
+
     # --- changes ------------------------------------------------------------------------------
 
     def add(self, ids: Sequence[int] | np.ndarray, matrix: np.ndarray) -> None:
