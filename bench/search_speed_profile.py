@@ -73,6 +73,7 @@ def main() -> None:
     semantic = SemanticIndex(
         engine, embedder="minilm", exact_max=50_000, cache_dir=folder / "index"
     )
+    semantic.wait_for_graph = True  # a graph missing from the cache: built here, not behind
     words = WordIndex(engine, folder / "index", background=False)
     start = time.perf_counter()
     index = semantic.index()
