@@ -106,29 +106,18 @@ def main() -> None:
             times.append(time.perf_counter() - t0)
     out["hybrid_e2e_ms"] = pct(times)
     if args.ab:
-        from concurrent.futures import Future
-
-        class Inline:
-            """Runs the meaning half on the calling thread (search before the threads)."""
-
-            def submit(self, fn, *a):  # type: ignore[no-untyped-def]
-                done: Future[object] = Future()
-                done.set_result(fn(*a))
-                return done
-
-        # Both sides pass the load gate (search._overlap), so the machine's load does not
-        # choose for them.
-        threaded, inline, gate = search_module._threads, lambda: Inline(), search_module._overlap
-        search_module._overlap = lambda: True  # type: ignore[assignment]
+        # Both ways forced (search._overlap), so the machine's load does not choose for them:
+        # the two halves at once on two threads, or one after the other on this one.
+        gate = search_module._overlap
         pairs: dict[str, list[float]] = {"threads": [], "inline": []}
         for _ in range(args.repeat):
             for q in queries:
-                for name, pool in (("threads", threaded), ("inline", inline)):
-                    search_module._threads = pool  # type: ignore[assignment]
+                for name, overlap in (("threads", True), ("inline", False)):
+                    search_module._overlap = lambda o=overlap: o  # type: ignore[misc]
                     t0 = time.perf_counter()
                     e2e(q)
                     pairs[name].append(time.perf_counter() - t0)
-        search_module._threads, search_module._overlap = threaded, gate  # type: ignore[assignment]
+        search_module._overlap = gate  # type: ignore[assignment]
         out["ab_e2e_ms"] = {k: pct(v) for k, v in pairs.items()}
 
     parts: dict[str, list[float]] = {

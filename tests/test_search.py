@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import date
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine, func, select
 
@@ -238,7 +240,62 @@ def test_hybrid_answers_the_same_with_its_meaning_half_on_another_thread(
         result = search(engine, semantic, text, limit=10, words=words)
         answers.append([(h.paper_id, round(h.score, 6)) for h in result.hits])
     assert answers[0] == answers[1] and answers[0]
-    # An error of the meaning half reaches the caller from the other thread too.
     monkeypatch.setattr(search_module, "_overlap", lambda: True)
     with pytest.raises(ConfigError):
         search(engine, None, text, words=words)
+
+
+def test_hybrid_embeds_the_query_on_another_thread_while_the_versions_are_read(
+    hub, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from paperfeed.rank import search as search_module
+
+    engine, semantic, words = hub
+    monkeypatch.setattr(search_module, "_overlap", lambda: True)
+    embedding = threading.Event()
+    embedded_on: list[threading.Thread] = []
+    real_vector, real_read = semantic.query_vector, search_module._read_first
+
+    def query_vector(text: str) -> np.ndarray:
+        embedded_on.append(threading.current_thread())
+        embedding.set()
+        return real_vector(text)
+
+    def read_first(*args):  # type: ignore[no-untyped-def]
+        # Had the meaning half waited for the versions before embedding, this would time out.
+        assert embedding.wait(30), "the query was not being embedded while the versions were read"
+        return real_read(*args)
+
+    monkeypatch.setattr(semantic, "query_vector", query_vector)
+    monkeypatch.setattr(search_module, "_read_first", read_first)
+    result = search(engine, semantic, "sparse attention for long context", limit=5, words=words)
+    assert arxiv_ids(engine, [h.paper_id for h in result.hits])[0] == "2606.13392"
+    assert len(embedded_on) == 1 and embedded_on[0] is not threading.current_thread()
+
+
+def test_hybrid_on_two_threads_raises_the_error_of_either_half(
+    hub, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from paperfeed.rank import search as search_module
+
+    engine, semantic, words = hub
+    monkeypatch.setattr(search_module, "_overlap", lambda: True)
+    text = "sparse attention for long context"
+
+    def broken_index(version: int | None = None) -> None:
+        raise ConfigError("the vector index is broken")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(semantic, "index", broken_index)
+        with pytest.raises(ConfigError, match="broken"):
+            search(engine, semantic, text, words=words)
+
+    def unreadable(*args):  # type: ignore[no-untyped-def]
+        raise InvalidQueryError("the versions cannot be read")
+
+    # The meaning half, waiting for the versions, hears of the failure and ends too.
+    with monkeypatch.context() as patched:
+        patched.setattr(search_module, "_read_first", unreadable)
+        with pytest.raises(InvalidQueryError, match="versions"):
+            search(engine, semantic, text, words=words)
+    assert search(engine, semantic, text, limit=3, words=words).hits

@@ -376,11 +376,15 @@ class SemanticIndex:
         allowed: np.ndarray | None = None,
         exclude: Collection[int] = (),
         version: int | None = None,
+        vector: np.ndarray | None = None,
     ) -> list[Hit]:
         """The ``k`` papers nearest ``text``; ``version``: the journal's version (see
-        :meth:`journal_name`) when the caller has read it already."""
+        :meth:`journal_name`) when the caller has read it already; ``vector``: the text's
+        embedding (:meth:`query_vector`) when the caller has it already."""
         index = self.index(version)
-        found = index.search(self.query_vector(text), k, allowed=allowed, exclude=exclude)
+        if vector is None:
+            vector = self.query_vector(text)
+        found = index.search(vector, k, allowed=allowed, exclude=exclude)
         return [Hit(pid, score) for pid, score in found]
 
     def similar(

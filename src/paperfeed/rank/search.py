@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextvars
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -114,41 +114,23 @@ def search(
     The steps: check the input, read the journal versions of both indexes (one
     statement), take the word hits and the meaning hits (caught up to those versions, so
     neither index reads its own), rank them (one list, or both fused), then drop hidden
-    papers and load the page. Each database step takes its own short-lived connection, and
-    none is held while the indexes run: the semantic index checks out one of its own now
-    and then (catching up, re-checking its model), and holding one here deadlocked the
-    pool under load.
+    papers and load the page. Hybrid search embeds the query on another thread from the
+    start, while this one reads the versions and asks the word index (:func:`_both_halves`).
+    Each database step takes its own short-lived connection, and none is held while the
+    indexes run: the semantic index checks out one of its own now and then (catching up,
+    re-checking its model), and holding one here deadlocked the pool under load.
     """
     checked = _check(mode, limit, offset)
     parsed = _parsed(query)
     if not parsed.has_text:
         return _filtered(engine, parsed, checked, limit=limit, offset=offset)
     wanted = max(CANDIDATES, offset + limit + 1)
-    versions, allowed = _read_first(engine, semantic, words, parsed, checked)
     meaning_hits: list[Hit] = []
     notice = None
-    if checked == "hybrid" and _overlap():
-        # The meaning half (the query's embedding, then the graph) runs on another
-        # thread while this one asks the word index: onnxruntime, usearch and tantivy
-        # release the interpreter lock, so with a core to spare the halves overlap.
-        context = contextvars.copy_context()
-        meaning = _threads().submit(
-            context.run,
-            _meaning_hits,
-            engine,
-            semantic,
-            words,
-            parsed,
-            wanted,
-            checked,
-            versions,
-            allowed,
-        )
-        try:
-            word_hits = _word_hits(engine, words, parsed, wanted, versions)
-        finally:
-            meaning_hits, notice = meaning.result()
+    if checked == "hybrid" and semantic is not None and _overlap():
+        word_hits, meaning_hits, notice = _both_halves(engine, semantic, words, parsed, wanted)
     else:
+        versions, allowed = _read_first(engine, semantic, words, parsed, checked)
         if checked != "semantic":
             word_hits = _word_hits(engine, words, parsed, wanted, versions)
         else:
@@ -172,6 +154,56 @@ def search(
         page = _page(engine, parsed, checked, ranked, offset=offset, limit=limit, notice=notice)
         return replace(page, close_match=False)
     return _page(engine, parsed, checked, ranked, offset=offset, limit=limit, notice=notice)
+
+
+def _both_halves(
+    engine: Engine,
+    semantic: SemanticIndex,
+    words: WordIndex | None,
+    parsed: Query,
+    wanted: int,
+) -> tuple[list[Hit], list[Hit], str | None]:
+    """Hybrid search's two halves at once: (word hits, meaning hits, notice).
+
+    The meaning half starts on another thread before anything is read: it embeds the
+    query (the model needs nothing from the database), then waits for the journal
+    versions and the filters' ids, which this thread reads meanwhile, and asks the
+    vector index. This thread then asks the word index. onnxruntime, usearch and tantivy
+    release the interpreter lock, so the halves run on two cores.
+    """
+    read: Future[tuple[dict[str, int], np.ndarray | None]] = Future()
+    context = contextvars.copy_context()
+    meaning = _threads().submit(
+        context.run, _meaning_when_read, engine, semantic, words, parsed, wanted, read
+    )
+    try:
+        try:
+            versions, allowed = _read_first(engine, semantic, words, parsed, "hybrid")
+        except BaseException as exc:
+            read.set_exception(exc)
+            raise
+        read.set_result((versions, allowed))
+        word_hits = _word_hits(engine, words, parsed, wanted, versions)
+    finally:
+        meaning_hits, notice = meaning.result()
+    return word_hits, meaning_hits, notice
+
+
+def _meaning_when_read(
+    engine: Engine,
+    semantic: SemanticIndex,
+    words: WordIndex | None,
+    parsed: Query,
+    wanted: int,
+    read: Future[tuple[dict[str, int], np.ndarray | None]],
+) -> tuple[list[Hit], str | None]:
+    """The meaning half of :func:`_both_halves`: the query embedded first, then the
+    vector index asked once ``read`` holds the versions and the allowed ids."""
+    vector = None if semantic.mismatch() else semantic.query_vector(parsed.semantic_text)
+    versions, allowed = read.result()
+    return _meaning_hits(
+        engine, semantic, words, parsed, wanted, "hybrid", versions, allowed, vector=vector
+    )
 
 
 #: Threads that find hybrid search's meaning half, per process (made on first use, and
@@ -271,10 +303,13 @@ def _meaning_hits(
     mode: Mode,
     versions: dict[str, int],
     allowed: np.ndarray | None,
+    *,
+    vector: np.ndarray | None = None,
 ) -> tuple[list[Hit], str | None]:
     """The ``wanted`` papers nearest in meaning that pass the filters, phrases and
     exclusions, and a notice when hybrid search has to do without them (an embedder that
-    does not match the stored vectors; semantic search raises instead)."""
+    does not match the stored vectors; semantic search raises instead). ``vector``: the
+    query's embedding when the caller has it already."""
     if semantic is None:
         raise ConfigError("search by meaning is not available here")
     problem = semantic.mismatch()
@@ -283,7 +318,9 @@ def _meaning_hits(
     if problem:
         return [], f"showing word matches only: {problem}"
     version = versions.get(semantic.journal_name())
-    found = semantic.search(parsed.semantic_text, wanted, allowed=allowed, version=version)
+    found = semantic.search(
+        parsed.semantic_text, wanted, allowed=allowed, version=version, vector=vector
+    )
     candidates = [h.paper_id for h in found]
     quick = None
     if words is not None:
