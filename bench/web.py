@@ -17,9 +17,10 @@
    its whole path (the neighbours found are meaningless; the work is the same).
 2. Serves the app as a hub would: ``paperfeed serve --workers 2`` on 127.0.0.1, with the
    settings in ``PAPERFEED_*`` variables (2 worker processes, a listening socket each:
-   see ``paperfeed.deliver.serving``). ``--no-cache`` turns the response cache of the
-   list endpoints off (``PAPERFEED_RESPONSE_CACHE_MB=0``), to measure every request
-   rendered from the database. ``--stock-uvicorn`` runs
+   see ``paperfeed.deliver.serving``). ``--no-cache`` turns the response cache off
+   (``PAPERFEED_RESPONSE_CACHE_MB=0``: the lists' and searches' whole answers, and the
+   searches kept until the next commit), to measure every request rendered from the
+   database and every search run. ``--stock-uvicorn`` runs
    ``python -m uvicorn --workers 2 --factory web:app`` instead (``web:app`` is a factory
    in this file calling ``create_app(load_settings())``), which on Linux leaves Nagle's
    algorithm on and puts all of wrk's connections on one worker. Every worker is warmed
@@ -32,9 +33,13 @@
    - ``api daily``: ``/api/daily_papers`` (JSON, 50 papers);
    - ``search``: ``/search?q=...`` rotating over several queries (HTML, 20 results,
      hybrid mode); ``api-search``: ``/api/papers/search?q=...``, the same queries
-     answered as JSON. Each query is embedded by the real MiniLM model the first time a
-     worker sees it, then comes from the worker's cache of recent query vectors (as a
-     query many readers type does); every other step runs on every request.
+     answered as JSON. They are popular queries (many readers typing the same words):
+     nothing is committed during the run, so each worker runs each search once and
+     then answers it from what it kept until the next commit (``Hub.search``): the
+     JSON API its whole answer, the search page its results as visitors see them,
+     rendered, inside a page made for each request (its own CSRF token and cookie).
+     With ``--no-cache`` every search runs on every request (the query's embedding
+     still comes from the worker's cache of recent query vectors after the first).
 4. Prints requests/s, latency p50 and p99 and the ratio to the static ceiling of each
    of those runs. They are *capacity* runs: wrk keeps all 32 connections busy, so the
    server always has 32 requests waiting and each one's latency is mostly its wait in

@@ -29,6 +29,7 @@ from community_support import (
     smtp,
 )
 from paperfeed.deliver.app import create_app
+from paperfeed.deliver.web.response_cache import Kept, ResponseCache
 from paperfeed.index import semantic
 from paperfeed.index.vectors import in_memory, pgvector_index
 
@@ -101,9 +102,18 @@ def _papers(client: TestClient, first: int, count: int, **fields: Any) -> list[i
 
 
 def _statements(client: TestClient, path: str) -> list[str]:
-    client.get(path)  # warm: the response cache and lazily built parts
-    with counted(client) as seen:
-        answer = client.get(path)
+    """The statements of rendering ``path``: warm (lazily built parts), then asked again
+    with nothing kept from the first answer (searches and responses are kept until the
+    next commit: tests/test_kept_search.py)."""
+    client.get(path)
+    hub = client.app.state.hub  # type: ignore[attr-defined]
+    kept, responses = hub.kept, hub.responses
+    hub.kept, hub.responses = Kept(None, 0), ResponseCache(None, 0)
+    try:
+        with counted(client) as seen:
+            answer = client.get(path)
+    finally:
+        hub.kept, hub.responses = kept, responses
     assert answer.status_code == 200, (path, answer.status_code)
     return seen
 

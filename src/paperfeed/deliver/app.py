@@ -36,7 +36,7 @@ from paperfeed.deliver.web.forms import FormRefused, with_retry_after
 from paperfeed.deliver.web.hub import Hub
 from paperfeed.deliver.web.input_checks import refuse_nul, validation_message
 from paperfeed.deliver.web.outbox import MailAfterAnswer
-from paperfeed.deliver.web.response_cache import ResponseCache
+from paperfeed.deliver.web.response_cache import Kept, ResponseCache
 from paperfeed.deliver.web.services import Services, build_services
 from paperfeed.deliver.web.sessions import ViewerMiddleware
 from paperfeed.deliver.web.templating import make_templates
@@ -91,7 +91,9 @@ def create_app(settings: Settings) -> FastAPI:
         settings.clock(),
         words=word_index(engine, settings),
     )
-    hub.responses = ResponseCache(change_marker(engine), settings.response_cache_mb * 2**20)
+    marker = change_marker(engine)
+    hub.responses = ResponseCache(marker, settings.response_cache_mb * 2**20)
+    hub.kept = Kept(marker, settings.response_cache_mb * 2**20)
     templates = make_templates()
     app = FastAPI(
         title="paperfeed",

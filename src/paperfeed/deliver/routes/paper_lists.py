@@ -29,7 +29,7 @@ from paperfeed.rank.lists import (
     period_list,
     week_period,
 )
-from paperfeed.rank.search import Fusion, SearchResult, search
+from paperfeed.rank.search import SearchResult
 from paperfeed.rank.trending import combined_votes
 from paperfeed.store import featured
 from paperfeed.store.cards import card_facts
@@ -134,16 +134,7 @@ class SearchParams:
         )
         if self.p * self.limit > 1000:
             raise InvalidInputError("results go 1,000 deep at most")
-        return search(
-            hub.engine,
-            hub.semantic,
-            query,
-            mode=self.mode,
-            limit=self.limit,
-            offset=self.p * self.limit,
-            fusion=Fusion.from_settings(hub.settings),
-            words=hub.words,
-        )
+        return hub.search(query, mode=self.mode, limit=self.limit, offset=self.p * self.limit)
 
 
 #: What ``q`` takes (the query syntax).

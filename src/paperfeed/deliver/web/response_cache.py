@@ -8,6 +8,10 @@ renders afresh, so a cached answer is never older than the last commit its reque
 could have seen. Only what is the same for every reader is cached: a request with a
 ``Cookie`` or ``Authorization`` header is rendered for itself and not stored.
 
+:class:`Kept` keeps parts of answers the same way (a search's page of results, the
+result cards of the search page as a visitor sees them) for handlers running in worker
+threads, each part under a key naming everything it depends on.
+
 Every answer carries a strong ``ETag`` (a hash of the body); ``If-None-Match`` with it
 gets ``304 Not Modified``. Concurrent misses on one key render once: the others wait
 for the first. Memory is bounded (``PAPERFEED_RESPONSE_CACHE_MB``, least recently used
@@ -18,10 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar, cast
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -29,6 +35,8 @@ from starlette.concurrency import run_in_threadpool
 
 from paperfeed.deliver.render.feeds import not_modified
 from paperfeed.store.changes import ChangeMarker
+
+T = TypeVar("T")
 
 #: Clients and proxies may keep an answer but must ask again (cheaply, with
 #: If-None-Match) before reusing it: a list changes with any vote.
@@ -126,6 +134,60 @@ class ResponseCache:
                 _, evicted = self._entries.popitem(last=False)
                 self._bytes -= len(evicted.body)
         return rendered
+
+
+class Kept:
+    """Values read from the database, each kept until the next commit: the part of an
+    answer that is the same for every reader, for request handlers running in threads.
+
+    ``get(key, compute, size)`` returns the value kept under ``key`` while nothing has
+    been committed since it was computed, else ``compute()`` (in the calling thread; its
+    errors propagate and nothing is kept). As in :class:`ResponseCache`, the change
+    marker is read before computing, so a kept value is never older than the last commit
+    its request could have seen. ``size(value)`` estimates its bytes: memory is bounded
+    by ``max_bytes``, least recently used out first (0: nothing is kept). Concurrent
+    misses on one key each compute (a few threads at most).
+    """
+
+    def __init__(self, marker: ChangeMarker | None, max_bytes: int) -> None:
+        self.marker = marker if max_bytes > 0 else None
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[Hashable, tuple[object, int]] = OrderedDict()
+        self._bytes = 0
+        self._current: object = None
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.marker is not None
+
+    def get(self, key: Hashable, compute: Callable[[], T], size: Callable[[T], int]) -> T:
+        if self.marker is None:
+            return compute()
+        current = self.marker.read()
+        with self._lock:
+            if current != self._current:  # something was committed: every entry is stale
+                self._entries.clear()
+                self._bytes = 0
+                self._current = current
+            found = self._entries.get(key)
+            if found is not None:
+                self.hits += 1
+                self._entries.move_to_end(key)
+                return cast(T, found[0])
+            self.misses += 1
+        value = compute()
+        cost = size(value)
+        with self._lock:
+            if current == self._current and cost <= self.max_bytes and key not in self._entries:
+                self._entries[key] = (value, cost)
+                self._bytes += cost
+                while self._bytes > self.max_bytes:
+                    _, (_, evicted) = self._entries.popitem(last=False)
+                    self._bytes -= evicted
+        return value
 
 
 def _consume(future: asyncio.Future[Rendered]) -> None:

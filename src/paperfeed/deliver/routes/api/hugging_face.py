@@ -121,28 +121,36 @@ async def hf_daily_papers(
 
 
 @router.get("/papers/search", response_model=list[DailyItem], responses=ERRORS)
-def hf_search_papers(
+async def hf_search_papers(
+    request: Request,
     hub: HubDep,
     params: Annotated[SearchParams, Depends()],
     q: Annotated[
         str | None,
         Query(max_length=1000, description=f"{QUERY_SYNTAX}; without it, the latest day's list"),
     ] = None,
-) -> Any:
+) -> Response:
     """Search by words and meaning, answered as huggingface.co answers: a bare array of
     the same items as ``/api/daily_papers``, best first (none when no paper is close to
     the words). Without ``q`` (nor a filter), the latest day's papers, newest first, as
-    ``/api/daily_papers`` lists them."""
-    if not (q or "").strip() and not params.filtered:
-        latest = ListParams(p=params.p, limit=params.limit).listing(hub, "publishedAt")
-        items = daily_items(hub, latest)
-    else:
-        result = params.run(hub, q or "")
-        # Papers merely nearest to a query no paper is close to are no answer to it.
-        found = result.papers if result.close_match else []
-        shown = community(hub, found)
-        items = [shown.item(s) for s in found]
-    return Response(orjson.dumps(items), media_type="application/json")
+    ``/api/daily_papers`` lists them. Answers carry an ETag (``If-None-Match`` gets 304)
+    and are cached until the next commit to the database."""
+
+    def render() -> tuple[bytes, str]:
+        if not (q or "").strip() and not params.filtered:
+            latest = ListParams(p=params.p, limit=params.limit).listing(hub, "publishedAt")
+            items = daily_items(hub, latest)
+        else:
+            result = params.run(hub, q or "")
+            # Papers merely nearest to a query no paper is close to are no answer to it.
+            found = result.papers if result.close_match else []
+            shown = community(hub, found)
+            items = [shown.item(s) for s in found]
+        return orjson.dumps(items), "application/json"
+
+    # Without q, the latest day up to today: today is part of the key.
+    key = (request.url.path, str(request.url), hub.today())
+    return await hub.responses.respond(request, key, render)
 
 
 @router.get("/papers/{paper_id}", response_model=PaperOut, responses=ERRORS)

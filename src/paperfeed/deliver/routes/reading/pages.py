@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from sqlalchemy import Connection
 
 from paperfeed.deliver.community import permissions
@@ -33,7 +34,7 @@ from paperfeed.rank.lists import (
     week_of,
     week_period,
 )
-from paperfeed.rank.search import MODES, Fusion, search, similar
+from paperfeed.rank.search import MODES, SearchResult, similar
 from paperfeed.rank.trending import FORMULA
 from paperfeed.store import featured
 from paperfeed.store import papers as store
@@ -256,23 +257,40 @@ def search_page(
             after=parse_day(after, "after") if after else None,
             before=parse_day(before, "before") if before else None,
         )
-        result = search(
-            hub.engine,
-            hub.semantic,
-            query,
-            mode=mode,
-            limit=20,
-            offset=p * 20,
-            fusion=Fusion.from_settings(hub.settings),
-            words=hub.words,
-        )
+        member = viewer_of(request).member
+        if member is None and hub.kept.enabled:
+            # A visitor's results are every visitor's: kept as rendered (see _visitor_results).
+            key = ("search page", q, mode, cat, after, before, p)
+            html, context["result"] = hub.kept.get(
+                key, lambda: _visitor_results(request, hub, query, mode, context), _html_bytes
+            )
+            context["results_html"] = Markup(html)  # noqa: S704 (rendered with autoescaping)
+            return render(request, "search.html", context)
+        result = hub.search(query, mode=mode, limit=20, offset=p * 20)
     except InvalidInputError as exc:
         context["problem"] = str(exc)
         return render(request, "search.html", context, status=400)
     with hub.engine.connect() as conn:
-        context["cards"] = load_cards(conn, result.papers, viewer_of(request).member)
+        context["cards"] = load_cards(conn, result.papers, member)
     context["result"] = result
     return render(request, "search.html", context)
+
+
+def _visitor_results(
+    request: Request, hub: Hub, query: SearchQuery, mode: str, context: dict[str, Any]
+) -> tuple[str, SearchResult]:
+    """The search's results as a visitor sees them (no votes of their own, no forms:
+    nothing of the viewer's, not even the CSRF token, is on them), rendered."""
+    result = hub.search(query, mode=mode, limit=20, offset=context["page"] * 20)
+    with hub.engine.connect() as conn:
+        cards = load_cards(conn, result.papers, None)
+    template = request.app.state.templates.get_template("_search_results.html")
+    html = template.render({**context, "result": result, "cards": cards})
+    return html, result
+
+
+def _html_bytes(kept: tuple[str, SearchResult]) -> int:
+    return 2 * len(kept[0])
 
 
 @router.post("/comments/preview", response_class=HTMLResponse)
