@@ -201,6 +201,37 @@ def test_a_request_never_waits_on_a_build_longer_than_it_is_told(
     assert ready is not None and len(ready.ids) == 100
 
 
+def test_while_an_update_runs_requests_answer_at_once_with_the_files_behind(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that starts while its folder's files are behind the journal answers with
+    them (a few papers behind) rather than none; and while their update runs, only the
+    request that started it waits for it: the others answer with what is held."""
+    first_ids = _add(engine, _seed_texts()[:100], 0)
+    FeatureCache(engine, MODEL, tmp_path).features()  # the files, at 100 papers
+    more = _add(engine, _seed_texts()[100:110], 100)  # then an ingest
+    cache = FeatureCache(engine, MODEL, tmp_path)  # a worker starting now
+    release = threading.Event()
+    original = FeatureCache._load
+
+    def slow(self: FeatureCache, key: tuple[int, int], previous: Features | None) -> Features:
+        assert release.wait(60)
+        return original(self, key, previous)
+
+    monkeypatch.setattr(FeatureCache, "_load", slow)
+    try:
+        behind = cache.ready(0.2)
+        assert behind is not None and behind.ids.tolist() == sorted(first_ids)
+        started = time.monotonic()
+        assert cache.ready(60) is behind  # the update still runs: no second wait
+        assert time.monotonic() - started < 30
+    finally:
+        release.set()
+    current = cache.features()  # waits for the update that was running
+    assert current.ids.tolist() == sorted(first_ids + more)
+    assert cache.ready(60) is current
+
+
 @pytest.mark.slow
 def test_a_serving_process_has_a_child_fit_a_large_corpus(engine: Engine, tmp_path: Path) -> None:
     """A full fit past ``in_child_over`` papers runs in a child process (it would hold the

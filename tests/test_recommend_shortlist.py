@@ -144,8 +144,7 @@ def _mapped_kb(path: Path) -> int:
 def test_rows_come_from_the_files_and_stay_unmapped(tmp_path: Path) -> None:
     made, _files, mapped = _saved(tmp_path)
     assert made.terms is not None
-    scattered = np.arange(len(made.ids))[::-2].copy()  # more separate rows than preads
-    assert len(scattered) > ArrayReader.PREADS_MAX
+    scattered = np.arange(len(made.ids))[::-2].copy()  # separate rows, descending
     for rows in (scattered, np.array([7, 3, 3, 150])):
         assert np.array_equal(mapped.dense_rows(rows), np.asarray(made.dense)[rows])
         got, want = mapped.term_rows(rows), made.terms[rows]
@@ -155,6 +154,20 @@ def test_rows_come_from_the_files_and_stay_unmapped(tmp_path: Path) -> None:
     assert _mapped_kb(dense_file) == 0 and _mapped_kb(values_file) == 0
     float(np.asarray(mapped.dense)[scattered].sum())  # read through the mapping instead
     assert _mapped_kb(dense_file) > 0
+
+
+def test_ranges_read_adjacent_empty_and_repeated_ranges_as_slicing_does(tmp_path: Path) -> None:
+    from paperfeed.index.recommend.rows import FileArray
+
+    values = np.arange(60, dtype=np.float32).reshape(20, 3)
+    np.save(tmp_path / "m.npy", values)
+    reader = ArrayReader(FileArray.of_npy(tmp_path / "m.npy"))
+    starts, stops = np.array([4, 6, 9, 9, 0, 19, 2]), np.array([6, 8, 9, 11, 1, 20, 3])
+    want = np.concatenate([values[a:b] for a, b in zip(starts, stops, strict=True)])
+    assert np.array_equal(reader.ranges(starts, stops), want)
+    assert np.array_equal(reader.rows(np.array([3, 3, 0])), values[[3, 3, 0]])
+    assert reader.ranges(np.array([5]), np.array([5])).shape == (0, 3)
+    assert reader.rows(np.array([], dtype=np.int64)).shape == (0, 3)
 
 
 def test_postings_are_saved_and_added_to_older_files(tmp_path: Path) -> None:

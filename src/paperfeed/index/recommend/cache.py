@@ -117,11 +117,16 @@ class FeatureCache:
     def ready(self, wait: float) -> Features | None:
         """The features for a request: up to date if that takes at most ``wait`` seconds
         (the update goes on in the background otherwise), else the ones held (None
-        before the first exist)."""
+        before the first exist). Only the request that starts an update waits for it, or
+        one that has none: while it runs the others answer at once with the ones held (at
+        a million papers an update takes minutes, and each request would wait ``wait``)."""
         have = self._features
         if have is not None and have.key == self.current_key():
             return have
-        self.start().wait(wait)
+        running = self._thread is not None and self._thread.is_alive()
+        done = self.start()
+        if have is None or not running:
+            done.wait(wait)
         return self._features
 
     def start(self) -> threading.Event:
@@ -154,6 +159,10 @@ class FeatureCache:
             mapped = files.load()
             if mapped is not None:
                 return mapped
+        if previous is None:
+            # The files behind the journal serve the requests meanwhile (mapped in
+            # milliseconds, a few papers behind) rather than none at all.
+            self._features = files.load()
         if self._fit_in_child(key, previous):
             mapped = files.load()
             if mapped is not None and mapped.key == key:

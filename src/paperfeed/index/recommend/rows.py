@@ -17,7 +17,6 @@ features it loaded from them (as their mappings do).
 
 from __future__ import annotations
 
-import mmap
 import os
 import weakref
 from dataclasses import dataclass
@@ -61,12 +60,13 @@ class _Descriptor:
 
 
 class ArrayReader:
-    """Reads ranges of one array's file: a few long ranges with ``pread``, many short ones
-    (scattered rows) gathered through a mapping made for the call and unmapped after it."""
+    """Reads ranges of one array's file with ``pread``, adjacent ranges as one read.
 
-    #: Above this many separate reads, one gather through a short-lived mapping is
-    #: cheaper than a ``pread`` each (a Python call: ~5 µs; a thousand rows were 5 ms).
-    PREADS_MAX = 32
+    A ``pread`` per scattered row (~1.5-3 µs each here, a 1.5 KB embedding row) was 2-3
+    times faster than gathering the rows through a mapping made for the call: each row
+    then costs a page fault, and unmapping the pages after it more
+    (``bench/recommend_shortlist.py``'s rows: 2,000 rows 5.8 ms against 13.3 ms, 4,000 rows
+    9.5 against 31 ms, load 7)."""
 
     def __init__(self, where: FileArray) -> None:
         self.where = where
@@ -78,43 +78,26 @@ class ArrayReader:
         array of ``sum(stops - starts)`` rows)."""
         starts = np.asarray(starts, dtype=np.int64).reshape(-1)
         stops = np.asarray(stops, dtype=np.int64).reshape(-1)
-        lengths = stops - starts
-        total = int(lengths.sum())
+        total = int((stops - starts).sum())
         shape = (total, self.where.width) if self.where.width > 1 else (total,)
-        if total == 0:
-            return np.empty(shape, dtype=self.where.dtype)
-        # Ranges that follow each other in the file (and in the output) are one read.
-        joined = np.ones(len(starts), dtype=bool)
-        joined[1:] = starts[1:] != stops[:-1]
-        if int(joined.sum()) > self.PREADS_MAX:
-            return self._gather(starts, lengths, total)
         out = np.empty(shape, dtype=self.where.dtype)
+        if total == 0:
+            return out
         view = out.reshape(-1).view(np.uint8).data
         at = 0
         fd, item, base = self._file.fd, self._item, self.where.offset
+        # Ranges that follow each other in the file (and in the output) are one read.
         begin, end = int(starts[0]), int(stops[0])
         for start, stop in zip(starts[1:].tolist(), stops[1:].tolist(), strict=True):
             if start == end:
                 end = stop
                 continue
-            at = self._read(fd, view, at, base + begin * item, (end - begin) * item)
+            if end > begin:
+                at = self._read(fd, view, at, base + begin * item, (end - begin) * item)
             begin, end = start, stop
-        self._read(fd, view, at, base + begin * item, (end - begin) * item)
+        if end > begin:
+            self._read(fd, view, at, base + begin * item, (end - begin) * item)
         return out
-
-    def _gather(self, starts: np.ndarray, lengths: np.ndarray, total: int) -> np.ndarray:
-        """The ranges copied out of a mapping of the file that is unmapped on return: the
-        pages it touched are left in the page cache, none in this process."""
-        placed = np.cumsum(lengths) - lengths
-        positions = np.arange(total, dtype=np.int64) + np.repeat(starts - placed, lengths)
-        where = self.where
-        with mmap.mmap(self._file.fd, 0, access=mmap.ACCESS_READ) as mapping:
-            mapping.madvise(mmap.MADV_RANDOM)  # no read-ahead around scattered rows
-            count = (len(mapping) - where.offset) // self._item
-            values = np.frombuffer(mapping, where.dtype, count * where.width, where.offset)
-            out: np.ndarray = np.take(values.reshape(count, where.width), positions, axis=0)
-            del values  # the mapping closes only once no array looks into it
-        return out if where.width > 1 else out.reshape(-1)
 
     @staticmethod
     def _read(fd: int, view: memoryview, at: int, offset: int, size: int) -> int:
