@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, func, insert, select, text
+from sqlalchemy import Engine, create_engine, func, insert, inspect, select, text
 
 from paperfeed.cli import cli
 from paperfeed.clock import FrozenClock
@@ -184,11 +184,15 @@ def test_round_trip_sqlite_postgres_sqlite_keeps_every_row(  # type: ignore[no-u
     assert first["papers"][0] == PAPERS and first["paper_embeddings"][0] == 300
     assert first["comments"][0] == 2 and first["collection_items"][0] == 4
 
-    # The engines' own full-text tables were rebuilt from the copied papers.
+    # The engines' own full-text tables were rebuilt from the copied papers; PostgreSQL's
+    # GIN index, dropped for the rebuild, was built again after the rows.
     for url in (postgres_url, back):
         engine = make_engine(url)
         with engine.connect() as conn:
             assert lexical.count_indexed(conn) == PAPERS
+            if conn.dialect.name == "postgresql":
+                indexes = {i["name"] for i in inspect(conn).get_indexes("paper_search")}
+                assert "ix_paper_search_document" in indexes
         engine.dispose()
 
 
@@ -521,17 +525,19 @@ def test_ctrl_c_stops_the_copy_with_a_hint_to_rerun(  # type: ignore[no-untyped-
 
 
 #: ``python -c`` for the CLI that sends itself SIGINT from inside psycopg, in the batch
-#: holding paper 400, as psycopg enters the function TRAP.
+#: holding paper 400 (copied into PostgreSQL with COPY), as psycopg enters the function TRAP.
 _SIGINT_IN_THE_DRIVER = """
 import signal, sys
-armed = False
+papers = armed = False
 def tracer(frame, event, arg):
-    global armed
+    global papers, armed
     code = frame.f_code
     if "psycopg" not in code.co_filename:
         return None  # (call events only: no line tracing)
-    if code.co_name == "executemany" and "INSERT INTO papers" in str(frame.f_locals["query"]):
-        armed = armed or any(400 in dict(p).values() for p in frame.f_locals["params_seq"])
+    if code.co_name == "copy" and "statement" in frame.f_locals:
+        papers = 'COPY "papers"' in str(frame.f_locals["statement"])
+    if papers and code.co_name == "write_row" and list(frame.f_locals["row"])[:1] == [400]:
+        armed = True
     if armed and code.co_name == "TRAP":
         sys.settrace(None)
         print("SIGINT inside psycopg", file=sys.stderr, flush=True)
@@ -548,10 +554,9 @@ main()
     "trap",
     [
         # Before the batch is sent: the first cancel finds the server idle and is dropped.
-        "executemany",
-        # As the pipeline is left: an interrupt raised here was held until the lock went,
-        # or replaced by "cannot exit pipeline mode while busy".
-        "_exit_gen",
+        "write_row",
+        # As the COPY ends and waits on the held row's lock.
+        "finish",
     ],
 )
 def test_ctrl_c_inside_the_driver_is_not_lost(  # type: ignore[no-untyped-def]

@@ -35,10 +35,11 @@ from paperfeed.index.vectors.in_memory import (
 from paperfeed.index.vectors.pgvector_index import PgVectorIndex, ensure_index, hnsw_state
 from paperfeed.models import Hit
 from paperfeed.store import pgvector_schema
+from paperfeed.store.bulk import copy_rows
 from paperfeed.store.engine import make_engine, writing
 from paperfeed.store.migrate import _config, migrate
-from paperfeed.store.tables.papers import papers
-from paperfeed.store.vector_type import from_send, to_text
+from paperfeed.store.tables.papers import paper_embeddings, papers
+from paperfeed.store.vector_type import from_send, to_binary, to_text
 from test_vectors import add_papers, reference, result_ids, structured
 from tests_support import FIXTURES
 
@@ -111,6 +112,25 @@ def test_vectors_round_trip_bit_for_bit(pg: Engine, clock: FrozenClock) -> None:
     assert from_send(b"\x00\x01\x00\x00?\x80\x00\x00") == np.float32(1.0).tobytes()
     with pytest.raises(ValueError):
         from_send(b"\x00\x02\x00\x00?\x80\x00\x00")
+
+
+def test_vectors_copied_in_binary_round_trip_bit_for_bit(pg: Engine, clock: FrozenClock) -> None:
+    """``db copy`` writes the embeddings with a binary COPY, vectors in pgvector's binary
+    input form (store/bulk.copy_rows): the same bits come back."""
+    ids = add_papers(pg, 3, clock.now())
+    tricky = np.array(
+        [[0.1, -0.0, 1e-38, 3.4e38], [1 / 3, -2.5, 7e-45, 1.0], [np.pi] * 4], dtype=np.float32
+    )
+    rows = [
+        {"paper_id": pid, "model": "m", "vector": row.tobytes()}
+        for pid, row in zip(ids, tricky, strict=True)
+    ]
+    with writing(pg) as conn:
+        copy_rows(conn, paper_embeddings, rows)
+    with pg.connect() as conn:
+        got_ids, got = load_vectors(conn, "m")
+    assert got_ids.tolist() == ids and got.tobytes() == tricky.tobytes()
+    assert to_binary(np.float32(1.0).tobytes()) == b"\x00\x01\x00\x00?\x80\x00\x00"
 
 
 # --- search quality ------------------------------------------------------------------------

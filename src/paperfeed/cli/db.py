@@ -44,9 +44,10 @@ def source_identity(url: str) -> str:
 
 
 def _rebuild_words(conn: Connection) -> None:
-    """The engine's own full-text table, from the copied papers."""
+    """The engine's own full-text table, from the copied papers (nothing searches the
+    target yet: PostgreSQL's GIN index is built once after the rows)."""
     if conn.dialect.name == "postgresql":
-        lexical_postgres.rebuild(conn)
+        lexical_postgres.rebuild(conn, index_after=True)
     else:
         lexical_sqlite.rebuild(conn)
 

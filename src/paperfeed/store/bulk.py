@@ -18,11 +18,25 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, insert, select, text
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Enum,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeEngine
 
 from paperfeed.store.types import UTCDateTime
+from paperfeed.store.vector_type import Embedding, to_binary
 
 _Processor = Callable[[Any], Any] | None
 _UNSET = object()
@@ -104,3 +118,61 @@ def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:
         )
     start = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
     return list(range(int(start) + 1, int(start) + 1 + count))
+
+
+def _binary_copy_type(type_: TypeEngine[Any]) -> str | None:
+    """The type a binary COPY sends a column's values as (the server reads them with the
+    column's own receive function), or None for a column only text COPY takes here."""
+    if isinstance(type_, Embedding):
+        return "bytea"  # bytes already in pgvector's binary form (vector_type.to_binary)
+    if isinstance(type_, Integer) and not isinstance(type_, BigInteger | SmallInteger):
+        return "int4"
+    if isinstance(type_, String) and not isinstance(type_, Enum):
+        return "text"
+    return None
+
+
+def copy_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Write ``rows`` (every column of ``table`` by name) with PostgreSQL's ``COPY ... FROM
+    STDIN`` in the current transaction: one stream instead of a statement per few rows.
+    Values go through their column's bind processor first, as an INSERT would send them
+    (JSON as its text, a time in UTC), so the stored values are the same. A table of
+    integers, strings and vectors (the embeddings) goes in COPY's binary form, vectors in
+    pgvector's (formatting 384 floats as exact text costs a third of a millisecond or
+    more a vector); the others in its text form. A refused row raises the driver's error
+    as SQLAlchemy's :class:`~sqlalchemy.exc.DBAPIError`, as ``execute`` would."""
+    import psycopg
+
+    if not rows:
+        return
+    names = [c.name for c in table.columns]
+    binary = [_binary_copy_type(c.type) for c in table.columns]
+    if all(binary):
+        processors: list[_Processor] = [
+            (lambda v: None if v is None else to_binary(bytes(v)))
+            if isinstance(c.type, Embedding)
+            else None
+            for c in table.columns
+        ]
+        how = " (FORMAT BINARY)"
+    else:
+        processors = [_processor(c.type, conn.dialect) for c in table.columns]
+        how = ""
+    columns = ", ".join(f'"{name}"' for name in names)
+    sql = f'COPY "{table.name}" ({columns}) FROM STDIN{how}'
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(sql) as stream:
+            if how:
+                stream.set_types(binary)
+            for row in rows:
+                stream.write_row(
+                    [
+                        row[name] if proc is None else proc(row[name])
+                        for name, proc in zip(names, processors, strict=True)
+                    ]
+                )
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, psycopg.Error, dialect=conn.dialect) from exc
+    finally:
+        cursor.close()

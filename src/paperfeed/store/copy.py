@@ -2,7 +2,8 @@
 
 :func:`copy_database` migrates the target to the newest revision, then copies every table
 of the schema in foreign-key order, in primary-key order, ``batch_size`` rows per target
-transaction, keeping ids; PostgreSQL's id sequences are moved past the copied ids.
+transaction (on PostgreSQL sent with ``COPY ... FROM STDIN``), keeping ids; PostgreSQL's
+id sequences are moved past the copied ids.
 Progress lives in the target, in the table ``paperfeed_copy`` (one row per table: rows
 copied and the last primary key), written in the same transaction as each batch, so a
 copy that was killed resumes where its last commit left off and never copies a row twice.
@@ -46,6 +47,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from paperfeed.errors import InvalidInputError, StorageError
 from paperfeed.store import pgvector_schema
+from paperfeed.store.bulk import copy_rows
 from paperfeed.store.checksum import table_digest
 from paperfeed.store.copy_plan import CopyReport, Start, TableReport, copied_tables, decide_start
 from paperfeed.store.engine import writing
@@ -327,7 +329,10 @@ def _write_batch(
         )
     try:
         with writing(target) as conn:
-            conn.execute(table.insert(), values)
+            if target.dialect.name == "postgresql":
+                copy_rows(conn, table, values)
+            else:
+                conn.execute(table.insert(), values)
             _mark(conn, table.name, rows=rows, last_key=last)
     except OperationalError as exc:
         raise StorageError(

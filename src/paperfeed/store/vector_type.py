@@ -60,6 +60,14 @@ def to_text(blob: bytes) -> str:
     return "[" + ",".join(map(repr, values.tolist())) + "]"
 
 
+def to_binary(blob: bytes) -> bytes:
+    """Little-endian float32 bytes as pgvector's binary input (``vector_recv``: int16 dim,
+    int16 unused, big-endian float32s), what a binary COPY sends; exact, and a few hundred
+    times cheaper than :func:`to_text`."""
+    values = np.frombuffer(blob, dtype=_LITTLE)
+    return len(values).to_bytes(2, "big") + b"\0\0" + values.astype(_BIG).tobytes()
+
+
 def from_send(data: bytes) -> bytes:
     """pgvector's binary form (int16 dim, int16 unused, big-endian float32s) as
     little-endian float32 bytes."""

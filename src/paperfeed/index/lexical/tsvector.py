@@ -45,9 +45,24 @@ def sync(conn: Connection, paper_ids: Sequence[int]) -> None:
     )
 
 
-def rebuild(conn: Connection) -> int:
+#: The GIN index over the documents (migration 0002).
+_INDEX = "ix_paper_search_document"
+#: ``maintenance_work_mem`` for building it in one go (PostgreSQL's default is 64 MB).
+_BUILD_MEMORY = "256MB"
+
+
+def rebuild(conn: Connection, *, index_after: bool = False) -> int:
+    """Every paper's document anew. ``index_after`` (a database nothing searches yet, such
+    as a copy's target): the GIN index is dropped first and built once over the rows,
+    instead of growing with each of them, which takes several times as long; until the
+    transaction commits, other sessions' reads of ``paper_search`` wait."""
+    if index_after:
+        conn.execute(text(f"DROP INDEX IF EXISTS {_INDEX}"))
     conn.execute(text("DELETE FROM paper_search"))
     conn.execute(text(f"INSERT INTO paper_search (paper_id, document) {_DOCUMENT}"))
+    if index_after:
+        conn.execute(text(f"SET LOCAL maintenance_work_mem = '{_BUILD_MEMORY}'"))
+        conn.execute(text(f"CREATE INDEX {_INDEX} ON paper_search USING gin (document)"))
     return count(conn)
 
 
