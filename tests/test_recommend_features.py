@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, delete, update
 
 from paperfeed.index.embedders.embedder import paper_text
 from paperfeed.index.lexical import tantivy_index as lexical_tantivy
@@ -24,7 +24,7 @@ from paperfeed.ingest.sample import load_sample_rows
 from paperfeed.models import Paper
 from paperfeed.store.engine import writing
 from paperfeed.store.papers import insert_papers
-from paperfeed.store.tables.papers import index_state, papers
+from paperfeed.store.tables.papers import index_state, paper_embeddings, papers
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 MODEL = "m"
@@ -230,6 +230,25 @@ def test_while_an_update_runs_requests_answer_at_once_with_the_files_behind(
     current = cache.features()  # waits for the update that was running
     assert current.ids.tolist() == sorted(first_ids + more)
     assert cache.ready(60) is current
+
+
+def test_a_request_counts_the_vectors_again_only_when_the_journal_moved_or_a_while_passed(
+    engine: Engine, tmp_path: Path
+) -> None:
+    ids = _add(engine, _seed_texts()[:100], 0)
+    cache = FeatureCache(engine, MODEL, tmp_path)
+    held = cache.features()
+    with writing(engine) as conn:  # a vector deleted directly: no journal entry
+        conn.execute(delete(paper_embeddings).where(paper_embeddings.c.paper_id == ids[0]))
+    cache.recount_seconds = 3_600
+    assert cache.ready(60) is held  # the version did not move: the count read is trusted
+    cache.recount_seconds = 0
+    recounted = cache.ready(60)
+    assert recounted is not None and recounted.ids.tolist() == sorted(ids[1:])
+    cache.recount_seconds = 3_600
+    more = _add(engine, _seed_texts()[100:103], 100)  # journaled: the version moves
+    moved = cache.ready(60)
+    assert moved is not None and moved.ids.tolist() == sorted(ids[1:] + more)
 
 
 @pytest.mark.slow
