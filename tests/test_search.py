@@ -273,6 +273,50 @@ def test_hybrid_embeds_the_query_on_another_thread_while_the_versions_are_read(
     assert len(embedded_on) == 1 and embedded_on[0] is not threading.current_thread()
 
 
+def test_hybrid_takes_a_second_thread_only_while_a_core_is_left_for_it(
+    hub, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    engine, semantic, words = hub
+    first, second = "sparse attention for long context", "GPU simulator for drone swarms"
+    started, release = threading.Event(), threading.Event()
+    embedded_on: dict[str, threading.Thread] = {}
+    real_vector = semantic.query_vector
+
+    def query_vector(text: str) -> np.ndarray:
+        embedded_on[text] = threading.current_thread()
+        if text == parse_query(first).semantic_text:
+            started.set()
+            assert release.wait(30)
+        return real_vector(text)
+
+    monkeypatch.setattr(semantic, "query_vector", query_vector)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    results = {}
+    running = threading.Thread(
+        target=lambda: results.setdefault(first, search(engine, semantic, first, words=words))
+    )
+    running.start()
+    try:
+        assert started.wait(30)
+        # Both cores are taken by the first search's two halves: the second runs on one.
+        results[second] = search(engine, semantic, second, words=words)
+        assert embedded_on[parse_query(second).semantic_text] is threading.current_thread()
+    finally:
+        release.set()
+        running.join(30)
+    # The first's meaning half had its own thread.
+    assert embedded_on[parse_query(first).semantic_text] is not running
+    assert results[first].hits and results[second].hits
+    # Once it is done, the next search takes two threads again; one core never does.
+    search(engine, semantic, "drone swarms", words=words)
+    assert embedded_on["drone swarms"] is not threading.current_thread()
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    search(engine, semantic, "drone simulator", words=words)
+    assert embedded_on["drone simulator"] is threading.current_thread()
+
+
 def test_hybrid_on_two_threads_raises_the_error_of_either_half(
     hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]

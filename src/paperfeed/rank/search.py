@@ -173,19 +173,23 @@ def _both_halves(
     """
     read: Future[tuple[dict[str, int], np.ndarray | None]] = Future()
     context = contextvars.copy_context()
-    meaning = _threads().submit(
-        context.run, _meaning_when_read, engine, semantic, words, parsed, wanted, read
-    )
+    _count_both(1)
     try:
+        meaning = _threads().submit(
+            context.run, _meaning_when_read, engine, semantic, words, parsed, wanted, read
+        )
         try:
-            versions, allowed = _read_first(engine, semantic, words, parsed, "hybrid")
-        except BaseException as exc:
-            read.set_exception(exc)
-            raise
-        read.set_result((versions, allowed))
-        word_hits = _word_hits(engine, words, parsed, wanted, versions)
+            try:
+                versions, allowed = _read_first(engine, semantic, words, parsed, "hybrid")
+            except BaseException as exc:
+                read.set_exception(exc)
+                raise
+            read.set_result((versions, allowed))
+            word_hits = _word_hits(engine, words, parsed, wanted, versions)
+        finally:
+            meaning_hits, notice = meaning.result()
     finally:
-        meaning_hits, notice = meaning.result()
+        _count_both(-1)
     return word_hits, meaning_hits, notice
 
 
@@ -212,19 +216,28 @@ _POOL: tuple[int, ThreadPoolExecutor] | None = None
 _POOL_LOCK = threading.Lock()
 #: Meaning halves found at once; more wait (each takes a few ms of one core).
 POOL_THREADS = 4
+#: Hybrid searches of this process running their two halves at once now (under _POOL_LOCK).
+_both_running = 0
 
 
 def _overlap() -> bool:
-    """Whether hybrid search gives its meaning half a thread of its own: only while the
-    machine has a core to spare (its 1-minute load average half a core below the core
-    count). On a busy machine (a server at capacity, or a shared one) the other thread
-    only waits for a core: at 100 k papers and load 10-17 the two ways were within noise
-    of each other, now one ahead, now the other (docs/benchmarks.md)."""
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # no load average on this system
-        return False
-    return load < (os.cpu_count() or 1) - 0.5
+    """Whether hybrid search gives its meaning half a thread of its own: on a machine of
+    two cores or more, while this process runs fewer such searches than half its cores
+    (each keeps two cores busy; beyond, the extra thread would only queue for a core).
+
+    The machine's load average is not asked: a search on two threads raises it by itself,
+    so a gate on the load closed on a quiet machine; and on a busy one the two ways
+    measured within noise of each other (100 k papers: load 10-17, now one ahead, now the
+    other; load 8, 25.6 / 43.0 ms p50 / p95 on two threads, 26.0 / 47.8 on one).
+    """
+    cores = os.cpu_count() or 1
+    return cores >= 2 and _both_running < cores // 2
+
+
+def _count_both(step: int) -> None:
+    global _both_running
+    with _POOL_LOCK:
+        _both_running += step
 
 
 def _threads() -> ThreadPoolExecutor:
