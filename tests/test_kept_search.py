@@ -1,4 +1,4 @@
-"""Searches kept until the next commit (Hub.search, deliver/web/response_cache.Kept): the
+"""Searches kept until the next commit (Hub.search, Kept in deliver/web/response_cache.py): the
 same search asked again, on the search page or through the JSON API, runs once; any
 commit (a new paper, a moderator hiding one) makes it run again; and nothing of one
 viewer's reaches another: a visitor's kept results carry no vote form nor CSRF token,
@@ -128,3 +128,43 @@ def test_turned_off_every_search_runs(
         assert "Graph networks" in _visitor(app_client).get(PAGE).text
         assert _visitor(app_client).get(API).status_code == 200
     assert len(runs) == 4
+
+
+class _Marker:
+    inline = True
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def read(self) -> object:
+        return self.value
+
+    def close(self) -> None:
+        pass
+
+
+def test_kept_values_are_bounded_and_dropped_at_a_commit() -> None:
+    from paperfeed.deliver.web.response_cache import Kept
+
+    marker = _Marker()
+    kept = Kept(marker, max_bytes=250)
+    computed: list[str] = []
+
+    def value(key: str) -> str:
+        return kept.get(key, lambda: computed.append(key) or key * 100, len)
+
+    for key in ("a", "b", "a", "c"):  # 100 bytes each: "b" goes when "c" comes
+        assert value(key) == key * 100
+    for key in ("a", "c", "b"):
+        value(key)
+    assert computed == ["a", "b", "c", "b"]
+    marker.value += 1  # a commit: everything is computed again
+    value("a")
+    assert computed[-1] == "a" and len(computed) == 5
+
+    def failing() -> str:
+        raise ValueError("no")
+
+    with pytest.raises(ValueError):
+        kept.get("z", failing, len)
+    assert kept.get("z", lambda: "z", len) == "z"  # an error is not kept

@@ -27,8 +27,8 @@ class ServerSettings(BaseModel):
     response_cache_mb: int = Field(
         32,
         ge=0,
-        description="Memory per server worker for whole responses of the paper lists and "
-        "searches (the JSON API), and as much again for searches' results (the search page's "
-        "as visitors see them), each kept until the next commit to the database; 0 turns "
+        description="Memory per server worker for answers kept until the next commit to the "
+        "database: half for whole responses of the paper lists and searches (the JSON API), "
+        "half for searches' results (and the search page's, as visitors see them); 0 turns "
         "both off.",
     )

@@ -92,8 +92,9 @@ def create_app(settings: Settings) -> FastAPI:
         words=word_index(engine, settings),
     )
     marker = change_marker(engine)
-    hub.responses = ResponseCache(marker, settings.response_cache_mb * 2**20)
-    hub.kept = Kept(marker, settings.response_cache_mb * 2**20)
+    half = settings.response_cache_mb * 2**20 // 2
+    hub.responses = ResponseCache(marker, half)
+    hub.kept = Kept(marker, half)
     templates = make_templates()
     app = FastAPI(
         title="paperfeed",
