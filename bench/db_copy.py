@@ -1,10 +1,11 @@
 """Benchmark `paperfeed db copy` SQLite -> PostgreSQL beside a floor in the same run.
 
-paperfeed: ``store.copy.copy_database`` (SQLAlchemy Core batches, progress rows, id
+paperfeed: ``store.copy.copy_database`` (COPY batches, progress rows, id
 sequences, the tsvector table and pgvector's HNSW index rebuilt, every table checksummed
 on both sides), timed by phase. Floor: the same rows read the same way from the SQLite
-file and written with PostgreSQL's ``COPY ... FROM STDIN`` (psycopg), no bookkeeping, no
-derived indexes, no verification: the fastest way those rows get into the server.
+file and written with the same ``COPY ... FROM STDIN`` (psycopg; binary for the embeddings)
+in one transaction, no bookkeeping, no derived indexes, no verification: the fastest way
+those rows get into the server.
 
     python bench/db_copy.py --db /path/to/100k.db     # copied first, never written
     python bench/db_copy.py --sample                  # the 660 sample papers (smoke)
@@ -27,15 +28,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import JSON, create_engine, select, text
+from sqlalchemy import create_engine, select, text
 
+from paperfeed.store.bulk import copy_rows
 from paperfeed.store.copy import copy_database
 from paperfeed.store.copy_plan import copied_tables
 from paperfeed.store.engine import make_engine
 from paperfeed.store.migrate import migrate
-from paperfeed.store.vector_type import to_text
 
 
 @contextmanager
@@ -78,32 +78,22 @@ def sample_db(path: Path) -> None:
 
 
 def floor_copy(source_url: str, target_url: str) -> tuple[int, float]:
-    """Every copied table's rows into ``target_url`` with COPY; (rows, seconds)."""
+    """Every copied table's rows into ``target_url`` with COPY (``store.bulk.copy_rows``,
+    binary for the embeddings, as ``db copy`` sends them) in one transaction, without
+    the copy's per-batch transactions and progress rows; (rows, seconds)."""
     source = make_engine(source_url)
     target = make_engine(target_url)
     migrate(target)
     tables = copied_tables("sqlite", "postgresql")
     rows = 0
     started = time.perf_counter()
-    with source.connect() as src, target.connect() as dst:
-        raw: Any = dst.connection.dbapi_connection
-        with raw.cursor() as cur:
-            for table in tables:
-                names = [c.name for c in table.columns]
-                vectors = names.index("vector") if table.name == "paper_embeddings" else -1
-                jsons = [i for i, c in enumerate(table.columns) if isinstance(c.type, JSON)]
-                cols = ", ".join(f'"{n}"' for n in names)
-                with cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy:
-                    result = src.execution_options(yield_per=5000).execute(select(*table.columns))
-                    for row in result:
-                        values = list(row)
-                        if vectors >= 0:
-                            values[vectors] = to_text(values[vectors])
-                        for i in jsons:
-                            values[i] = json.dumps(values[i])
-                        copy.write_row(values)
-                        rows += 1
-        raw.commit()
+    with source.connect() as src, target.begin() as dst:
+        for table in tables:
+            names = [c.name for c in table.columns]
+            result = src.execution_options(yield_per=5000).execute(select(*table.columns))
+            for batch in result.partitions(5000):
+                copy_rows(dst, table, [dict(zip(names, row, strict=True)) for row in batch])
+                rows += len(batch)
     seconds = time.perf_counter() - started
     source.dispose()
     target.dispose()
@@ -151,7 +141,7 @@ def main() -> None:
     print(f"load average at start {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}\n")
     print(f"{'':34} {'seconds':>9} {'rows/s':>10} {'papers/s':>10}")
     lines = [
-        ("paperfeed rows (Core batches)", copy_s, report.rows),
+        ("paperfeed rows (COPY batches)", copy_s, report.rows),
         ("floor: COPY FROM STDIN", floor_seconds, floor_rows),
         ("paperfeed whole command", report.seconds, report.rows),
     ]

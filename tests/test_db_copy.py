@@ -445,6 +445,20 @@ def test_checksums_normalise_values_and_ignore_order() -> None:
     assert digest_rows(rows) != digest_rows([*rows, rows[0]])
 
 
+def test_a_sum_stops_when_its_check_raises() -> None:
+    """verify() sums the source on a thread; an interrupt stops it through ``check``."""
+    seen: list[int] = []
+
+    def check() -> None:
+        seen.append(1)
+        raise KeyboardInterrupt
+
+    rows = ((i, "x") for i in range(100_000))
+    with pytest.raises(KeyboardInterrupt):
+        digest_rows(rows, check)
+    assert seen == [1] and sum(1 for _ in rows) > 90_000  # stopped after the first few thousand
+
+
 def test_decide_start() -> None:
     src = "sqlite:////a.db"
     fresh = decide_start(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -73,18 +73,25 @@ def row_hash(values: Sequence[Any]) -> int:
     return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest(), "big")
 
 
-def digest_rows(rows: Iterable[Sequence[Any]]) -> TableDigest:
+def digest_rows(
+    rows: Iterable[Sequence[Any]], check: Callable[[], None] | None = None
+) -> TableDigest:
+    """``check`` runs every few thousand rows (it may raise to stop the sum)."""
     count = 0
     total = 0
     for row in rows:
         total = (total + row_hash(row)) % _MODULUS
         count += 1
+        if check is not None and count % _FETCH == 0:
+            check()
     return TableDigest(count, f"{total:064x}")
 
 
-def table_digest(conn: Connection, table: Table) -> TableDigest:
+def table_digest(
+    conn: Connection, table: Table, check: Callable[[], None] | None = None
+) -> TableDigest:
     """The digest of every row of ``table`` (the schema's columns, in its order)."""
     result = conn.execution_options(stream_results=True, yield_per=_FETCH).execute(
         select(*table.columns)
     )
-    return digest_rows(result)
+    return digest_rows(result, check)
