@@ -266,6 +266,27 @@ def test_a_serving_process_has_a_child_fit_a_large_corpus(engine: Engine, tmp_pa
     assert len(cache.features().ids) == 125 and cache.builds == 0
 
 
+@pytest.mark.slow
+def test_a_serving_process_has_a_child_extend_a_very_large_corpus(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Past ``extend_in_child_over`` papers the rows of new papers are added by a child
+    process too (an extension copies every row); below it, in the serving process."""
+    texts = _seed_texts()
+    ids = _add(engine, texts[:600], 0)
+    cache = FeatureCache(engine, MODEL, tmp_path)
+    cache.in_child_over = cache.extend_in_child_over = 100
+    assert len(cache.features().ids) == 600 and cache.builds == 0
+    ids += _add(engine, texts[600:610], 600)
+    extended = cache.features()
+    assert cache.builds == 0  # extended by the child, mapped here
+    assert extended.ids.tolist() == sorted(ids) and extended.added_since_fit == 10
+    _assert_current(extended, engine)
+    cache.extend_in_child_over = None
+    ids += _add(engine, texts[610:615], 610)
+    assert len(cache.features().ids) == 615 and cache.builds == 1  # extended here
+
+
 def test_another_database_on_the_same_folder_never_gets_these_features(
     engine: Engine, tmp_path: Path
 ) -> None:

@@ -30,7 +30,7 @@ from sqlalchemy import Engine
 
 from paperfeed.errors import ConfigError, InvalidQueryError
 from paperfeed.index.lexical.tantivy_index import WordIndex
-from paperfeed.index.recommend.cache import CHILD_OVER, FeatureCache
+from paperfeed.index.recommend.cache import CHILD_EXTEND_OVER, CHILD_OVER, FeatureCache
 from paperfeed.index.recommend.features import Features
 from paperfeed.index.semantic import SemanticIndex
 from paperfeed.index.vectors.in_memory import VectorIndex
@@ -152,6 +152,7 @@ class Recommender:
             if cache is None:
                 cache = FeatureCache(self.engine, recorded[0], self.index_dir)
                 cache.in_child_over = CHILD_OVER  # a serving process: fit large ones apart
+                cache.extend_in_child_over = CHILD_EXTEND_OVER  # and extend very large ones
                 self._caches[recorded[0]] = cache
         return cache
 

@@ -57,6 +57,10 @@ REFIT_SHARE = 0.2
 #: Above this many papers a serving process has a child process fit the features
 #: (:mod:`.recommend_build`): minutes of tokenising would hold its interpreter lock.
 CHILD_OVER = 20_000
+#: Above this many papers a serving process has a child bring them up to date too (the
+#: rows of new papers added to the others'): that copies every row, at a million papers
+#: 2.3 GB read and several GB at its peak, which a serve worker must not come to hold.
+CHILD_EXTEND_OVER = 200_000
 #: Seconds a child may take to fit them (then the process fits them itself).
 CHILD_SECONDS = 3_600.0
 #: Seconds a request trusts the vector count it last read while the journal's version
@@ -86,6 +90,9 @@ class FeatureCache:
         #: Past this many papers a full fit goes to a child process (None: never; the
         #: CLI and the child itself fit in their own process).
         self.in_child_over: int | None = None
+        #: Past this many papers (and ``in_child_over``) an update that extends the
+        #: files goes to a child process too (None: extended in this process).
+        self.extend_in_child_over: int | None = None
         self.recount_seconds = RECOUNT_SECONDS
         #: The key a request last read, and when its count was read.
         self._seen: tuple[tuple[int, int], float] | None = None
@@ -203,13 +210,14 @@ class FeatureCache:
             return files.load() or made
 
     def _fit_in_child(self, key: tuple[int, int], previous: Features | None) -> bool:
-        """Whether a child process brought the files to ``key`` (tried only for a full
-        fit of a large corpus, where no up-to-date files exist to extend)."""
+        """Whether a child process brought the files to ``key`` (tried for a full fit of
+        a large corpus, and for an extension of a very large one)."""
         files = self.files()
         if files is None or self.in_child_over is None or key[1] <= self.in_child_over:
             return False
         base = files.load() or previous
-        if base is not None:
+        small = self.extend_in_child_over is None or key[1] <= self.extend_in_child_over
+        if base is not None and small:
             with self.engine.connect() as conn:
                 if self._changed_since(conn, base, key[1]) is not None:
                     return False  # an extension: seconds, fine in this process
