@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from paperfeed.store.id_lists import IDS, PerDialect, id_in
 from paperfeed.store.tables.community import hidden_papers, users
 from paperfeed.store.tables.papers import papers
 
@@ -35,10 +36,10 @@ def unhide_paper(conn: Connection, paper_id: int) -> None:
     conn.execute(delete(hidden_papers).where(hidden_papers.c.paper_id == paper_id))
 
 
-#: Built once: the ids go in as one expanding parameter, so the statement is compiled once
-#: per process (search asks it on every query, with up to ~200 ids).
-_HIDDEN_AMONG = select(hidden_papers.c.paper_id).where(
-    hidden_papers.c.paper_id.in_(bindparam("ids", expanding=True))
+#: Built once per dialect: the ids go in as one parameter (store/id_lists.py), so the statement
+#: is compiled once per process (search asks it on every query, with up to ~200 ids).
+_HIDDEN_AMONG = PerDialect(
+    lambda dialect: select(hidden_papers.c.paper_id).where(id_in(hidden_papers.c.paper_id, dialect))
 )
 #: Ids per statement (SQLite allows 32,766 bound parameters).
 _IN_CHUNK = 10_000
@@ -48,7 +49,8 @@ def hidden_among(conn: Connection, paper_ids: Sequence[int]) -> set[int]:
     ids = list(paper_ids)
     found: set[int] = set()
     for start in range(0, len(ids), _IN_CHUNK):
-        found.update(conn.execute(_HIDDEN_AMONG, {"ids": ids[start : start + _IN_CHUNK]}).scalars())
+        chunk = ids[start : start + _IN_CHUNK]
+        found.update(conn.execute(_HIDDEN_AMONG(conn), {IDS: chunk}).scalars())
     return found
 
 

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    BindParameter,
+    CompoundSelect,
     Connection,
     Row,
     String,
@@ -24,6 +24,7 @@ from sqlalchemy import (
 
 from paperfeed.models import Paper, StoredPaper, Version
 from paperfeed.store.bulk import allocate_ids, insert_rows
+from paperfeed.store.id_lists import IDS, PerDialect, id_in
 from paperfeed.store.tables.papers import paper_authors, paper_categories, paper_versions, papers
 
 _PAPER_FIELDS = (
@@ -164,44 +165,50 @@ def _to_paper(
     ).with_web_links()  # a link stored before ingestion refused other schemes is not shown
 
 
-#: The statements that load papers by id, built once: the ids go in as one expanding
-#: parameter, so SQLAlchemy compiles each statement once per process and only renders the
-#: list of placeholders per call (building ``in_(list)`` anew coerced every id, every call).
-_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
-_READ_ROWS = select(papers).where(papers.c.id.in_(_IDS))
-#: Authors, categories and versions in one statement: ``kind`` 0 / 1 / 2, then the paper,
-#: the position (a version's number), the name (author or category), and a version's date
-#: and size. The versions come first, so the union's column types are theirs.
-_READ_CHILDREN = (
-    select(
-        literal(2).label("kind"),
-        paper_versions.c.paper_id,
-        paper_versions.c.number.label("position"),
-        literal(None, String).label("name"),
-        paper_versions.c.submitted_at,
-        paper_versions.c.size,
-    )
-    .where(paper_versions.c.paper_id.in_(_IDS))
-    .union_all(
+#: The statements that load papers by id, built once per dialect: the ids go in as one
+#: parameter (store/id_lists.py), so SQLAlchemy compiles each statement once per process
+#: (building ``in_(list)`` anew coerced every id, every call).
+_READ_ROWS = PerDialect(lambda dialect: select(papers).where(id_in(papers.c.id, dialect)))
+
+
+def _read_children(dialect: str) -> CompoundSelect[Any]:
+    """Authors, categories and versions in one statement: ``kind`` 0 / 1 / 2, then the
+    paper, the position (a version's number), the name (author or category), and a
+    version's date and size. The versions come first, so the union's column types are
+    theirs."""
+    return (
         select(
-            literal(0),
-            paper_authors.c.paper_id,
-            paper_authors.c.position,
-            paper_authors.c.name,
-            null(),
-            null(),
-        ).where(paper_authors.c.paper_id.in_(_IDS)),
-        select(
-            literal(1),
-            paper_categories.c.paper_id,
-            paper_categories.c.position,
-            paper_categories.c.category,
-            null(),
-            null(),
-        ).where(paper_categories.c.paper_id.in_(_IDS)),
+            literal(2).label("kind"),
+            paper_versions.c.paper_id,
+            paper_versions.c.number.label("position"),
+            literal(None, String).label("name"),
+            paper_versions.c.submitted_at,
+            paper_versions.c.size,
+        )
+        .where(id_in(paper_versions.c.paper_id, dialect))
+        .union_all(
+            select(
+                literal(0),
+                paper_authors.c.paper_id,
+                paper_authors.c.position,
+                paper_authors.c.name,
+                null(),
+                null(),
+            ).where(id_in(paper_authors.c.paper_id, dialect)),
+            select(
+                literal(1),
+                paper_categories.c.paper_id,
+                paper_categories.c.position,
+                paper_categories.c.category,
+                null(),
+                null(),
+            ).where(id_in(paper_categories.c.paper_id, dialect)),
+        )
+        .order_by("kind", "paper_id", "position")
     )
-    .order_by("kind", "paper_id", "position")
-)
+
+
+_READ_CHILDREN = PerDialect(_read_children)
 
 
 def read_papers(conn: Connection, ids: Sequence[int]) -> dict[int, StoredPaper]:
@@ -214,12 +221,12 @@ def read_papers(conn: Connection, ids: Sequence[int]) -> dict[int, StoredPaper]:
     versions: dict[int, list[Version]] = defaultdict(list)
     rows: list[Row[Any]] = []
     for chunk in _chunks(list(ids)):
-        wanted = {"ids": list(chunk)}
-        rows.extend(conn.execute(_READ_ROWS, wanted))
+        wanted = {IDS: list(chunk)}
+        rows.extend(conn.execute(_READ_ROWS(conn), wanted))
         # Three IN lists of the same ids: stay under SQLite's parameter limit.
         for part in _chunks_of(chunk, _IN_CHUNK // 3):
             for kind, pid, position, name, submitted, size in conn.execute(
-                _READ_CHILDREN, {"ids": list(part)}
+                _READ_CHILDREN(conn), {IDS: list(part)}
             ):
                 if kind == 0:
                     authors[pid].append(name)
