@@ -287,6 +287,20 @@ def test_a_serving_process_has_a_child_extend_a_very_large_corpus(
     assert len(cache.features().ids) == 615 and cache.builds == 1  # extended here
 
 
+def test_rows_picked_in_a_run_are_a_view_of_the_matrix_and_others_a_copy() -> None:
+    from paperfeed.index.recommend.features import picked_rows
+
+    matrix = np.arange(40, dtype=np.float32).reshape(10, 4)
+    for rows in (np.arange(2, 6), np.ones(10, dtype=bool), np.arange(10)):
+        got = picked_rows(matrix, rows)
+        assert np.shares_memory(got, matrix) and np.array_equal(got, matrix[rows])
+    mask = np.zeros(10, dtype=bool)
+    mask[[1, 2, 3]] = True
+    for rows in (np.array([1, 3, 2]), np.array([0, 2]), mask, np.array([], dtype=np.int64)):
+        got = picked_rows(matrix, rows)
+        assert np.array_equal(got, matrix[rows]) and got.shape == matrix[rows].shape
+
+
 def test_another_database_on_the_same_folder_never_gets_these_features(
     engine: Engine, tmp_path: Path
 ) -> None:

@@ -31,7 +31,12 @@ from sqlalchemy import Connection, Engine, select
 
 from paperfeed.index.embedders.embedder import paper_text
 from paperfeed.index.journal import insert_if_absent, read_state
-from paperfeed.index.recommend.features import Features, build_features, extend_features
+from paperfeed.index.recommend.features import (
+    Features,
+    build_features,
+    extend_features,
+    picked_rows,
+)
 from paperfeed.index.recommend.files import FeatureFiles
 from paperfeed.index.recommend.term_view import SMALL_CORPUS
 from paperfeed.index.vectors.table import (
@@ -235,9 +240,10 @@ class FeatureCache:
                 return extend_features(previous, ids, dense, changed, text, key)
             ids, matrix = load_vectors(conn, self.model)
             text = self._texts(conn, [int(i) for i in ids])
-        keep = [row for row, pid in enumerate(ids) if int(pid) in text]
+        keep = np.array([int(pid) in text for pid in ids.tolist()], dtype=bool)
         kept_ids = ids[keep]
-        return build_features(kept_ids, matrix[keep], [text[int(p)] for p in kept_ids], key)
+        dense = picked_rows(matrix, keep)  # no copy of every embedding when all are kept
+        return build_features(kept_ids, dense, [text[int(p)] for p in kept_ids], key)
 
     def _vectors_after(
         self, conn: Connection, previous: Features, changed: set[int]
@@ -254,7 +260,7 @@ class FeatureCache:
         present = ~fresh | np.isin(ids, got_ids)
         ids, fresh, pos = ids[present], fresh[present], pos[present]
         dense = np.empty((len(ids), previous.dense.shape[1]), dtype=np.float32)
-        dense[~fresh] = previous.dense[pos[~fresh]]
+        dense[~fresh] = picked_rows(previous.dense, pos[~fresh])
         if fresh.any():
             dense[fresh] = got[np.searchsorted(got_ids, ids[fresh])]
         return ids, dense, fresh

@@ -143,6 +143,26 @@ def _float32_rows(matrix: sparse.spmatrix) -> sparse.csr_matrix:
     return terms
 
 
+def picked_rows(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``array[rows]`` (an index or a mask), as a view without a copy where ``rows`` is a
+    run of consecutive rows: the usual case (ids come ascending, none dropped), where a
+    copy of every embedding is 1.5 GB at a million papers."""
+    rows = np.asarray(rows)
+    if rows.dtype == bool:
+        if bool(rows.all()):
+            return array
+        if not rows.any():
+            return array[:0]
+        rows = np.flatnonzero(rows)
+    if len(rows) == 0:
+        return array[:0]
+    first = int(rows[0])
+    if int(rows[-1]) - first == len(rows) - 1 and bool(np.all(np.diff(rows) == 1)):
+        return array[first : first + len(rows)]
+    picked: np.ndarray = array[rows]
+    return picked
+
+
 def _ascending(ids: np.ndarray) -> np.ndarray:
     """The order that sorts ``ids`` (their rows follow it)."""
     return np.argsort(np.asarray(ids, dtype=np.int64), kind="stable")
@@ -154,7 +174,7 @@ def build_features(
     """Features of a corpus given its embeddings and its texts (row-aligned)."""
     order = _ascending(ids)
     ids = np.asarray(ids, dtype=np.int64)[order]
-    unit, as_stored = _unit(np.asarray(dense)[order])
+    unit, as_stored = _unit(picked_rows(np.asarray(dense), order))
     texts = [texts[int(i)] for i in order]
     view = fit_terms(texts)
     if view is None:
@@ -188,14 +208,14 @@ def extend_features(
     assert previous.terms is not None and vec is not None
     order = _ascending(ids)
     ids = np.asarray(ids, dtype=np.int64)[order]
-    dense = np.asarray(dense)[order]
+    dense = picked_rows(np.asarray(dense), order)
     n_old = len(previous.ids)
     pos = np.minimum(np.searchsorted(previous.ids, ids), max(n_old - 1, 0))
     known = previous.ids[pos] == ids if n_old else np.zeros(len(ids), dtype=bool)
     fresh = ~known | np.isin(ids, np.fromiter(changed, dtype=np.int64, count=len(changed)))
     with_text = np.isin(ids, np.fromiter(texts, dtype=np.int64, count=len(texts)))
     keep = ~fresh | with_text
-    ids, dense, fresh, pos = ids[keep], dense[keep], fresh[keep], pos[keep]
+    ids, dense, fresh, pos = ids[keep], picked_rows(dense, keep), fresh[keep], pos[keep]
     kept = previous.terms[pos[~fresh]]
     made = transform_terms(vec, [texts[int(p)] for p in ids[fresh]])
     stacked = sparse.vstack([kept, _float32_rows(made)], format="csr")
