@@ -38,7 +38,9 @@ Each repeat:
 Peers printed beside: the build without a snapshot (the corpus's own tantivy build and the
 graph build, from its build.json and docs/benchmarks.md: 5 and 19 minutes at 1 M, not
 rerun), and with ``--db-store`` the database as the snapshot store (write and read MB/s of
-the same files in chunks). Load average before and after each run.
+the same files in chunks). Load average before and after each run. The joining machine
+records its positions as ``serve`` does (catching up after the restore, serving once in
+step), and the report ends with what ``paperfeed index status`` then says of every machine.
 """
 
 from __future__ import annotations
@@ -189,6 +191,7 @@ def publish_once(url: str, a: Path, snapshots: Path, *, database_store: bool) ->
 def child_join(cfg: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     from paperfeed.index.lexical.tantivy_index import WordIndex
+    from paperfeed.index.machines.positions import record
     from paperfeed.index.machines.restore import join
     from paperfeed.index.query import parse_query
     from paperfeed.index.semantic import semantic_index
@@ -203,6 +206,8 @@ def child_join(cfg: dict[str, Any]) -> dict[str, Any]:
     mark = time.perf_counter()
     report = join(engine, settings, datetime.now(UTC))
     steps["restore"] = time.perf_counter() - mark
+    note = f"restored {report.snapshot}"
+    record(engine, settings, datetime.now(UTC), state="catching up", note=note)  # as serve does
     mark = time.perf_counter()
     words = WordIndex(engine, b, background=False)
     replayed = words.refresh()
@@ -224,6 +229,7 @@ def child_join(cfg: dict[str, Any]) -> dict[str, Any]:
         steps["own_index_search"] = time.perf_counter() - mark
         steps["own_index_total"] = time.perf_counter() - started
         index = semantic.index()
+    record(engine, settings, datetime.now(UTC), state="serving", note="joined (bench/join.py)")
     return {
         "steps": steps,
         "first_answered_by": first_answer,
@@ -284,6 +290,21 @@ def time_database_store(url: str, folder: Path) -> dict[str, Any]:
         "write_mb_s": total / 1e6 / written,
         "read_mb_s": total / 1e6 / reading,
     }
+
+
+def index_status(url: str) -> str:
+    """What `paperfeed index status` says of the hub's machines after the runs (machine A
+    as it published, each joined machine as it recorded itself serving)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
+    out = subprocess.run(
+        [sys.executable, "-m", "paperfeed", "index", "status"],
+        env={**env, "PAPERFEED_DATABASE_URL": url, "PAPERFEED_LOG_LEVEL": "WARNING"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
+    return out.stdout
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -364,6 +385,7 @@ def main() -> None:
             "read_mb_s": joined["bytes"] / 1e6 / max(joined["steps"]["restore"], 1e-9),
         }
         shutil.rmtree(b, ignore_errors=True)
+    report["index_status"] = index_status(url)
     report["load_after"] = os.getloadavg()[0]
     steps = report["runs"][0]["join"]["steps"]
     report["summary"] = {
@@ -396,6 +418,8 @@ def print_report(report: dict[str, Any]) -> None:
             f"{last['answered_by']} (own_index_*: loaded in the background, then searched)"
         )
     print(f"over a 100 MB/s network the copy adds {size / 100:.0f} s")
+    print("paperfeed index status after the runs:")
+    print("  " + report["index_status"].strip().replace("\n", "\n  "))
     if report.get("peer_tantivy_build_s"):
         print(f"peer: building the word index instead: {report['peer_tantivy_build_s']:.0f} s")
     if "database_store_raw" in report:
