@@ -124,6 +124,21 @@ def test_order_preserved_under_length_sorting(embedder: Embedder, papers: list[S
     np.testing.assert_allclose(reversed_rows[::-1], together, atol=1e-5)
 
 
+def test_minilm_batches_fit_half_the_budget_for_two_calls_at_once() -> None:
+    from paperfeed.index.embedders import minilm
+
+    lengths = [12] * 9 + [180] * 3 + [256] * 2
+    order = list(range(len(lengths)))
+    batches = minilm._batches(order, lengths, runs=2)
+    assert sorted(i for batch in batches for i in batch) == order
+    for batch in batches:
+        widest = max(lengths[i] for i in batch)
+        assert len(batch) * widest * widest <= minilm.ATTENTION_BUDGET // 2
+    # Two texts make two calls (one per core); one text, one call on the caller's thread.
+    assert len(minilm._batches([0, 1], [8, 9], runs=2)) == 2
+    assert minilm._batches([0], [8], runs=2) == [[0]]
+
+
 def test_long_text_is_truncated_not_an_error(embedder: Embedder) -> None:
     head = " ".join(f"token{i % 97} word" for i in range(1200))
     a, b = embedder.embed([head + " ending one", head + " a completely different ending"])

@@ -10,10 +10,13 @@ transformer's last hidden state mean-pooled over the attention mask, L2-normalis
 On 660 real abstracts the vectors agree with the original PyTorch model at a mean
 cosine of 0.9994 (``bench/embedders.py`` measures quality and speed).
 
-Three choices keep it light on a small server: two intra-op threads that sleep rather
-than spin when idle, and onnxruntime's memory arena turned off with small length-sorted
-batches. A process embedding abstracts then peaks at about 0.4 GB, where the arena with
-batches of 32 texts took about 1.5 GB.
+Three choices keep it light on a small server: one intra-op thread per model call, two
+calls at once when a call has several batches (two cores busy, as two intra-op threads
+were, but a single short text such as a search query runs on the calling thread alone,
+next to the word search on the other core); threads that sleep rather than spin when
+idle; and onnxruntime's memory arena turned off with small length-sorted batches. A
+process embedding abstracts then peaks at about 0.4 GB, where the arena with batches of
+32 texts took about 1.5 GB.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import hashlib
 import importlib
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import as_file, files
 from typing import Any
 
@@ -48,7 +52,14 @@ ATTENTION_BUDGET = 2 * MAX_TOKENS * MAX_TOKENS
 MAX_BATCH = 64
 #: Texts tokenised and length-sorted together; bounds the memory held by token lists.
 CHUNK = 1024
-THREADS = 2
+#: onnxruntime's intra-op threads per model call. One: a query's embedding (a dozen
+#: tokens) on two threads waited for the second, busy with the word search of the same
+#: hybrid search (interleaved, 100 k and 1 M papers, load 5-7: 10.5 vs 14.1 and 53.9 vs
+#: 68.2 ms p50 end to end, docs/benchmarks.md).
+THREADS = 1
+#: Model calls run at once on the batches of one :meth:`MiniLMEmbedder.embed` call (each
+#: within half the attention budget, so the working memory stays that of one batch).
+RUNS = 2
 
 
 class MiniLMEmbedder:
@@ -93,8 +104,15 @@ class MiniLMEmbedder:
         """
         out = np.empty((len(ids), DIM), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for batch in _batches(order, [len(ids[i]) for i in order]):
-            out[batch] = self._run([ids[i] for i in batch])
+        batches = _batches(order, [len(ids[i]) for i in order], runs=RUNS)
+        if len(batches) == 1:
+            out[batches[0]] = self._run([ids[i] for i in batches[0]])
+            return out
+        # onnxruntime releases the interpreter lock and a session runs calls concurrently.
+        with ThreadPoolExecutor(RUNS, "minilm") as runs:
+            pooled = runs.map(lambda batch: self._run([ids[i] for i in batch]), batches)
+            for batch, rows in zip(batches, pooled, strict=True):
+                out[batch] = rows
         return out
 
     def _run(self, rows: Sequence[Sequence[int]]) -> npt.NDArray[np.float32]:
@@ -118,13 +136,17 @@ class MiniLMEmbedder:
         return pooled
 
 
-def _batches(order: list[int], lengths: list[int]) -> list[list[int]]:
-    """Split ``order`` (indices sorted by ascending ``lengths``) into runs within the budget."""
+def _batches(order: list[int], lengths: list[int], *, runs: int = 1) -> list[list[int]]:
+    """Split ``order`` (indices sorted by ascending ``lengths``) into batches for ``runs``
+    model calls at once: each within ``1 / runs`` of the attention budget, and at least
+    ``runs`` batches when there are that many texts."""
+    budget = ATTENTION_BUDGET // runs
+    most = min(MAX_BATCH, max(1, -(-len(order) // runs)))
     batches: list[list[int]] = []
     current: list[int] = []
     for index, length in zip(order, lengths, strict=True):
-        too_big = (len(current) + 1) * length * length > ATTENTION_BUDGET
-        if len(current) == MAX_BATCH or (current and too_big):
+        too_big = (len(current) + 1) * length * length > budget
+        if len(current) == most or (current and too_big):
             batches.append(current)
             current = []
         current.append(index)
