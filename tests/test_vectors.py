@@ -323,6 +323,34 @@ def test_a_large_graph_is_searched_wider(monkeypatch: pytest.MonkeyPatch) -> Non
     assert params.tag() == tag
 
 
+def test_unfiltered_search_rescores_fewer_candidates_of_an_equally_wide_walk() -> None:
+    """Without a filter 2 x k graph candidates are re-scored, from a walk at least 4 x k
+    wide (as wide as when 4 x k were re-scored): the same answers as the exact search."""
+    from paperfeed.index.vectors import search as vector_search
+
+    matrix = structured(3000, dim=32)
+    ids = np.arange(3000, dtype=np.int64) + 1
+    index = VectorIndex.from_matrix("m", ids, matrix, exact_max=0)
+    graph = index._graph
+    assert graph is not None
+    asked: list[tuple[int, int]] = []
+    search = graph.search
+
+    def spy(query: np.ndarray, count: int, *, ef: int = 0) -> np.ndarray:
+        asked.append((count, ef))
+        return search(query, count, ef=ef)
+
+    graph.search = spy  # type: ignore[method-assign]
+    q = structured(1, dim=32, seed=5)[0]
+    got = index.search(q, 100)
+    assert asked == [(2 * 100, vector_search.RESCORE_FACTOR * 100)]
+    assert graph._index.expansion_search == max(400, hnsw.search_ef(graph.params, 3000))
+    assert len(set(result_ids(got)[:10]) & set(reference(ids, matrix, q, 10))) >= 9
+    allowed = ids[::2]
+    index.search(q, 10, allowed=allowed)
+    assert asked[-1][0] == 2 * vector_search._pool(10)  # a filter: as before, 4 x k / share
+
+
 def test_hnsw_tail_and_compact() -> None:
     matrix = structured(2000, dim=64)
     ids = np.arange(2000, dtype=np.int64)

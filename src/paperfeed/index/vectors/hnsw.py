@@ -165,11 +165,11 @@ class Graph:
         with self._lock:
             return len(self._index)
 
-    def search(self, query: np.ndarray, count: int) -> np.ndarray:
+    def search(self, query: np.ndarray, count: int, *, ef: int = 0) -> np.ndarray:
         """Ids of up to ``count`` approximate nearest neighbours, best first, searched
-        with the ef this graph's size needs (:func:`search_ef`)."""
+        with the ef this graph's size needs (:func:`search_ef`), or ``ef`` when larger."""
         with self._lock:
-            ef = search_ef(self.params, len(self._index))
+            ef = max(ef, search_ef(self.params, len(self._index)))
             if self._index.expansion_search != ef:
                 # usearch's stub declares the property read-only; its setter works (2.x).
                 self._index.expansion_search = ef  # type: ignore[misc]
