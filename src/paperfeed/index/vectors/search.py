@@ -24,7 +24,7 @@ RESCORE_FACTOR = 4
 RESCORE_MIN = 64
 #: Without a filter, the graph's best max(UNFILTERED_FACTOR * k, RESCORE_MIN) candidates of
 #: that walk are re-scored: at 100 k and 1 M realistic papers recall@10 and recall@100 were
-#: those of 4 x k (0.969 / 0.953 and 0.950 / 0.952), with 0.1 ms (100 k) and 0.8-1.3 ms
+#: those of 4 x k (0.969 / 0.953 and 0.959 / 0.957, 200 queries), 0.1 ms (100 k) and 0.8-1.3 ms
 #: (1 M) less CPU a search; 1 x k lost recall@100 (0.88 and 0.87): the int8 graph's order
 #: errs near the end of its list.
 UNFILTERED_FACTOR = 2
