@@ -29,9 +29,10 @@ class RankingSettings(BaseModel):
         description='Above this many papers, "For you" scores each member\'s model on a '
         "shortlist of a few thousand papers (the vector graph's nearest to the model and to "
         "the liked papers, and the papers holding the model's heaviest words) instead of on "
-        "every paper: at a million papers it then reads megabytes, not the 2.2 GB of every "
-        "paper's features, and the top 50 agree with scoring every paper for 99 % of the "
-        "papers (docs/benchmarks.md). Needs the HNSW graph (PAPERFEED_VECTOR_EXACT_MAX) and "
+        "every paper: at a million papers it then reads a few thousand papers' rows and the "
+        "postings of 50 terms, not the 2.2 GB of every paper's features, and its top 50 "
+        "hold 99 % of those of scoring every paper on average (docs/benchmarks.md). Needs "
+        "the HNSW graph (PAPERFEED_VECTOR_EXACT_MAX) and "
         "feature files with postings (`paperfeed index update`); every paper is scored "
         "otherwise.",
     )
