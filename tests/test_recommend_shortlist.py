@@ -2,18 +2,24 @@
 with the full model, rank as scoring every paper does; the postings are the largest partial
 sums; the features' rows are read from their files without mapping them; files written
 before postings get them; papers added since the graph was built are on every shortlist;
-and through the app, a member's feed from the shortlist is the feed from every paper."""
+and through the app, a member's feed from the shortlist is the feed from every paper, and a
+worker loads the graph the shortlist needs while it prepares recommendations."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
+from community_support import NOW, add_paper, community_settings, log_in, make_member, smtp
+from paperfeed.deliver.app import create_app
 from paperfeed.index.recommend.features import Features, build_features
 from paperfeed.index.recommend.files import FeatureFiles
 from paperfeed.index.recommend.postings import Postings
@@ -28,6 +34,11 @@ from paperfeed.rank.recommend_shortlist import (
     shortlist,
     term_candidates,
 )
+from paperfeed.store import votes
+from paperfeed.store.engine import writing
+from paperfeed.store.tables.papers import papers
+
+__all__ = ["smtp"]
 
 TOPICS = {
     "vision": "image segmentation convolution pixels detection camera lens depth",
@@ -212,3 +223,76 @@ def test_graph_candidates_hold_the_papers_added_since_the_graph() -> None:
     assert all(len(part) == 5 for part in found[:2]) and found[2].tolist() == [99_999]
     exact = VectorIndex.from_matrix("m", features.ids, dense, exact_max=10_000)
     assert exact.graph_candidates(dense[:1], 5, 16) is None
+
+
+@pytest.fixture
+def big_hub(db_url: str, smtp: tuple[Any, int], tmp_path: Path) -> Iterator[TestClient]:
+    """A hub whose corpus counts as large: shortlists from its HNSW graph (built at once)."""
+    settings = community_settings(
+        db_url,
+        smtp[1],
+        tmp_path,
+        embedder="static",
+        vector_backend="memory",
+        vector_exact_max=0,
+        recommend_shortlist_over=0,
+    )
+    app = create_app(settings)
+    app.state.services.recommender.wait_seconds = None
+    with TestClient(app) as client:
+        for n, (topic, text) in enumerate(
+            (topic, text) for topic, text in TOPICS.items() for _ in range(12)
+        ):
+            add_paper(
+                client,
+                f"2612.{n:05d}",
+                title=f"{topic} study {n}",
+                abstract=f"{text} variant {n} of the {topic} method",
+                authors=(f"Ann {topic.title()}", f"Bo {n}"),
+                categories=("cs.LG",),
+                primary_category="cs.LG",
+            )
+        client.app.state.hub.semantic.embed_missing()  # type: ignore[attr-defined]
+        yield client
+
+
+def test_through_the_app_the_shortlist_feed_is_the_every_paper_feed(big_hub: TestClient) -> None:
+    recommender = big_hub.app.state.services.recommender  # type: ignore[attr-defined]
+    semantic = big_hub.app.state.hub.semantic  # type: ignore[attr-defined]
+    semantic.unload()
+    recommender._warming = None  # a worker starting now
+    assert recommender.prepared(120)
+    recommender._warming.join(120)
+    assert semantic.answering() != "not loaded"  # loaded while preparing, before any search
+    semantic.join_graph(120)  # its graph, built in the background on this new corpus
+    assert semantic.answering() == "hnsw"
+    member = make_member(big_hub, "ada")
+    browser = TestClient(big_hub.app)
+    log_in(browser, "ada@example.org")
+    engine = big_hub.app.state.services.accounts.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        speech = [
+            int(pid)
+            for pid in conn.execute(
+                papers.select()
+                .with_only_columns(papers.c.id)
+                .where(papers.c.title.like("speech%"))
+                .order_by(papers.c.id)
+            ).scalars()
+        ]
+    with writing(engine) as conn:
+        for pid in speech[:4]:
+            votes.set_vote(conn, paper_id=pid, user_id=member.id, on=True, now=NOW)
+
+    def feed() -> list[tuple[str, str, str]]:
+        answer = browser.get("/api/me/recommendations")
+        assert answer.status_code == 200, answer.text
+        return [(i["paper"]["id"], i["source"], i["paper"]["title"]) for i in answer.json()["data"]]
+
+    shortlisted = feed()
+    assert recommender.shortlisted == 1
+    model = [title for _, source, title in shortlisted if source == "model"]
+    assert len(model) >= 3 and all(title.startswith("speech") for title in model[:3])
+    recommender.shortlist_over = 10**9  # the same member's feed from every paper
+    recommender._ranked.clear()
+    assert feed() == shortlisted and recommender.shortlisted == 1

@@ -178,10 +178,21 @@ class Recommender:
         try:
             self._import_libraries()
             cache = self.cache()
-            if cache is not None:
-                cache.features()
+            if cache is not None and len(cache.features().ids) > self.shortlist_over:
+                self._load_graph()
         except Exception:  # the requests will try again, and say what failed
             log.exception("could not prepare recommendations")
+
+    def _load_graph(self) -> None:
+        """Load the vector index the shortlist draws from (:meth:`_nearest`), so that a
+        member's first answer does not wait for it when it comes before any search (1.4 s
+        at a million papers from the machine's cached graph)."""
+        if self.semantic is None:
+            return
+        try:
+            self.semantic.index()
+        except ConfigError:  # no vectors of this embedder: every paper is scored
+            return
 
     def prepared(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for what :meth:`warm` prepares (the model's
