@@ -116,7 +116,7 @@ def test_vectors_round_trip_bit_for_bit(pg: Engine, clock: FrozenClock) -> None:
 
 def test_vectors_copied_in_binary_round_trip_bit_for_bit(pg: Engine, clock: FrozenClock) -> None:
     """``db copy`` writes the embeddings with a binary COPY, vectors in pgvector's binary
-    input form (store/bulk.copy_rows): the same bits come back."""
+    input form (copy_rows in store/bulk.py): the same bits come back."""
     ids = add_papers(pg, 3, clock.now())
     tricky = np.array(
         [[0.1, -0.0, 1e-38, 3.4e38], [1 / 3, -2.5, 7e-45, 1.0], [np.pi] * 4], dtype=np.float32
