@@ -24,7 +24,10 @@ the corpus, never the shared one; ``paperfeed index update`` on it makes the fea
 ahead, as a hub does). Each member asks 4 times over one kept-alive connection (one
 worker): the first answer trains and scores, the later ones take the member's ranked
 papers from that worker's cache; then every member once more on a new connection (a
-worker picked by the kernel). Times are reported as median and worst.
+worker picked by the kernel). Times are reported as median and worst. ``--for-you-first``
+asks them as soon as the workers answer, before any search: a worker's first answers
+while it may still be preparing (answers given as trending papers meanwhile are counted
+as ``preparing_answers``).
 ``--mappings`` adds, per process, the 12 mappings holding the most PSS
 (``/proc/PID/smaps``: files by name, anonymous memory as ``[anon]``), to tell what grows.
 """
@@ -201,6 +204,9 @@ def main() -> None:
     parser.add_argument("--embedder", default="minilm", help="the corpus's embedder")
     parser.add_argument("--for-you", type=int, default=0, help="members asking For you")
     parser.add_argument("--mappings", action="store_true", help="PSS of each mapping")
+    parser.add_argument(
+        "--for-you-first", action="store_true", help="ask For you before the searches"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     members = add_members(args.corpus / "papers.db", args.for_you) if args.for_you else []
@@ -233,12 +239,15 @@ def main() -> None:
                 f"/api/papers/search?q={quote_plus(queries[i % len(queries)])}"
                 for i in range(args.requests)
             ]
+            if args.for_you_first and members:
+                for_you = ask_for_you(port, members)
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=8) as pool:
                 statuses = list(pool.map(lambda p: web.get(base + p, timeout=600), paths))
             warm_s = time.perf_counter() - started
             first = measure(processes[0].pid, args.mappings)
-            for_you = ask_for_you(port, members) if members else None
+            if members and not args.for_you_first:
+                for_you = ask_for_you(port, members)
             with ThreadPoolExecutor(max_workers=8) as pool:
                 statuses += list(pool.map(lambda p: web.get(base + p, timeout=600), paths))
             second = measure(processes[0].pid, args.mappings)
