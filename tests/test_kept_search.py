@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 import paperfeed.deliver.web.hub as hub_module
 from community_support import add_paper, app_client, inbox, member_client, post_form, smtp
+from tests_support import CountingMarker
 
 __all__ = ["app_client", "inbox", "smtp"]
 
@@ -130,23 +131,10 @@ def test_turned_off_every_search_runs(
     assert len(runs) == 4
 
 
-class _Marker:
-    inline = True
-
-    def __init__(self) -> None:
-        self.value = 0
-
-    def read(self) -> object:
-        return self.value
-
-    def close(self) -> None:
-        pass
-
-
 def test_kept_values_are_bounded_and_dropped_at_a_commit() -> None:
     from paperfeed.deliver.web.response_cache import Kept
 
-    marker = _Marker()
+    marker = CountingMarker()
     kept = Kept(marker, max_bytes=250)
     computed: list[str] = []
 

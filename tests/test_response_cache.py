@@ -26,6 +26,7 @@ from paperfeed.store import papers as store
 from paperfeed.store.changes import change_marker
 from paperfeed.store.engine import make_engine, writing
 from paperfeed.store.tables.papers import papers
+from tests_support import CountingMarker
 
 NOW = datetime(2026, 6, 13, 16, 0, tzinfo=UTC)
 DAY = date(2026, 6, 12)
@@ -144,19 +145,6 @@ def test_the_cache_can_be_turned_off(db_url: str, tmp_path) -> None:  # type: ig
         assert not _cache(client).enabled and _cache(client).hits == 0
 
 
-class _Marker:
-    inline = True
-
-    def __init__(self) -> None:
-        self.value = 0
-
-    def read(self) -> object:
-        return self.value
-
-    def close(self) -> None:
-        pass
-
-
 def _request() -> Request:
     return Request(
         {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b""}
@@ -164,7 +152,7 @@ def _request() -> Request:
 
 
 def test_memory_is_bounded_least_recently_used_out() -> None:
-    cache = ResponseCache(_Marker(), max_bytes=250)
+    cache = ResponseCache(CountingMarker(), max_bytes=250)
 
     async def main() -> None:
         for key in ("a", "b", "a", "c"):  # 100 bytes each: "b" goes when "c" comes
@@ -177,7 +165,7 @@ def test_memory_is_bounded_least_recently_used_out() -> None:
 
 
 def test_concurrent_misses_render_once() -> None:
-    marker = _Marker()
+    marker = CountingMarker()
     cache = ResponseCache(marker, max_bytes=10_000)
     renders = 0
     gate = threading.Event()

@@ -109,3 +109,19 @@ class ListSource:
             if self.fail_after is not None and index >= self.fail_after:
                 raise SourceError("connection dropped")
             yield Parsed(self.items[index], index + 1, str(index + 1))
+
+
+class CountingMarker:
+    """A change marker (store/changes.py's shape) whose value a test moves by hand:
+    ``marker.value += 1`` stands for a commit."""
+
+    inline = True
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def read(self) -> object:
+        return self.value
+
+    def close(self) -> None:
+        pass
