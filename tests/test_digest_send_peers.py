@@ -5,12 +5,14 @@ held by another sender, not as unsent, and ``paperfeed digest send`` exits 0 (an
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select, update
 
 from digest_support import (
     MONDAY,
@@ -25,8 +27,10 @@ from digest_support import (
 )
 from paperfeed.cli import cli
 from paperfeed.clock import FrozenClock
+from paperfeed.deliver.digests.send import SendReport
 from paperfeed.store import deliveries, subscriptions
 from paperfeed.store.engine import make_engine, writing
+from paperfeed.store.tables.digests import digest_deliveries as ledger
 
 __all__ = ["sink"]  # fixtures
 
@@ -86,3 +90,51 @@ def test_digest_send_exits_0_beside_a_peer_still_sending(
     assert (report["sent"], report["unsent"], report["in_flight"]) == (3, 0, 3)
     text = CliRunner().invoke(cli, ["digest", "send", "--date", "2026-11-23"])
     assert text.exit_code == 0 and "held by other senders 3" in text.output, text.output
+
+
+@pytest.mark.postgres
+def test_a_sender_waits_for_a_peers_claim_in_progress_rather_than_call_it_unsent(
+    postgres_url: str, sink: Sink, tmp_path: Path
+) -> None:
+    """On PostgreSQL a claim passes over rows a peer is claiming at that moment (SKIP
+    LOCKED), and they still read as queued until the peer commits. The sender that runs
+    out of free rows then waits for that claim: the rows count as in flight, not unsent
+    (once, the sender reported them unsent and exited 75 under load). The peer here is
+    between claim's two statements: its rows locked, their status not yet written."""
+    engine = make_engine(postgres_url)
+    add_papers(engine, ["Diffusion models for video", "Graphs"])
+    for n in range(6):
+        add_subscriber(engine, f"p{n}@example.org")
+    with writing(engine) as conn:
+        deliveries.plan(conn, MONDAY.key, subscriptions.confirmed_ids(conn, "daily", NOW), NOW)
+    settings = digest_settings(postgres_url, sink.port, tmp_path, digest_batch_size=2)
+    sender = sender_for(settings, engine, FrozenClock(NOW))
+    reports: list[SendReport] = []
+    with engine.connect() as peer:
+        # A peer half-way through deliveries.claim: its rows locked, not yet marked.
+        claiming = peer.begin()
+        mine = (ledger.c.digest == MONDAY.key) & (ledger.c.status == "queued")
+        last_two = (
+            select(ledger.c.subscriber_id).where(mine).order_by(ledger.c.subscriber_id.desc())
+        )
+        held = list(peer.execute(last_two.limit(2).with_for_update()).scalars())
+        assert len(held) == 2
+        running = threading.Thread(target=lambda: reports.append(sender.send(MONDAY)))
+        running.start()
+        deadline = time.monotonic() + 30
+        while len(sink.messages) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(sink.messages) == 4, "the sender did not send the four free deliveries"
+        time.sleep(0.5)  # the sender, out of free rows, looks once more
+        assert running.is_alive(), "the sender finished while the peer's claim was open"
+        peer.execute(
+            update(ledger)
+            .where(ledger.c.digest == MONDAY.key, ledger.c.subscriber_id.in_(held))
+            .values(status="claimed", claimed_by="peer:1", claimed_at=NOW)
+        )
+        claiming.commit()
+    running.join(30)
+    engine.dispose()
+    (report,) = reports
+    assert (report.sent, report.unsent, report.in_flight, report.stopped) == (4, 0, 2, None)
+    assert report.ledger == {"sent": 4, "claimed": 2}

@@ -61,8 +61,21 @@ def plan(conn: Connection, digest: str, subscriber_ids: Sequence[int], now: date
     return added
 
 
-def claim(conn: Connection, digest: str, worker: str, now: datetime, limit: int) -> list[Delivery]:
-    """Take up to ``limit`` due rows of ``digest`` for ``worker`` (in its own transaction)."""
+def claim(
+    conn: Connection,
+    digest: str,
+    worker: str,
+    now: datetime,
+    limit: int,
+    *,
+    wait: bool = False,
+) -> list[Delivery]:
+    """Take up to ``limit`` due rows of ``digest`` for ``worker`` (in its own transaction).
+
+    On PostgreSQL a row another sender is claiming at this moment is passed over, unless
+    ``wait``: then the claim waits for that sender's transaction and takes the row only if
+    it is still due (a sender's last claim waits, so that it never reports a row a peer
+    was taking as unsent)."""
     due = (
         select(ledger.c.subscriber_id)
         .where(
@@ -72,7 +85,7 @@ def claim(conn: Connection, digest: str, worker: str, now: datetime, limit: int)
         )
         .order_by(ledger.c.subscriber_id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=not wait)
     )
     ids = list(conn.execute(due).scalars())
     if not ids:

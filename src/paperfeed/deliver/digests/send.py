@@ -242,14 +242,27 @@ class DigestSender:
     def _drain(self, edition: Edition, transport: Transport, report: SendReport) -> None:
         key = edition.key
         in_a_row = 0  # connection failures since the last message that got an answer
+        last_look = False  # the claim that found nothing free is tried once more, waiting
         while not report.halted():
             with writing(self.engine) as conn:
                 batch = deliveries.claim(
-                    conn, key, self.worker, self.clock.now(), self.settings.digest_batch_size
+                    conn,
+                    key,
+                    self.worker,
+                    self.clock.now(),
+                    self.settings.digest_batch_size,
+                    wait=last_look,
                 )
                 subs = subscriptions.many(conn, [d.subscriber_id for d in batch])
             if not batch:
-                return
+                if last_look:
+                    return
+                # Rows a peer is claiming right now were passed over (PostgreSQL's SKIP
+                # LOCKED) and still read as queued: wait for its claim to commit, so that
+                # they count as in flight, or take them if its transaction gave them back.
+                last_look = True
+                continue
+            last_look = False
             confirmed = [
                 sub
                 for sub in (subs.get(d.subscriber_id) for d in batch)
