@@ -103,6 +103,7 @@ def profile(args: argparse.Namespace) -> None:
     from sqlalchemy import event
 
     from paperfeed.config import load_settings
+    from paperfeed.index.lexical import database as lexical_db
     from paperfeed.index.lexical.tantivy_index import word_index
     from paperfeed.index.query import parse_query
     from paperfeed.index.semantic import semantic_index
@@ -193,7 +194,7 @@ def profile(args: argparse.Namespace) -> None:
         lex = (words.search(q, limit=100) if words is not None else None) or []
         marks.append(time.perf_counter())
         with engine.connect() as conn:
-            allowed = search_module._allowed(conn, q)
+            allowed = lexical_db.allowed_ids(conn, q)
         marks.append(time.perf_counter())
         found = semantic.search(q.semantic_text, 100, allowed=allowed)
         marks.append(time.perf_counter())

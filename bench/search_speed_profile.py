@@ -61,6 +61,7 @@ def main() -> None:
     from paperfeed.index.query import parse_query
     from paperfeed.index.semantic import SemanticIndex
     from paperfeed.rank import search as search_module
+    from paperfeed.rank import search_halves
     from paperfeed.rank.search import Fusion, search
     from paperfeed.store import moderation
     from paperfeed.store import papers as store
@@ -106,18 +107,18 @@ def main() -> None:
             times.append(time.perf_counter() - t0)
     out["hybrid_e2e_ms"] = pct(times)
     if args.ab:
-        # Both ways forced (search._overlap), so the machine's load does not choose for them:
+        # Both ways forced (search_halves.overlap), so the machine's load does not choose for them:
         # the two halves at once on two threads, or one after the other on this one.
-        gate = search_module._overlap
+        gate = search_halves.overlap
         pairs: dict[str, list[float]] = {"threads": [], "inline": []}
         for _ in range(args.repeat):
             for q in queries:
                 for name, overlap in (("threads", True), ("inline", False)):
-                    search_module._overlap = lambda o=overlap: o  # type: ignore[misc]
+                    search_halves.overlap = lambda o=overlap: o  # type: ignore[misc]
                     t0 = time.perf_counter()
                     e2e(q)
                     pairs[name].append(time.perf_counter() - t0)
-        search_module._overlap = gate  # type: ignore[assignment]
+        search_halves.overlap = gate  # type: ignore[assignment]
         out["ab_e2e_ms"] = {k: pct(v) for k, v in pairs.items()}
 
     parts: dict[str, list[float]] = {
@@ -138,8 +139,8 @@ def main() -> None:
         forget()
         # As search() does: both journal versions in one statement, handed to the indexes.
         tv = time.perf_counter()
-        versions, allowed = search_module._read_first(engine, semantic, words, q, "hybrid")
-        word_version = versions.get(search_module.word_journal)
+        versions, allowed = search_halves.read_first(engine, semantic, words, q, "hybrid")
+        word_version = versions.get(search_halves.word_journal)
         vector_version = versions.get(semantic.journal_name())
         t0 = time.perf_counter()
         semantic.query_vector(q.semantic_text)

@@ -231,16 +231,16 @@ def test_papers_hidden_by_a_moderator_are_never_found(hub, clock: FrozenClock) -
 def test_hybrid_answers_the_same_with_its_meaning_half_on_another_thread(
     hub, monkeypatch: pytest.MonkeyPatch, text: str
 ) -> None:  # type: ignore[no-untyped-def]
-    from paperfeed.rank import search as search_module
+    from paperfeed.rank import search_halves
 
     engine, semantic, words = hub
     answers = []
     for overlap in (True, False):
-        monkeypatch.setattr(search_module, "_overlap", lambda overlap=overlap: overlap)
+        monkeypatch.setattr(search_halves, "overlap", lambda overlap=overlap: overlap)
         result = search(engine, semantic, text, limit=10, words=words)
         answers.append([(h.paper_id, round(h.score, 6)) for h in result.hits])
     assert answers[0] == answers[1] and answers[0]
-    monkeypatch.setattr(search_module, "_overlap", lambda: True)
+    monkeypatch.setattr(search_halves, "overlap", lambda: True)
     with pytest.raises(ConfigError):
         search(engine, None, text, words=words)
 
@@ -248,13 +248,13 @@ def test_hybrid_answers_the_same_with_its_meaning_half_on_another_thread(
 def test_hybrid_embeds_the_query_on_another_thread_while_the_versions_are_read(
     hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from paperfeed.rank import search as search_module
+    from paperfeed.rank import search_halves
 
     engine, semantic, words = hub
-    monkeypatch.setattr(search_module, "_overlap", lambda: True)
+    monkeypatch.setattr(search_halves, "overlap", lambda: True)
     embedding = threading.Event()
     embedded_on: list[threading.Thread] = []
-    real_vector, real_read = semantic.query_vector, search_module._read_first
+    real_vector, real_read = semantic.query_vector, search_halves.read_first
 
     def query_vector(text: str) -> np.ndarray:
         embedded_on.append(threading.current_thread())
@@ -267,7 +267,7 @@ def test_hybrid_embeds_the_query_on_another_thread_while_the_versions_are_read(
         return real_read(*args)
 
     monkeypatch.setattr(semantic, "query_vector", query_vector)
-    monkeypatch.setattr(search_module, "_read_first", read_first)
+    monkeypatch.setattr(search_halves, "read_first", read_first)
     result = search(engine, semantic, "sparse attention for long context", limit=5, words=words)
     assert arxiv_ids(engine, [h.paper_id for h in result.hits])[0] == "2606.13392"
     assert len(embedded_on) == 1 and embedded_on[0] is not threading.current_thread()
@@ -320,10 +320,10 @@ def test_hybrid_takes_a_second_thread_only_while_a_core_is_left_for_it(
 def test_hybrid_on_two_threads_raises_the_error_of_either_half(
     hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from paperfeed.rank import search as search_module
+    from paperfeed.rank import search_halves
 
     engine, semantic, words = hub
-    monkeypatch.setattr(search_module, "_overlap", lambda: True)
+    monkeypatch.setattr(search_halves, "overlap", lambda: True)
     text = "sparse attention for long context"
 
     def broken_index(version: int | None = None) -> None:
@@ -339,7 +339,7 @@ def test_hybrid_on_two_threads_raises_the_error_of_either_half(
 
     # The meaning half, waiting for the versions, hears of the failure and ends too.
     with monkeypatch.context() as patched:
-        patched.setattr(search_module, "_read_first", unreadable)
+        patched.setattr(search_halves, "read_first", unreadable)
         with pytest.raises(InvalidQueryError, match="versions"):
             search(engine, semantic, text, words=words)
     assert search(engine, semantic, text, limit=3, words=words).hits

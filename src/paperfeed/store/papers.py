@@ -388,3 +388,14 @@ def adjacent_featured_day(conn: Connection, day: date, *, later: bool) -> date |
 
 def all_ids(conn: Connection) -> list[int]:
     return list(conn.execute(select(papers.c.id).order_by(papers.c.id)).scalars())
+
+
+_EXISTING = PerDialect(lambda dialect: select(papers.c.id).where(id_in(papers.c.id, dialect)))
+
+
+def existing_ids(conn: Connection, ids: Sequence[int]) -> set[int]:
+    """Those of ``ids`` that are papers here."""
+    found: set[int] = set()
+    for chunk in _chunks(list(ids)):
+        found.update(conn.execute(_EXISTING(conn), {IDS: list(chunk)}).scalars())
+    return found

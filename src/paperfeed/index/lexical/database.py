@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, time
 
+import numpy as np
 from sqlalchemy import ColumnElement, Connection, Select, and_, exists, func, or_, select
 
 from paperfeed.index import journal
@@ -89,6 +90,29 @@ def filter_ids(query: Query) -> Select[tuple[int]] | None:
     if query.before is not None:
         conditions.append(day < _start_after(query.before))
     return select(papers.c.id).where(and_(*conditions))
+
+
+def allowed_ids(conn: Connection, query: Query) -> np.ndarray | None:
+    """The ids of every paper the query's filters allow (``None`` when unfiltered)."""
+    subquery = filter_ids(query)
+    if subquery is None:
+        return None
+    return np.fromiter(conn.execute(subquery).scalars(), dtype=np.int64)
+
+
+def newest_matching(conn: Connection, query: Query, *, limit: int) -> list[int]:
+    """The newest ``limit`` papers the query's filters allow, newest first (a query of
+    filters only); its words are not asked."""
+    subquery = filter_ids(query)
+    if subquery is None:
+        return []
+    newest = (
+        select(papers.c.id)
+        .where(papers.c.id.in_(subquery.scalar_subquery()))
+        .order_by(papers.c.published_at.desc().nulls_last(), papers.c.id.desc())
+        .limit(limit)
+    )
+    return list(conn.execute(newest).scalars())
 
 
 def _start(day: date) -> datetime:
