@@ -6,7 +6,7 @@
 Methods, each ranking the whole corpus for one simulated or real member (liked papers left
 out), scored by recall@20 and nDCG@20 over the held-out papers:
 
-* ``paperfeed``: the member model of ``rank/recommend.py`` (logistic regression over the
+* ``paperfeed``: the member model of ``rank/recommend/decisions.py`` (logistic regression over the
   embeddings and the tf-idf view, sampled negatives, re-ranked by the nearest liked papers);
 * ``tfidf_svm``: arxiv-sanity-lite's recipe (tf-idf over title + abstract with its
   vectorizer settings, LinearSVC C = 0.01, balanced classes, every other paper a negative);
@@ -70,8 +70,8 @@ from data_paths import external  # noqa: E402
 from paperfeed.index.embedders.embedder import load_embedder, paper_text  # noqa: E402
 from paperfeed.index.recommend.features import Features, build_features  # noqa: E402
 from paperfeed.index.recommend.term_view import vectorizer  # noqa: E402
-from paperfeed.rank.recommend import fit, ranked  # noqa: E402
-from paperfeed.rank.recommend_model import scores, train  # noqa: E402
+from paperfeed.rank.recommend.decisions import fit, ranked  # noqa: E402
+from paperfeed.rank.recommend.model import scores, train  # noqa: E402
 
 CACHE = ROOT / "bench" / "out" / "recommend_cache"
 K = 20

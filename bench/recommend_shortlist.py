@@ -8,10 +8,10 @@ leaves them; feature files from before postings get them added first, which read
 tf-idf row once). Synthetic members like 1, 3, 5, 10 or 20 papers drawn from one to three
 neighbourhoods of the corpus (a random paper's 60 nearest), every fourth one also marks
 three papers of another neighbourhood "not interested"; each member's model is trained
-as the page trains it (:func:`paperfeed.rank.recommend.fit`). For each member the bench
+as the page trains it (:func:`paperfeed.rank.recommend.decisions.fit`). For each member the bench
 ranks the top ``--limit`` twice: by scoring every paper
-(:func:`paperfeed.rank.recommend.ranked`, what For you did before) and from the shortlist
-(:mod:`paperfeed.rank.recommend_shortlist`, the graph's candidates and the tf-idf
+(:func:`paperfeed.rank.recommend.decisions.ranked`, what For you did before) and from the shortlist
+(:mod:`paperfeed.rank.recommend.shortlist`, the graph's candidates and the tf-idf
 postings, then the full model), and reports the share of the exhaustive top that the
 shortlist's top holds (mean, 10th percentile, worst; by number of liked papers), the
 shortlist's size, and the time of each (median and worst), beside the load average.
@@ -88,8 +88,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from paperfeed.rank.recommend import fit, ranked
-    from paperfeed.rank.recommend_shortlist import ranked_shortlist, shortlist
+    from paperfeed.rank.recommend.decisions import fit, ranked
+    from paperfeed.rank.recommend.shortlist import ranked_shortlist, shortlist
 
     load_before = os.getloadavg()
     features, graph = open_corpus(args.corpus / "index")

@@ -146,7 +146,7 @@ def make_corpus(db: Path, demo: Path, size: int, members: int) -> None:
 def worker(url: str, index_dir: str | None, members: list[int], barrier: Any, out: Any) -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     started = time.perf_counter()
-    from paperfeed.rank.recommend_feed import Recommender
+    from paperfeed.rank.recommend.feed import Recommender
     from paperfeed.rank.trending import TrendingRule
     from paperfeed.store.engine import make_engine
 
@@ -230,7 +230,7 @@ def synthetic(workdir: Path, n: int) -> dict[str, Any]:
 
     from paperfeed.index.recommend.features import Features
     from paperfeed.index.recommend.files import FeatureFiles
-    from paperfeed.rank.recommend import fit, ranked
+    from paperfeed.rank.recommend.decisions import fit, ranked
 
     files = FeatureFiles(workdir / f"synthetic-{n}", "synthetic")
     features = files.load()

@@ -28,9 +28,9 @@ from paperfeed.index.lexical import database as lexical
 from paperfeed.index.recommend.features import Features
 from paperfeed.models import Paper
 from paperfeed.rank.editions import Edition, schedule_of
-from paperfeed.rank.recommend_batch import block_scores, ranked_block
-from paperfeed.rank.recommend_feed import Recommender
-from paperfeed.rank.recommend_model import Model, scores, train
+from paperfeed.rank.recommend.batch import block_scores, ranked_block
+from paperfeed.rank.recommend.feed import Recommender
+from paperfeed.rank.recommend.model import Model, scores, train
 from paperfeed.store import follows, moderation, subscriptions, votes
 from paperfeed.store import papers as paper_store
 from paperfeed.store import recommendations as rec
@@ -83,7 +83,7 @@ def test_block_scores_over_every_paper_are_the_pages_scores() -> None:
 def test_block_scores_over_candidates_are_the_formula_over_them() -> None:
     """Over a subset, each column is ``scores`` of a corpus made of those rows alone (the
     liked and disliked papers kept among them), and the re-ranked best are capped."""
-    from paperfeed.rank.recommend_model import ModelParams
+    from paperfeed.rank.recommend.model import ModelParams
 
     features = _features()
     models = _models(features)
@@ -257,7 +257,7 @@ def test_a_cold_start_topic_is_searched_once_per_edition_however_many_share_it(
     """The digest's recommender keeps each topic text's papers in its ``topic_memo`` for an
     edition (a new edition forgets them); the page's recommender has none and searches
     each time, so a paper added since joins at once."""
-    from paperfeed.rank import recommend_feed
+    from paperfeed.rank.recommend import feed as recommend_feed
 
     ids: dict[str, list[int]] = client.app.state.topics  # type: ignore[attr-defined]
     engine = _engine(client)

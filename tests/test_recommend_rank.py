@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from paperfeed.index.recommend.features import Features, build_features
-from paperfeed.rank.recommend import (
+from paperfeed.rank.recommend.decisions import (
     CandidatePaper,
     Recommendation,
     assemble,
@@ -20,7 +20,7 @@ from paperfeed.rank.recommend import (
     ranked,
     with_topics,
 )
-from paperfeed.rank.recommend_model import DEFAULT_PARAMS, linear_scores, neighbour_similarity
+from paperfeed.rank.recommend.model import DEFAULT_PARAMS, linear_scores, neighbour_similarity
 from paperfeed.store.recommendations import Exclusions, MemberSignals, RecSettings, Signal
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -191,7 +191,7 @@ def test_mix_fills_with_trending_without_model_papers_and_never_repeats() -> Non
 
 
 def test_followed_papers_need_the_name_the_pins_and_the_window() -> None:
-    from paperfeed.rank.recommend_follows import followed_papers
+    from paperfeed.rank.recommend.follows import followed_papers
     from paperfeed.store.follows import AuthoredPaper, Follow
 
     def paper(
@@ -255,7 +255,7 @@ def test_the_neighbour_term_follows_the_embeddings_not_shared_words() -> None:
 def test_the_training_matrix_is_each_embedding_then_its_scaled_words() -> None:
     from scipy import sparse
 
-    from paperfeed.rank.recommend_model import _stack
+    from paperfeed.rank.recommend.model import _stack
 
     features, _, _ = corpus()
     assert features.terms is not None and features.terms.has_canonical_format

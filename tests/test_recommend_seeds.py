@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from paperfeed.models import normalise_title
-from paperfeed.rank.recommend_seeds import parse_references
+from paperfeed.rank.recommend.seeds import parse_references
 
 BIBTEX = r"""
 @misc{vaswani2017attention,

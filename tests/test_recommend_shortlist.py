@@ -26,9 +26,9 @@ from paperfeed.index.recommend.postings import Postings
 from paperfeed.index.recommend.rows import ArrayReader
 from paperfeed.index.vectors.hnsw import Graph
 from paperfeed.index.vectors.in_memory import VectorIndex
-from paperfeed.rank.recommend import fit, ranked
-from paperfeed.rank.recommend_model import DEFAULT_PARAMS, Model, linear_scores
-from paperfeed.rank.recommend_shortlist import (
+from paperfeed.rank.recommend.decisions import fit, ranked
+from paperfeed.rank.recommend.model import DEFAULT_PARAMS, Model, linear_scores
+from paperfeed.rank.recommend.shortlist import (
     ShortlistParams,
     ranked_shortlist,
     shortlist,

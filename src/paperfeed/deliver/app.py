@@ -64,7 +64,7 @@ def _lifespan(threads: int) -> Callable[[FastAPI], AbstractAsyncContextManager[N
     other request of its worker.
 
     It also starts preparing recommendations in the background (the model's libraries and
-    the corpus features, :meth:`~paperfeed.rank.recommend_feed.Recommender.warm`), so that
+    the corpus features, :meth:`~paperfeed.rank.recommend.feed.Recommender.warm`), so that
     a member's first "For you" does not wait for them.
     """
 

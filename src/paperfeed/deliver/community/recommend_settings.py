@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from paperfeed.clock import Clock
 from paperfeed.deliver.community import permissions
 from paperfeed.errors import InvalidInputError
-from paperfeed.rank.recommend_seeds import parse_references
+from paperfeed.rank.recommend.seeds import parse_references
 from paperfeed.store import follows, steering
 from paperfeed.store import recommendations as rec
 from paperfeed.store.engine import writing

@@ -18,7 +18,7 @@ Done once per edition and shared by every member: the window's papers (loaded, h
 ones known), the trending list the feed mixes in, the corpus features. Per block of
 members: their signals, their models (trained as the page trains them; cold-start topic
 searches run once per distinct text), and one matrix product scoring the block over the
-new papers (:mod:`paperfeed.rank.recommend_batch`) instead of a pass over the corpus per
+new papers (:mod:`paperfeed.rank.recommend.batch`) instead of a pass over the corpus per
 member. Subscribers without an account, and members who paused personalisation, get none.
 """
 
@@ -39,11 +39,11 @@ from paperfeed.models import StoredPaper
 from paperfeed.rank.digest import Section
 from paperfeed.rank.editions import DigestSchedule, Edition, schedule_of
 from paperfeed.rank.lists import trending_list
-from paperfeed.rank.recommend import CandidatePaper, assemble
-from paperfeed.rank.recommend_batch import ranked_block
-from paperfeed.rank.recommend_feed import MAX_LIMIT, Recommender
-from paperfeed.rank.recommend_follows import follow_since, followed_papers
-from paperfeed.rank.recommend_model import Model
+from paperfeed.rank.recommend.batch import ranked_block
+from paperfeed.rank.recommend.decisions import CandidatePaper, assemble
+from paperfeed.rank.recommend.feed import MAX_LIMIT, Recommender
+from paperfeed.rank.recommend.follows import follow_since, followed_papers
+from paperfeed.rank.recommend.model import Model
 from paperfeed.rank.trending import TrendingRule
 from paperfeed.store import follows as follows_store
 from paperfeed.store import moderation

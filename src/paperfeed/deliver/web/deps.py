@@ -25,7 +25,7 @@ from paperfeed.deliver.web.hub import Hub
 from paperfeed.deliver.web.services import Services
 from paperfeed.deliver.web.sessions import ANONYMOUS, CSRF_COOKIE, Viewer
 from paperfeed.errors import ForbiddenError, UnauthorizedError
-from paperfeed.rank.recommend_feed import Recommender
+from paperfeed.rank.recommend.feed import Recommender
 from paperfeed.store.users import Member
 
 

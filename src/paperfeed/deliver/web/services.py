@@ -15,7 +15,7 @@ from paperfeed.deliver.community.moderation import Moderation
 from paperfeed.deliver.community.recommend_settings import RecommendSettings
 from paperfeed.deliver.digests.subscriptions import Subscriptions
 from paperfeed.deliver.web.hub import Hub
-from paperfeed.rank.recommend_feed import Recommender
+from paperfeed.rank.recommend.feed import Recommender
 from paperfeed.rank.trending import TrendingRule
 
 

@@ -4,7 +4,7 @@ behind on a large hub.
 
 A full fit is minutes of pure-Python tokenising at 100 k papers: in a thread of a serve
 worker it would hold the interpreter lock that the worker's requests need, so the worker
-hands it to a child and maps the files the child writes (:mod:`.recommend_cache`). The
+hands it to a child and maps the files the child writes (:mod:`.cache`). The
 child reads what to do from the environment (``PAPERFEED_RECOMMEND_BUILD``, JSON: the
 database URL, the embedding model, the index folder), never from its arguments, which
 other users of the machine can read.

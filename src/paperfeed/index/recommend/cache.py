@@ -2,10 +2,10 @@
 
 :class:`FeatureCache` answers with the features of one embedding model at the vector
 journal's current key (its version and the vector count: two index reads). With an index
-folder, the features are the memory-mapped files of :mod:`.recommend_files`: a process
+folder, the features are the memory-mapped files of :mod:`.files`: a process
 whose files are in step maps them (milliseconds, nothing private); one that finds them
 behind or missing takes the folder's lock, brings them up to date (new and changed papers
-get rows in the fitted terms, :func:`~.recommend_features.extend_features`, or everything
+get rows in the fitted terms, :func:`~.features.extend_features`, or everything
 is fitted again, see :meth:`FeatureCache._changed_since`), writes new files and maps
 those. The other processes of the machine wait on the lock, then map the new files: the
 work is done once per machine, and ``paperfeed index update`` does it ahead of any
@@ -60,7 +60,7 @@ IDENTITY = "lexical:identity"
 #: are fitted again (until then new papers get rows in the fitted terms).
 REFIT_SHARE = 0.2
 #: Above this many papers a serving process has a child process fit the features
-#: (:mod:`.recommend_build`): minutes of tokenising would hold its interpreter lock.
+#: (:mod:`.build`): minutes of tokenising would hold its interpreter lock.
 CHILD_OVER = 20_000
 #: Above this many papers a serving process has a child bring them up to date too (the
 #: rows of new papers added to the others'): that copies every row, at a million papers

@@ -4,8 +4,8 @@ embedder, its unit embedding and its tf-idf row (:mod:`.term_view`).
 :func:`build_features` fits the terms and makes every row; :func:`extend_features` brings
 features up to date from the vector journal (new and changed papers get rows in the
 fitted terms, the rest are kept). Where they live between requests, and who makes them:
-:mod:`.recommend_cache` (memory-mapped files under the index folder,
-:mod:`.recommend_files`, shared by the processes of a machine).
+:mod:`.cache` (memory-mapped files under the index folder,
+:mod:`.files`, shared by the processes of a machine).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The tf-idf rows turned around: for each term, the papers that hold it and its value in
 each (the tf-idf matrix by column, like a word index's postings).
 
-A member's shortlist (:mod:`paperfeed.rank.recommend_shortlist`) sums the postings of the
+A member's shortlist (:mod:`paperfeed.rank.recommend.shortlist`) sums the postings of the
 terms that weigh most in their model, to find the papers the tf-idf part of the model scores
 highest without reading every paper's row. On disk they are three arrays of the feature
 files (:mod:`.files`), read a term at a time with ``pread`` (:mod:`.rows`); a corpus held in

@@ -2,7 +2,7 @@
 
 The features' arrays are memory-mapped (:mod:`.files`), and a whole-corpus product reads
 them through the mapping. A member's model needs only some rows: its positives and sampled
-negatives to train, the shortlist it scores (:mod:`paperfeed.rank.recommend_shortlist`),
+negatives to train, the shortlist it scores (:mod:`paperfeed.rank.recommend.shortlist`),
 the liked papers an explanation names. Read through the mapping, each of those rows maps
 the 64 KB around it into the process (the kernel's fault-around), so a few thousand
 scattered rows per member soon map whole files: at a million papers, 2.2 GB counted in

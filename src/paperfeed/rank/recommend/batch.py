@@ -7,7 +7,7 @@ product over the candidates' rows (``C x d`` times ``d x B``, plus the tf-idf ro
 the block's term weights), and the nearest-liked-papers term one product against the
 union of the block's liked papers.
 
-The formula is :func:`~paperfeed.rank.recommend_model.scores`'s, applied to the
+The formula is :func:`~paperfeed.rank.recommend.model.scores`'s, applied to the
 candidates as the corpus: the best ``params.rerank`` candidates by the linear score are
 re-ranked with the z-scores of the linear score and of the similarity to the member's
 nearest liked papers (less that to the nearest "not interested" one); the others get
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from paperfeed.index.recommend.features import Features
-from paperfeed.rank.recommend_model import DEFAULT_PARAMS, Model, ModelParams
+from paperfeed.rank.recommend.model import DEFAULT_PARAMS, Model, ModelParams
 
 
 def _z(values: np.ndarray) -> np.ndarray:
@@ -126,7 +126,7 @@ def ranked_block(
     params: ModelParams = DEFAULT_PARAMS,
 ) -> list[list[tuple[int, float]]]:
     """For each model, its best ``limit`` candidates as (paper id, score), leaving out
-    its ``skips`` (as :func:`~paperfeed.rank.recommend.ranked` does over the corpus).
+    its ``skips`` (as :func:`~paperfeed.rank.recommend.decisions.ranked` does over the corpus).
     Candidates without features are left out."""
     rows = features.rows_of(sorted(set(paper_ids)))
     values = block_scores(models, features, rows, params)

@@ -5,7 +5,7 @@
    ``kind weight x 0.5 ** (age in days / half-life)`` (:func:`positive_weights`).
 2. Cold start: with fewer than :data:`COLD_START` positives, the papers that best match the
    member's topics (their own and their digest's saved searches) join them as positives.
-3. The model (:mod:`.recommend_model`) scores every paper; the member's own positives and
+3. The model (:mod:`.model`) scores every paper; the member's own positives and
    "not interested" papers never come back.
 4. Exclusions are absolute: a paper matching an excluded keyword (title or abstract, whole
    words), category or author is dropped wherever it came from, model, trending or follows.
@@ -24,8 +24,8 @@ from typing import Literal
 import numpy as np
 
 from paperfeed.index.recommend.features import Features
-from paperfeed.rank.recommend_explain import Reason, explain
-from paperfeed.rank.recommend_model import DEFAULT_PARAMS, Model, ModelParams, scores, train
+from paperfeed.rank.recommend.explain import Reason, explain
+from paperfeed.rank.recommend.model import DEFAULT_PARAMS, Model, ModelParams, scores, train
 from paperfeed.store.recommendations import Exclusions, MemberSignals, Signal
 
 #: Fewer positives than this: topics' best papers join them (cold start).

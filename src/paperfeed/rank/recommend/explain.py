@@ -10,7 +10,7 @@ from typing import Literal
 import numpy as np
 
 from paperfeed.index.recommend.features import Features
-from paperfeed.rank.recommend_model import Model
+from paperfeed.rank.recommend.model import Model
 
 ReasonKind = Literal["model", "trending", "followed"]
 #: Liked papers and terms named per recommendation.

@@ -3,7 +3,7 @@ private Atom feed and the digest section.
 
 It reads the member's signals (store), the corpus features (index), trains the member's
 model or takes it from the cache (keyed by the member's signal version, so any new
-signal retrains it), and lets the pure decisions of :mod:`.recommend` assemble the feed.
+signal retrains it), and lets the pure decisions of :mod:`.decisions` assemble the feed.
 
 Nothing slow happens on a request: :meth:`Recommender.warm` (called when the app starts)
 imports the model's libraries and maps (or makes) the corpus features in the background,
@@ -37,7 +37,7 @@ from paperfeed.index.vectors.in_memory import VectorIndex
 from paperfeed.index.vectors.table import recorded_model
 from paperfeed.models import StoredPaper
 from paperfeed.rank.lists import trending_list
-from paperfeed.rank.recommend import (
+from paperfeed.rank.recommend.decisions import (
     CandidatePaper,
     Recommendation,
     assemble,
@@ -46,9 +46,9 @@ from paperfeed.rank.recommend import (
     ranked,
     with_topics,
 )
-from paperfeed.rank.recommend_follows import follow_since, followed_papers
-from paperfeed.rank.recommend_model import Model
-from paperfeed.rank.recommend_shortlist import ranked_shortlist, shortlist
+from paperfeed.rank.recommend.follows import follow_since, followed_papers
+from paperfeed.rank.recommend.model import Model
+from paperfeed.rank.recommend.shortlist import ranked_shortlist, shortlist
 from paperfeed.rank.search import search
 from paperfeed.rank.trending import TrendingRule
 from paperfeed.store import follows as follows_store
@@ -63,7 +63,7 @@ CACHED_MODELS = 256
 MAX_LIMIT = 100
 #: Above this many papers a member's model scores a shortlist drawn from the vector
 #: index's graph and the tf-idf postings instead of every paper
-#: (:mod:`.recommend_shortlist`; ``PAPERFEED_RECOMMEND_SHORTLIST_OVER``).
+#: (:mod:`.shortlist`; ``PAPERFEED_RECOMMEND_SHORTLIST_OVER``).
 SHORTLIST_OVER = 200_000
 #: Seconds a request waits for the corpus features (and the model's libraries) before
 #: answering with the trending list, marked ``preparing``: half the second a first answer

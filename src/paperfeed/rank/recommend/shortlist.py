@@ -1,7 +1,7 @@
 """For you over a large corpus: a shortlist of the papers a member's model can rank
 highest, drawn without reading every paper's row, then scored exactly (pure).
 
-Scoring every paper (:func:`~paperfeed.rank.recommend_model.scores`) reads every embedding
+Scoring every paper (:func:`~paperfeed.rank.recommend.model.scores`) reads every embedding
 and every tf-idf row, at a million papers 2.2 GB a member, which then stays in the memory of
 every worker. The model is linear, so its best papers are those that score high on its two
 parts, and those can be found from indexes that are there anyway:
@@ -18,7 +18,7 @@ parts, and those can be found from indexes that are there anyway:
 - papers the graph does not hold yet (added since it was built) are all on the shortlist.
 
 The shortlist (a few thousand papers) is then scored as the digest scores its candidates
-(:func:`~paperfeed.rank.recommend_batch.ranked_block`): the full model's linear score, its
+(:func:`~paperfeed.rank.recommend.batch.ranked_block`): the full model's linear score, its
 best ``rerank`` re-ranked with the nearest-liked-papers term. Its top 50 hold, of the top 50 that
 scoring every paper gives, 99.4 % on average on the realistic 100 k corpus (200 synthetic
 members; 98 % at the 10th percentile, 92 % at worst) and 99.1 % at 1 M (100 members; 98 %,
@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from paperfeed.index.recommend.features import Features
-from paperfeed.rank.recommend_batch import ranked_block
-from paperfeed.rank.recommend_model import DEFAULT_PARAMS, Model, ModelParams
+from paperfeed.rank.recommend.batch import ranked_block
+from paperfeed.rank.recommend.model import DEFAULT_PARAMS, Model, ModelParams
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,6 @@ def ranked_shortlist(
     params: ModelParams = DEFAULT_PARAMS,
 ) -> list[tuple[int, float]]:
     """The model's best ``limit`` papers of the shortlist ``rows`` as (paper id, score),
-    leaving out ``skip``: :func:`~paperfeed.rank.recommend.ranked` over the shortlist."""
+    leaving out ``skip``: :func:`~paperfeed.rank.recommend.decisions.ranked` over the shortlist."""
     ids = [int(pid) for pid in features.ids[np.asarray(rows, dtype=np.int64)]]
     return ranked_block([model], features, ids, skips=[skip], limit=limit, params=params)[0]

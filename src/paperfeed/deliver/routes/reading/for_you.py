@@ -31,7 +31,7 @@ from paperfeed.deliver.web.deps import (
 from paperfeed.deliver.web.errors import WRITE_ERRORS, ErrorOut
 from paperfeed.deliver.web.ids import RowId
 from paperfeed.errors import NotFoundError
-from paperfeed.rank.recommend_feed import ForYou, ForYouItem
+from paperfeed.rank.recommend.feed import ForYou, ForYouItem
 from paperfeed.store import papers as store
 from paperfeed.store import recommendations as rec
 from paperfeed.store.engine import writing
