@@ -60,19 +60,24 @@ Origin = Literal["built", "cache", "repaired"]
 
 @dataclass(frozen=True, slots=True)
 class HnswParams:
-    """Graph parameters, measured by ``bench/vector_speed.py`` on structured 384-dim vectors.
+    """Graph parameters, measured by ``bench/vector_speed.py`` on structured 384-dim vectors
+    and by ``bench/search_speed.py`` on the realistic corpus.
 
     ``connectivity`` is HNSW's M; ``expansion_add`` its efConstruction;
     ``expansion_search`` its ef (raised to the candidate count when that is larger).
     At 1 M vectors M=16 / efConstruction=128 stalled at recall@10 0.93 however
-    large ef was (the graph itself misses neighbours); M=32 / 200 with ef=256
-    reached 0.97 at 0.7 ms a query, built in about 6.5 minutes on 2 cores. ef=256
-    gave 1.00 at 100 k. int8 storage lost nothing measurable once candidates are
-    re-scored in float32.
+    large ef was (the graph itself misses neighbours). On the realistic 1 M corpus
+    (#17), M=32 / 200 needed ef 2,048 for recall@10 0.959 (1,024: 0.935); M=48 / 256
+    reaches 0.953 at ef 1,024, 0.969 at 1,408 and 0.988 at 2,048, so the same recall
+    costs a shorter walk: 4.1-4.4 ms p50 at ef 1,408 against 5.1-6.0 ms for M=32 at
+    2,048, in the same runs. It built in 6.3 minutes on a quiet 2-core machine, and its
+    file is 752 MB at 1 M (M=32: 660 MB). M=64 / 256 found no more at a given ef and
+    walked slower; float16 storage instead of int8 gained nothing (0.950 at 1,536).
+    int8 storage loses nothing measurable once candidates are re-scored in float32.
     """
 
-    connectivity: int = 32
-    expansion_add: int = 200
+    connectivity: int = 48
+    expansion_add: int = 256
     expansion_search: int = 256
     dtype: str = "i8"
     metric: str = "ip"  # vectors are unit length: inner product is cosine
@@ -86,12 +91,12 @@ class HnswParams:
 DEFAULT_PARAMS = HnswParams()
 
 #: Up to this many vectors ``expansion_search`` keeps recall@10 of the graph at 0.97 or
-#: more on realistic vectors (0.974 at 100 k, bench/search_speed.py). Beyond it the graph
-#: is searched with ef grown in proportion to its size, up to :data:`EF_MAX`: at 1 M the
-#: default ef (256, or the 400 candidates asked) gave 0.863, ef 1,024 gave 0.934 and ef
-#: 2,048 gave 0.966 (7.7 / 12.0 ms p50 / p95 under load). ef is a search-time value, so
-#: it is not part of the cache file's name and no graph is rebuilt for it.
-EF_BASE_SIZE = 125_000
+#: more on realistic vectors (0.974 at 100 k with M=32, bench/search_speed.py). Beyond it
+#: the graph is searched with ef grown in proportion to its size, up to :data:`EF_MAX`:
+#: 711 at 500 k (M=48: 640 gave 0.951, 768 gave 0.958) and 1,422 at 1 M (1,280 gave 0.960,
+#: 1,408 gave 0.969; a fixed ef of 256 gave 0.863 with M=32). ef is a search-time value,
+#: so it is not part of the cache file's name and no graph is rebuilt for it.
+EF_BASE_SIZE = 180_000
 EF_MAX = 2_048
 
 
