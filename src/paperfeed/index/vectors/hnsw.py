@@ -71,7 +71,7 @@ class HnswParams:
     reaches 0.953 at ef 1,024, 0.969 at 1,408 and 0.988 at 2,048, so the same recall
     costs a shorter walk: 4.1-4.4 ms p50 at ef 1,408 against 5.1-6.0 ms for M=32 at
     2,048, in the same runs. It built in 6.3 minutes on a quiet 2-core machine, and its
-    file is 752 MB at 1 M (M=32: 660 MB). M=64 / 256 found no more at a given ef and
+    file is 752 MB at 1 M (M=32: 630 MB). M=64 / 256 found no more at a given ef and
     walked slower; float16 storage instead of int8 gained nothing (0.950 at 1,536).
     int8 storage loses nothing measurable once candidates are re-scored in float32.
     """
