@@ -41,6 +41,11 @@ def hub(
     words = WordIndex(engine, tmp_path / "words")
     first = search(engine, semantic, QUERY, limit=5, words=words)
     assert first.hits
+    # On PostgreSQL pgvector answers the first search while the memory index loads in the
+    # background; a busy machine may finish that load during a measured search (CI counted
+    # one more journal read then): counted here is what a settled process runs.
+    semantic.join_graph(60)
+    assert search(engine, semantic, QUERY, limit=5, words=words).hits
     yield engine, semantic, words
 
 
@@ -93,10 +98,8 @@ def test_one_hybrid_search_reads_the_versions_once_and_the_page_once(hub) -> Non
     own = _without_begin(counted.statements)
     assert sum("index_state" in s for s in own) == 1, own
     assert len(own) == 4, own
-    if isinstance(semantic.index(), VectorIndex):
-        assert counted.counts["checkouts"] == 2, (counted.counts, own)
-    else:  # pgvector: the nearest papers are one more script (on the driver's own cursor)
-        assert counted.counts["checkouts"] == 3, (counted.counts, own)
+    assert isinstance(semantic.index(), VectorIndex)  # the memory index, on both databases
+    assert counted.counts["checkouts"] == 2, (counted.counts, own)
 
 
 def test_a_version_read_by_search_still_catches_both_indexes_up(hub, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
