@@ -165,7 +165,7 @@ def _digest_section(c: TestClient) -> ForYouSection:
         half_life_days=page.half_life_days,
         semantic=page.semantic,
         words=page.words,
-        index_dir=page.index_dir,
+        index_dir=page.preparation.index_dir,
         topic_memo={},
     )
     return ForYouSection(own, schedule_of(settings), COUNT)

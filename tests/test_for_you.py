@@ -380,8 +380,8 @@ def test_while_the_corpus_is_prepared_the_feed_is_trending_and_says_so(
     upvote(client, user, topics(client)["speech"][:4])
     recommender = client.app.state.services.recommender  # type: ignore[attr-defined]
     # A process that has no features yet, and whose index folder holds none.
-    recommender._caches.clear()
-    recommender.index_dir = tmp_path / "fresh-index"
+    recommender.preparation._caches.clear()
+    recommender.preparation.index_dir = tmp_path / "fresh-index"
     recommender.wait_seconds = 0.2
     release = threading.Event()
     original = FeatureCache._load

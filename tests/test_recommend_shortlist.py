@@ -260,9 +260,9 @@ def test_through_the_app_the_shortlist_feed_is_the_every_paper_feed(big_hub: Tes
     recommender = big_hub.app.state.services.recommender  # type: ignore[attr-defined]
     semantic = big_hub.app.state.hub.semantic  # type: ignore[attr-defined]
     semantic.unload()
-    recommender._warming = None  # a worker starting now
+    recommender.preparation._warming = None  # a worker starting now
     assert recommender.prepared(120)
-    recommender._warming.join(120)
+    recommender.preparation._warming.join(120)
     assert semantic.answering() != "not loaded"  # loaded while preparing, before any search
     semantic.join_graph(120)  # its graph, built in the background on this new corpus
     assert semantic.answering() == "hnsw"

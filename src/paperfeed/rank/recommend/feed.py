@@ -6,10 +6,11 @@ model or takes it from the cache (keyed by the member's signal version, so any n
 signal retrains it), and lets the pure decisions of :mod:`.decisions` assemble the feed.
 
 Nothing slow happens on a request: :meth:`Recommender.warm` (called when the app starts)
-imports the model's libraries and maps (or makes) the corpus features in the background,
-and a request waits for them at most :attr:`Recommender.wait_seconds`; until they are
-there the feed is the trending list, marked ``preparing``. A member's ranked papers are
-kept with their model, so a later answer with the same signals scores nothing.
+imports the model's libraries and maps (or makes) the corpus features in the background
+(:mod:`.preparation`), and a request waits for them at most
+:attr:`Recommender.wait_seconds`; until they are there the feed is the trending list,
+marked ``preparing``. A member's ranked papers are kept with their model, so a later
+answer with the same signals scores nothing.
 """
 
 from __future__ import annotations
@@ -30,11 +31,10 @@ from sqlalchemy import Engine
 
 from paperfeed.errors import ConfigError, InvalidQueryError
 from paperfeed.index.lexical.tantivy_index import WordIndex
-from paperfeed.index.recommend.cache import CHILD_EXTEND_OVER, CHILD_OVER, FeatureCache
+from paperfeed.index.recommend.cache import FeatureCache
 from paperfeed.index.recommend.features import Features
 from paperfeed.index.semantic import SemanticIndex
 from paperfeed.index.vectors.in_memory import VectorIndex
-from paperfeed.index.vectors.table import recorded_model
 from paperfeed.models import StoredPaper
 from paperfeed.rank.lists import trending_list
 from paperfeed.rank.recommend.decisions import (
@@ -48,6 +48,7 @@ from paperfeed.rank.recommend.decisions import (
 )
 from paperfeed.rank.recommend.follows import follow_since, followed_papers
 from paperfeed.rank.recommend.model import Model
+from paperfeed.rank.recommend.preparation import Preparation
 from paperfeed.rank.recommend.shortlist import ranked_shortlist, shortlist
 from paperfeed.rank.search import search
 from paperfeed.rank.trending import TrendingRule
@@ -114,8 +115,10 @@ class Recommender:
         shortlist_over: int = SHORTLIST_OVER,
     ) -> None:
         self.engine = engine
-        #: Corpus size above which models score a shortlist, not every paper.
-        self.shortlist_over = shortlist_over
+        #: The corpus features and the model's libraries, made ready in the background.
+        self.preparation = Preparation(
+            engine, shortlist_over=shortlist_over, semantic=semantic, index_dir=index_dir
+        )
         #: Rankings made from a shortlist (tests check which path ranked).
         self.shortlisted = 0
         #: The papers each cold-start topic text found, kept across members when given (the
@@ -123,8 +126,6 @@ class Recommender:
         #: searched once); None (the page) searches each time, so new papers join at once.
         #: The owner of the memo decides when it is stale and clears it.
         self.topic_memo = topic_memo
-        #: Where the corpus features are shared with the machine's other processes.
-        self.index_dir = index_dir
         #: How long a request waits for what is being prepared (None: as long as it takes).
         self.wait_seconds: float | None = READY_WAIT_SECONDS
         self.zone = zone
@@ -132,94 +133,40 @@ class Recommender:
         self.half_life_days = half_life_days
         self.semantic = semantic
         self.words = words
-        self._caches: dict[str, FeatureCache] = {}
         self._models: OrderedDict[int, tuple[_ModelKey, Model | None]] = OrderedDict()
         #: Each member's ranked papers, with the key of the model that ranked them.
         self._ranked: OrderedDict[int, tuple[_ModelKey, int, list[tuple[int, float]]]] = (
             OrderedDict()
         )
         self._lock = threading.Lock()
-        self._libraries = threading.Event()
-        self._warming: threading.Thread | None = None
         #: Trainings done (tests check that the cache holds until a signal changes).
         self.trainings = 0
 
+    @property
+    def shortlist_over(self) -> int:
+        """Corpus size above which models score a shortlist, not every paper."""
+        return self.preparation.shortlist_over
+
+    @shortlist_over.setter
+    def shortlist_over(self, papers: int) -> None:
+        self.preparation.shortlist_over = papers
+
     def cache(self) -> FeatureCache | None:
         """The feature cache of the recorded embedding model (None before any vector)."""
-        with self.engine.connect() as conn:
-            recorded = recorded_model(conn)
-        if recorded is None:
-            return None
-        with self._lock:
-            cache = self._caches.get(recorded[0])
-            if cache is None:
-                cache = FeatureCache(self.engine, recorded[0], self.index_dir)
-                cache.in_child_over = CHILD_OVER  # a serving process: fit large ones apart
-                cache.extend_in_child_over = CHILD_EXTEND_OVER  # and extend very large ones
-                self._caches[recorded[0]] = cache
-        return cache
+        return self.preparation.cache()
 
     def features(self, wait: float | None = None) -> Features | None:
-        """The corpus features: up to date (``wait`` None), or as ready within ``wait``
-        seconds (maybe a few papers behind; None when there are none yet)."""
-        cache = self.cache()
-        if cache is None:
-            return None
-        return cache.features() if wait is None else cache.ready(wait)
+        """The corpus features (see :meth:`.preparation.Preparation.features`)."""
+        return self.preparation.features(wait)
 
     def warm(self) -> None:
-        """Prepare in the background what a first answer needs: the model's libraries
-        (seconds to import) and the corpus features (mapped from the index folder, or
-        made there)."""
-        with self._lock:
-            if self._warming is not None:
-                return
-            self._warming = threading.Thread(target=self._warm, name="recommend-warm", daemon=True)
-            self._warming.start()
-
-    def _warm(self) -> None:
-        try:
-            self._import_libraries()
-            cache = self.cache()
-            if cache is not None and len(cache.features().ids) > self.shortlist_over:
-                self._load_graph()
-        except Exception:  # the requests will try again, and say what failed
-            log.exception("could not prepare recommendations")
-
-    def _load_graph(self) -> None:
-        """Load the vector index the shortlist draws from (:meth:`_nearest`), so that a
-        member's first answer does not wait for it when it comes before any search (1.4 s
-        at a million papers from the machine's cached graph)."""
-        if self.semantic is None:
-            return
-        try:
-            self.semantic.index()
-        except ConfigError:  # no vectors of this embedder: every paper is scored
-            return
+        """Prepare in the background what a first answer needs (:mod:`.preparation`)."""
+        self.preparation.warm()
 
     def prepared(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for what :meth:`warm` prepares (the model's
-        libraries, and corpus features to answer with); whether it is all there."""
-        deadline = time.monotonic() + timeout
-        self.warm()
-        if not self._libraries.wait(timeout):
-            return False
-        cache = self.cache()
-        return cache is None or cache.ready(_left(deadline) or 0.0) is not None
-
-    def _import_libraries(self) -> None:
-        import scipy.sparse  # noqa: F401
-        import sklearn.linear_model  # noqa: F401
-
-        self._libraries.set()
-
-    def _libraries_ready(self, wait: float | None) -> bool:
-        if not self._libraries.is_set():
-            if wait is None:
-                self._import_libraries()
-            else:
-                self.warm()
-        return self._libraries.wait(wait)
+        """Wait up to ``timeout`` seconds for what :meth:`warm` prepares; whether it is all
+        there."""
+        return self.preparation.prepared(timeout)
 
     def topic_papers(self, topics: Sequence[str]) -> list[int]:
         """The papers the cold-start ``topics`` stand for: the best :data:`TOPIC_PAPERS` of a
@@ -385,7 +332,7 @@ class Recommender:
         if not paused:
             features = self.features(_left(deadline))
             preparing = features is None and self.cache() is not None
-            if features is not None and not self._libraries_ready(_left(deadline)):
+            if features is not None and not self.preparation.libraries_ready(_left(deadline)):
                 features, preparing = None, True
         if features is not None:
             model = self.model_for(signals, version, features, now)
