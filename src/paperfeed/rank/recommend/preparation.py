@@ -87,9 +87,10 @@ class Preparation:
             log.exception("could not prepare recommendations")
 
     def _load_graph(self) -> None:
-        """Load the vector index the shortlist draws from (:meth:`_nearest`), so that a
-        member's first answer does not wait for it when it comes before any search (1.4 s
-        at a million papers from the machine's cached graph)."""
+        """Load the vector index the shortlist draws from
+        (:meth:`.feed.Recommender._nearest`), so that a member's first answer does not wait
+        for it when it comes before any search (1.4 s at a million papers from the
+        machine's cached graph)."""
         if self.semantic is None:
             return
         try:
