@@ -580,8 +580,14 @@ def measure_apis(
                         log=log,
                     )
                     kept = ("requests", "requests_per_s", "p50_ms", "p99_ms", "errors")
-                    rows[name][target.name] = {k: row[k] for k in kept}
-                    rows[name][target.name]["errors"] += row["server_errors"]
+                    rows[name][target.name] = {
+                        **{k: row[k] for k in kept},
+                        "errors": row["errors"] + row["server_errors"],
+                        # Answers that failed, apart from connections read as stalled (a
+                        # heuristic that a loaded machine's wrk also trips: bench/web.py).
+                        "failed": row["non_2xx"] + row["socket_errors"] + row["server_errors"],
+                        "stalled_connections": row["stalled_connections"],
+                    }
                     if target.min_rps is None or not args.pace:
                         continue
                     progress(f"{name}: wrk {target.name} paced at {args.pace:g} x its goal")
@@ -604,6 +610,7 @@ def measure_apis(
                     rows[name][f"{target.name} @ goal rate"] = {
                         **{k: paced[k] for k in (*kept, "offered_per_s")},
                         "errors": paced["errors"] + paced["server_errors"],
+                        "failed": paced["errors"] + paced["server_errors"],  # none stall when paced
                         "goal": target.goal,
                         "verdict": "PASS" if met else "FAIL",
                     }
