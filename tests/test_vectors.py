@@ -311,8 +311,8 @@ def test_a_large_graph_is_searched_wider(monkeypatch: pytest.MonkeyPatch) -> Non
     at search time: the cache file's name, and so the graph, stay the same."""
     params = hnsw.DEFAULT_PARAMS
     assert hnsw.search_ef(params, 100_000) == params.expansion_search
-    assert hnsw.search_ef(params, 500_000) == 711
-    assert hnsw.search_ef(params, 1_000_000) == 1_422
+    assert hnsw.search_ef(params, 500_000) == 900
+    assert hnsw.search_ef(params, 1_000_000) == 1_800
     assert hnsw.search_ef(params, 2_000_000) == hnsw.search_ef(params, 5_000_000) == hnsw.EF_MAX
     matrix = structured(2000, dim=32)
     ids = np.arange(2000, dtype=np.int64) + 1
